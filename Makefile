@@ -1,0 +1,72 @@
+# nima-edge — every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+NIMA   := $(VENV)/bin/nima
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONDONTWRITEBYTECODE = 1
+
+# Pipeline knobs for `make model` (see models/MODEL_CARD.md for the values the shipped model used).
+SYNTH_DIR ?= data/synth
+SYNTH_COUNT ?= 20000
+RUN_DIR ?= runs/default
+
+.PHONY: setup setup-runtime demo test test-slow lint synth train export calibrate model bench eval pi-check clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Full install: runtime + training/export (TensorFlow) + test tools.
+$(VENV)/.full: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[train,dev]"
+	touch $@
+
+# Runtime-only install: what a kiosk needs (no TensorFlow).
+$(VENV)/.runtime: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+	touch $@
+
+setup: $(VENV)/.full
+setup-runtime: $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	$(NIMA) score samples/
+	$(NIMA) annotate samples/ --out demo-out --force
+	@echo "annotated images written to demo-out/"
+
+test: setup
+	$(PY) -m pytest -m "not slow" -q -p no:cacheprovider
+
+test-slow: setup
+	$(PY) -m pytest -m slow -q -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+synth: setup
+	$(NIMA) synth $(SYNTH_DIR) --count $(SYNTH_COUNT) --seed 1 --workers 2 --preview docs/synth_preview.png
+
+train: setup
+	$(NIMA) train --data $(SYNTH_DIR)/labels.csv --format csv --out $(RUN_DIR) --resume
+
+calibrate: setup
+	$(NIMA) calibrate $(SYNTH_DIR) --n 200 --out calibration/default --force
+
+export: setup
+	$(NIMA) export $(RUN_DIR)/model.keras --format int8 --out $(RUN_DIR)/model_int8.tflite --force
+
+model: setup
+	bash scripts/make_model.sh
+
+bench: setup
+	$(NIMA) bench
+
+eval: setup
+	$(NIMA) eval models/default.tflite --data $(SYNTH_DIR)/labels.csv --format csv
+
+pi-check:
+	bash scripts/pi_check.sh
+
+clean:
+	rm -rf demo-out .pytest_cache build *.egg-info

@@ -1,0 +1,80 @@
+"""The `nima` command line. Each stage owns its commands; this group only knows where they live.
+
+Commands are imported when invoked, so `nima score` never pays for (or needs) TensorFlow.
+Library code raises nima_edge.runtime.errors.NimaError; only this layer turns it into
+click.ClickException (exit 1) — commands with a per-item contract set their own exit codes.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+
+import click
+
+# command name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "score": "nima_edge.runtime.commands:score",
+    "watch": "nima_edge.runtime.commands:watch",
+    "rank": "nima_edge.runtime.commands:rank",
+    "info": "nima_edge.runtime.commands:info",
+    "annotate": "nima_edge.runtime.commands:annotate",
+    "synth": "nima_edge.synth.commands:synth",
+    "train": "nima_edge.training.commands:train",
+    "eval": "nima_edge.training.evaluate:eval_command",
+    "export": "nima_edge.export.commands:export",
+    "calibrate": "nima_edge.calibration.commands:calibrate",
+    "bench": "nima_edge.export.bench:bench",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if missing.split(".")[0] in {"tensorflow", "tf_keras", "tensorflow_model_optimization", "keras"}:
+                raise click.ClickException(
+                    f"`nima {name}` needs TensorFlow: pip install 'nima-edge[train]'"
+                ) from None
+            if missing.startswith("nima_edge"):
+                return None
+            raise
+        return getattr(module, attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nima-edge")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and diagnostics to stderr.")
+def cli(verbose: bool) -> None:
+    """nima-edge: score document captures on the device; train and export the model.
+
+    \b
+    Examples:
+      nima score photo.jpg              # verdict with reasons, bundled model
+      nima score photos/ --json         # JSON lines, one per image
+      nima watch 0 --show               # live camera prompt
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

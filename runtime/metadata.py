@@ -1,0 +1,181 @@
+"""The JSON metadata a nima-edge .tflite carries inside itself.
+
+The document is stored as ``nima_metadata.json`` in a small zip archive appended to the
+flatbuffer — the same trick the TFLite Support metadata uses for associated files. Interpreters
+ignore trailing bytes, and any zip reader finds the archive from the end of the file, so one file
+carries its preprocessing, its score scale and its fidelity report, readable without TensorFlow.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import MetadataError
+
+METADATA_ENTRY = "nima_metadata.json"
+METADATA_FORMAT = "nima-edge/1"
+MAX_METADATA_BYTES = 256 * 1024  # the real document is a few kB; anything larger is refused
+MAX_BINS = 1000
+INPUT_SIZE_RANGE = (16, 2048)
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a runtime must know about a model besides its tensors."""
+
+    score_values: tuple[float, ...] = tuple(float(v) for v in range(1, 11))
+    input_size: tuple[int, int] = (224, 224)  # (height, width)
+    color_order: str = "RGB"
+    resize: str = "area"
+    threshold: float = 5.0
+    distribution_output: str = "distribution"
+    extra_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output name -> labels
+    quantization: str = "float32"
+    name: str = "nima"
+    calibration: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    fidelity: dict[str, Any] = field(default_factory=dict)
+    format: str = METADATA_FORMAT
+
+    def __post_init__(self) -> None:
+        values = self.score_values
+        if not 2 <= len(values) <= MAX_BINS:
+            raise MetadataError(f"score_values must have 2..{MAX_BINS} entries, got {len(values)}")
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            raise MetadataError("score_values must be finite numbers")
+        if any(b <= a for a, b in zip(values, values[1:])):
+            raise MetadataError("score_values must be strictly increasing")
+        low, high = INPUT_SIZE_RANGE
+        if len(self.input_size) != 2 or not all(
+            isinstance(s, int) and low <= s <= high for s in self.input_size
+        ):
+            raise MetadataError(f"input_size must be two integers in {low}..{high}, got {self.input_size}")
+        if self.color_order not in ("RGB", "BGR"):
+            raise MetadataError(f"color_order must be RGB or BGR, got {self.color_order!r}")
+        if self.resize not in ("area", "linear"):
+            raise MetadataError(f"resize must be 'area' or 'linear', got {self.resize!r}")
+        if not (isinstance(self.threshold, (int, float)) and values[0] <= self.threshold <= values[-1]):
+            raise MetadataError(f"threshold {self.threshold!r} lies outside the score range {values[0]}..{values[-1]}")
+        if self.format != METADATA_FORMAT:
+            raise MetadataError(f"unknown metadata format {self.format!r}; this runtime reads {METADATA_FORMAT}")
+
+    @property
+    def bins(self) -> int:
+        return len(self.score_values)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["score_values"] = list(self.score_values)
+        data["input_size"] = list(self.input_size)
+        data["extra_outputs"] = {k: list(v) for k, v in self.extra_outputs.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelMetadata:
+        """Build from a parsed JSON object; unknown keys and wrong types are errors, not ignored."""
+        if not isinstance(data, dict):
+            raise MetadataError(f"metadata must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise MetadataError(f"unknown metadata keys: {', '.join(unknown)}")
+        kwargs = dict(data)
+        try:
+            if "score_values" in kwargs:
+                kwargs["score_values"] = tuple(float(v) for v in kwargs["score_values"])
+            if "input_size" in kwargs:
+                kwargs["input_size"] = tuple(kwargs["input_size"])
+            if "threshold" in kwargs:
+                kwargs["threshold"] = float(kwargs["threshold"])
+            if "extra_outputs" in kwargs:
+                kwargs["extra_outputs"] = {str(k): tuple(str(x) for x in v) for k, v in kwargs["extra_outputs"].items()}
+            for name in ("calibration", "training", "fidelity"):
+                if name in kwargs and not isinstance(kwargs[name], dict):
+                    raise MetadataError(f"metadata field {name!r} must be an object")
+            for name in ("color_order", "resize", "distribution_output", "quantization", "name", "format"):
+                if name in kwargs and not isinstance(kwargs[name], str):
+                    raise MetadataError(f"metadata field {name!r} must be a string")
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise MetadataError(f"malformed metadata: {exc}") from None
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> ModelMetadata:
+        return dataclasses.replace(self, **changes)
+
+
+def strip_metadata(model_bytes: bytes) -> bytes:
+    """The flatbuffer without any appended metadata archive."""
+    archive = _open_archive(model_bytes)
+    if archive is None:
+        return model_bytes
+    with archive:
+        start = min(info.header_offset for info in archive.infolist())
+    return model_bytes[:start]
+
+
+def embed_metadata(model_bytes: bytes, metadata: ModelMetadata) -> bytes:
+    """Return the model with ``metadata`` appended (replacing metadata already there)."""
+    document = json.dumps(metadata.to_dict(), indent=1, sort_keys=True).encode()
+    if len(document) > MAX_METADATA_BYTES:
+        raise MetadataError(f"metadata is {len(document)} bytes, over the {MAX_METADATA_BYTES}-byte limit")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA_ENTRY, document)
+    base = strip_metadata(model_bytes)
+    # zipfile records offsets relative to the archive; readers correct for the prefix length.
+    return base + buffer.getvalue()
+
+
+def read_metadata_bytes(model_bytes: bytes) -> ModelMetadata | None:
+    """Parse the metadata from model bytes; None when the model has none."""
+    archive = _open_archive(model_bytes)
+    if archive is None:
+        return None
+    with archive:
+        try:
+            info = archive.getinfo(METADATA_ENTRY)
+        except KeyError:
+            return None
+        if info.file_size > MAX_METADATA_BYTES:
+            raise MetadataError(f"metadata entry declares {info.file_size} bytes, over the {MAX_METADATA_BYTES}-byte limit")
+        try:
+            with archive.open(info) as stream:
+                # Read one byte past the limit: a lying size header (zip bomb) is caught here.
+                document = stream.read(MAX_METADATA_BYTES + 1)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+            raise MetadataError(f"metadata archive is corrupt: {exc}") from None
+        except Exception as exc:  # zlib.error and friends from a damaged stream
+            raise MetadataError(f"metadata archive is corrupt: {exc}") from None
+    if len(document) > MAX_METADATA_BYTES:
+        raise MetadataError(f"metadata is larger than the {MAX_METADATA_BYTES}-byte limit")
+    try:
+        data = json.loads(document.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MetadataError(f"metadata is not valid JSON: {exc}") from None
+    return ModelMetadata.from_dict(data)
+
+
+def read_metadata(path: str | Path) -> ModelMetadata | None:
+    """Read the metadata of a .tflite file; None when it has none. Errors name the file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MetadataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return read_metadata_bytes(data)
+    except MetadataError as exc:
+        raise MetadataError(f"{path}: {exc}") from None
+
+
+def _open_archive(model_bytes: bytes) -> zipfile.ZipFile | None:
+    try:
+        return zipfile.ZipFile(io.BytesIO(model_bytes))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, IndexError):
+        return None

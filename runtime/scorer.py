@@ -1,0 +1,155 @@
+"""Scoring frames with a NIMA .tflite: one thin class around the interpreter."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .interpreter import dequantize, make_interpreter, quantize
+from .metadata import ModelMetadata, read_metadata_bytes
+from .preprocess import preprocess
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Score:
+    """A model's judgement of one frame."""
+
+    distribution: np.ndarray
+    mean: float
+    std: float
+    extras: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def mean_std(distribution: np.ndarray, score_values: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of a distribution over the score values (last axis)."""
+    p = np.asarray(distribution, dtype=np.float64)
+    values = np.asarray(score_values, dtype=np.float64)
+    p = p / p.sum(axis=-1, keepdims=True)
+    mean = (p * values).sum(axis=-1)
+    var = (p * (values - np.asarray(mean)[..., None]) ** 2).sum(axis=-1)
+    return mean, np.sqrt(np.maximum(var, 0.0))
+
+
+def default_model_path() -> Path:
+    from nima_edge.models import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+class Scorer:
+    """Loads a NIMA .tflite with its metadata and scores BGR frames.
+
+    >>> scorer = Scorer("model.tflite")
+    >>> scorer.score(cv2.imread("photo.jpg")).mean
+    """
+
+    def __init__(self, model_path: str | Path | None = None, threads: int | None = None):
+        self.path = Path(model_path) if model_path is not None else default_model_path()
+        try:
+            content = self.path.read_bytes()
+        except FileNotFoundError:
+            raise ModelError(f"{self.path}: no such model file") from None
+        except OSError as exc:
+            raise ModelError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
+        from .errors import MetadataError
+
+        try:
+            metadata = read_metadata_bytes(content)
+        except MetadataError as exc:
+            raise MetadataError(f"{self.path}: {exc}") from None
+        if metadata is None:
+            log.warning("%s has no nima-edge metadata; assuming scores 1..10, RGB input, threshold 5", self.path)
+        self.interpreter = make_interpreter(content, threads, name=str(self.path))
+        self._input = self._check_input(self.interpreter.get_input_details())
+        height, width = int(self._input["shape"][1]), int(self._input["shape"][2])
+        if metadata is None:
+            metadata = ModelMetadata(input_size=(height, width), quantization=np.dtype(self._input["dtype"]).name)
+        if tuple(metadata.input_size) != (height, width):
+            raise ModelError(f"{self.path}: metadata says input {metadata.input_size}, the model takes {(height, width)}")
+        self.metadata = metadata
+        self._outputs = self._map_outputs()
+        self._values = np.asarray(metadata.score_values, dtype=np.float64)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.metadata.input_size
+
+    @property
+    def threshold(self) -> float:
+        return self.metadata.threshold
+
+    def _check_input(self, details: list[dict]) -> dict:
+        if len(details) != 1:
+            raise ModelError(f"{self.path}: a NIMA has one input, this model has {len(details)}")
+        detail = details[0]
+        shape = tuple(int(s) for s in detail["shape"])
+        if len(shape) != 4 or shape[0] != 1 or shape[3] != 3:
+            raise ModelError(f"{self.path}: expected an input of shape (1, H, W, 3), got {shape}")
+        return detail
+
+    def _map_outputs(self) -> dict[str, dict]:
+        """Output name -> tensor detail; the distribution under the metadata's name."""
+        details = self.interpreter.get_output_details()
+        bins = self.metadata.bins
+        by_name: dict[str, dict] = {}
+        try:
+            runner_outputs = self.interpreter.get_signature_runner().get_output_details()
+            by_index = {d["index"]: d for d in details}
+            by_name = {name: by_index[d["index"]] for name, d in runner_outputs.items() if d["index"] in by_index}
+        except (ValueError, RuntimeError, KeyError, AttributeError):
+            by_name = {}
+        wanted = self.metadata.distribution_output
+        if wanted not in by_name:
+            candidates = [d for d in details if tuple(d["shape"]) == (1, bins)]
+            if not candidates:
+                shapes = [tuple(int(s) for s in d["shape"]) for d in details]
+                raise ModelError(f"{self.path}: no output of shape (1, {bins}) for the score distribution; outputs are {shapes}")
+            by_name = {wanted: candidates[0], **{k: v for k, v in by_name.items() if v is not candidates[0]}}
+        # Extra heads whose signature names the converter did not keep are matched by shape.
+        taken = {id(d) for d in by_name.values()}
+        for name, labels in self.metadata.extra_outputs.items():
+            if name not in by_name:
+                match = [d for d in details if tuple(d["shape"]) == (1, len(labels)) and id(d) not in taken]
+                if match:
+                    by_name[name] = match[0]
+                    taken.add(id(match[0]))
+        if tuple(by_name[wanted]["shape"]) != (1, bins):
+            raise ModelError(f"{self.path}: distribution output has shape {tuple(by_name[wanted]['shape'])}, expected (1, {bins})")
+        return by_name
+
+    def prepare(self, image_bgr: np.ndarray) -> np.ndarray:
+        """The model input for a BGR frame, through the shared preprocessing function."""
+        image = preprocess(image_bgr, self.metadata.input_size, self.metadata.resize)
+        if self.metadata.color_order == "BGR":
+            image = image[..., ::-1]
+        return image
+
+    def run(self, model_input: np.ndarray) -> dict[str, np.ndarray]:
+        """Run one preprocessed input (H, W, 3 uint8 pixels); dequantized outputs by name."""
+        batch = quantize(model_input[None].astype(np.float32), self._input) if self._input["dtype"] != np.uint8 \
+            else model_input[None].astype(np.uint8)
+        self.interpreter.set_tensor(self._input["index"], batch)
+        self.interpreter.invoke()
+        return {name: dequantize(self.interpreter.get_tensor(d["index"]), d)[0] for name, d in self._outputs.items()}
+
+    def score_input(self, model_input: np.ndarray) -> Score:
+        outputs = self.run(model_input)
+        distribution = np.clip(outputs[self.metadata.distribution_output].astype(np.float64), 0.0, None)
+        total = distribution.sum()
+        distribution = distribution / total if total > 0 else np.full_like(distribution, 1.0 / distribution.size)
+        mean, std = mean_std(distribution, self._values)
+        extras = {
+            name: dict(zip(labels, (float(x) for x in outputs[name])))
+            for name, labels in self.metadata.extra_outputs.items()
+            if name in outputs
+        }
+        return Score(distribution.astype(np.float32), float(mean), float(std), extras)
+
+    def score(self, image_bgr: np.ndarray) -> Score:
+        """Score one BGR frame."""
+        return self.score_input(self.prepare(image_bgr))
