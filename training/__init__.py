@@ -1,0 +1,1 @@
+"""Training stage: the Keras NIMA, its EMD loss, dataset readers and the fit loop (TensorFlow here)."""
