@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# make pi-check: prove the runtime-only install and `nima score` / `nima watch` on 64-bit Arm Linux.
+#
+# No Raspberry Pi is at hand, so this builds a Debian 12 (bookworm) arm64 userspace — the base of
+# Raspberry Pi OS Bookworm 64-bit — and runs it under qemu-user emulation through binfmt_misc:
+#   1. host tools: qemu-user-static, binfmt-support, debootstrap (Debian packages), binfmt for aarch64
+#   2. rootfs: debootstrap bookworm arm64 into .cache/pi-rootfs (kept and reused on later runs)
+#   3. host: a wheel of this checkout (pip wheel --no-deps) and test inputs (images + a short .mp4)
+#   4. device: a fresh venv, plain `pip install nima_edge-*.whl` (arm64 wheels from PyPI), no TensorFlow
+#   5. device: `nima score --json` on the images and `nima watch VIDEO --max-frames N --json`
+#   6. compare device scores with the host's (same wheel code, same model) within PI_TOL
+# What was installed and what ran is written to .cache/pi-check/report.md (excerpted in
+# docs/raspberry-pi.md). Timing under emulation means nothing; only correctness and the install do.
+#
+# Knobs (environment): PI_ROOTFS (rootfs folder), PI_TOL (default 0.02), PI_FRAMES (default 20),
+# PI_FRESH=1 (delete and rebuild the rootfs), HOST_PY (host python with the [train] extra).
+# Needs root (debootstrap, chroot, mounts); network only to Debian's archive and PyPI.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=$REPO/.cache
+ROOT=${PI_ROOTFS:-$CACHE/pi-rootfs}
+WORK=$CACHE/pi-check
+TOL=${PI_TOL:-0.02}
+FRAMES=${PI_FRAMES:-20}
+HOST_PY=${HOST_PY:-$REPO/.venv/bin/python}
+SUITE=bookworm
+DEV_VENV=/opt/nima-venv
+DEV_WORK=/opt/pi-check
+LOG=$WORK/pi-check.log
+REPORT=$WORK/report.md
+
+RESULTS=()
+FAILED=0
+
+say() { echo "[pi-check $(date -u +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
+pass() { RESULTS+=("PASS  $1"); say "PASS $1"; }
+fail() { RESULTS+=("FAIL  $1"); FAILED=1; say "FAIL $1"; }
+
+summary() {
+    echo
+    echo "================ pi-check summary ================"
+    printf '%s\n' "${RESULTS[@]}"
+    if [ "$FAILED" = 0 ] && [ "${#RESULTS[@]}" -gt 0 ]; then
+        echo "RESULT: PASS (arm64 runtime install and scoring match the host within $TOL)"
+    else
+        echo "RESULT: FAIL (see $LOG)"
+    fi
+    echo "report: $REPORT"
+}
+
+unmount_all() {
+    for sub in dev/pts dev proc sys; do
+        if mountpoint -q "$ROOT/$sub" 2>/dev/null; then umount -l "$ROOT/$sub" || true; fi
+    done
+}
+
+finish() {
+    unmount_all
+    summary
+    [ "$FAILED" = 0 ]
+    exit $?
+}
+trap finish EXIT
+
+abort() { fail "$1"; exit 1; }
+
+# Run a command inside the arm64 userspace with a clean environment: only what a Pi user would have.
+device() {
+    chroot "$ROOT" /usr/bin/env -i \
+        PATH="$DEV_VENV/bin:/usr/local/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8 \
+        PIP_CERT=/etc/ssl/certs/host-ca.crt PIP_DEFAULT_TIMEOUT=180 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        PYTHONDONTWRITEBYTECODE=1 "$@"
+}
+
+mkdir -p "$WORK"
+# The cache is never committed: a self-ignoring folder needs no change to the top-level .gitignore.
+[ -f "$CACHE/.gitignore" ] || echo '*' > "$CACHE/.gitignore"
+: > "$LOG"
+say "repo $REPO, rootfs $ROOT, tolerance $TOL"
+
+[ "$(id -u)" = 0 ] || abort "needs root (debootstrap, chroot and mounts); run as root or with sudo"
+[ -x "$HOST_PY" ] || abort "host python $HOST_PY missing: run \`make setup\` first"
+
+# ---- 1. host tools and binfmt ---------------------------------------------------------------
+need_pkgs=()
+command -v qemu-aarch64-static >/dev/null || need_pkgs+=(qemu-user-static)
+command -v update-binfmts >/dev/null || need_pkgs+=(binfmt-support)
+command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+    say "installing ${need_pkgs[*]}"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}"; } >>"$LOG" 2>&1 \
+        || abort "apt-get install ${need_pkgs[*]}"
+fi
+
+binfmt=/proc/sys/fs/binfmt_misc
+if ! [ -e "$binfmt/qemu-aarch64" ]; then
+    mountpoint -q "$binfmt" || mount -t binfmt_misc binfmt_misc "$binfmt" >>"$LOG" 2>&1
+    update-binfmts --enable qemu-aarch64 >>"$LOG" 2>&1
+fi
+if grep -q enabled "$binfmt/qemu-aarch64" 2>/dev/null; then
+    pass "binfmt_misc runs aarch64 ELF files through $(sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64")"
+else
+    # Without binfmt only the first process could run (qemu-aarch64-static ROOT/bin/sh), and every
+    # exec inside it (dpkg, pip's subprocesses) would fail, so there is no useful fallback.
+    abort "cannot register binfmt_misc for aarch64 (mount binfmt_misc and run update-binfmts --enable qemu-aarch64)"
+fi
+
+# ---- 2. the arm64 rootfs (cached) ---------------------------------------------------------
+unmount_all
+if [ "${PI_FRESH:-0}" = 1 ] || { [ -d "$ROOT" ] && ! [ -f "$ROOT/.pi-check-rootfs-ok" ]; }; then
+    say "removing old or partial rootfs $ROOT"
+    rm -rf --one-file-system "$ROOT"
+fi
+if ! [ -f "$ROOT/.pi-check-rootfs-ok" ]; then
+    say "debootstrap $SUITE arm64 into $ROOT (several minutes under emulation)"
+    mkdir -p "$ROOT"
+    if debootstrap --arch=arm64 --variant=minbase \
+            --include=python3,python3-venv,python3-pip,ca-certificates "$SUITE" "$ROOT" >>"$LOG" 2>&1; then
+        date -u > "$ROOT/.pi-check-rootfs-ok"
+    else
+        tail -20 "$ROOT/debootstrap/debootstrap.log" >>"$LOG" 2>/dev/null
+        abort "debootstrap $SUITE arm64"
+    fi
+else
+    say "reusing rootfs built $(cat "$ROOT/.pi-check-rootfs-ok")"
+fi
+mount -t proc proc "$ROOT/proc" && mount -t sysfs sysfs "$ROOT/sys" && mount --bind /dev "$ROOT/dev" \
+    || abort "mounting /proc, /sys and /dev into the rootfs"
+# The host's CA bundle (the sandbox may sit behind a TLS proxy) and name resolution, for pip.
+cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/host-ca.crt"
+cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+arch=$(device uname -m)
+[ "$arch" = aarch64 ] && pass "rootfs runs: uname -m = $arch ($(device sh -c '. /etc/os-release; echo $PRETTY_NAME'))" \
+    || abort "rootfs reports uname -m = '$arch', expected aarch64"
+
+# ---- 3. host side: wheel, model, inputs, reference scores --------------------------------
+rm -rf "$WORK/dist" "$WORK/inputs" "$WORK/host" "$WORK/device"
+mkdir -p "$WORK/dist" "$WORK/host" "$WORK/device"
+say "building the wheel on the host"
+(cd "$REPO" && "$HOST_PY" -m pip wheel -q --no-deps --no-build-isolation . -w "$WORK/dist") >>"$LOG" 2>&1 \
+    || abort "pip wheel --no-deps . (host)"
+wheel=$(ls "$WORK"/dist/nima_edge-*.whl 2>/dev/null | head -1)
+[ -n "$wheel" ] || abort "no nima_edge wheel was built"
+pass "built $(basename "$wheel") ($(du -k "$wheel" | cut -f1) kB)"
+
+model_args=()
+if [ -f "$REPO/models/default.tflite" ] && "$HOST_PY" -c "import sys, zipfile
+sys.exit('nima_edge/models/default.tflite' not in zipfile.ZipFile(sys.argv[1]).namelist())" "$wheel"; then
+    model_label="the bundled default model (models/default.tflite, inside the wheel)"
+else
+    say "models/default.tflite not in the wheel yet: building the tiny test model with TensorFlow on the host"
+    "$HOST_PY" "$REPO/scripts/pi_tiny_model.py" "$WORK/tiny.tflite" --size 64 --defects >>"$LOG" 2>&1 \
+        || abort "building the tiny test model (scripts/pi_tiny_model.py)"
+    model_args=(--model "$DEV_WORK/tiny.tflite")
+    model_label="the tiny test model (scripts/pi_tiny_model.py, 64 px, random fixed weights)"
+fi
+
+"$HOST_PY" "$REPO/scripts/pi_check_tools.py" inputs "$WORK/inputs" >>"$LOG" 2>&1 || abort "making test inputs"
+images=(page.jpg blurred.jpg dark.png noise.png)
+video=capture.mp4
+
+# The real commands once runtime/commands.py has landed; the Scorer API through pi_check_tools before.
+if "$HOST_PY" -c "import nima_edge.runtime.commands" >/dev/null 2>&1; then
+    mode=cli
+else
+    mode=api
+    say "nima_edge.runtime.commands is not there yet: scoring through the Python API (Scorer)"
+fi
+
+# Lay out the device's working folder so host and device run the same command lines on the same paths.
+rm -rf "$ROOT$DEV_WORK" && mkdir -p "$ROOT$DEV_WORK"
+cp -r "$WORK/inputs" "$wheel" "$REPO/scripts/pi_check_tools.py" "$ROOT$DEV_WORK/"
+[ -f "$WORK/tiny.tflite" ] && [ "${#model_args[@]}" -gt 0 ] && cp "$WORK/tiny.tflite" "$ROOT$DEV_WORK/"
+
+score_cmd() {  # $1 = python or nima prefix folder
+    local bin=$1
+    if [ "$mode" = cli ]; then
+        echo "$bin/nima score --json ${model_args[*]} ${images[*]/#/$DEV_WORK/inputs/}"
+    else
+        echo "$bin/python $DEV_WORK/pi_check_tools.py api-score ${model_args[*]} ${images[*]/#/$DEV_WORK/inputs/}"
+    fi
+}
+watch_cmd() {
+    local bin=$1
+    if [ "$mode" = cli ]; then
+        echo "$bin/nima watch $DEV_WORK/inputs/$video --max-frames $FRAMES --json ${model_args[*]}"
+    else
+        echo "$bin/python $DEV_WORK/pi_check_tools.py api-watch ${model_args[*]} $DEV_WORK/inputs/$video --max-frames $FRAMES"
+    fi
+}
+
+# The host runs the same command lines; /opt/pi-check on the host is a link to the device's folder.
+host_bin=$(dirname "$HOST_PY")
+ln -sfn "$ROOT$DEV_WORK" "$WORK/host-view"
+run_host() {
+    local cmd=${1//$DEV_WORK/$WORK/host-view}
+    (cd "$REPO" && eval "$cmd")
+}
+run_host "$(score_cmd "$host_bin")" > "$WORK/host/score.jsonl" 2>>"$LOG" || abort "host reference: score"
+run_host "$(watch_cmd "$host_bin")" > "$WORK/host/watch.jsonl" 2>>"$LOG" || abort "host reference: watch"
+say "host reference: $(wc -l < "$WORK/host/score.jsonl") score lines, $(wc -l < "$WORK/host/watch.jsonl") watch lines"
+
+# ---- 4. device: runtime-only install --------------------------------------------------------
+say "device: fresh venv and pip install $(basename "$wheel") (arm64 wheels from PyPI)"
+if device python3 -m venv --clear "$DEV_VENV" >>"$LOG" 2>&1 \
+        && device pip install -q --upgrade pip >>"$LOG" 2>&1 \
+        && device pip install "$DEV_WORK/$(basename "$wheel")" >>"$LOG" 2>&1; then
+    pass "pip install $(basename "$wheel") in a Bookworm arm64 venv"
+else
+    abort "pip install of the wheel inside the arm64 rootfs (see $LOG)"
+fi
+device pip freeze > "$WORK/device/pip-freeze.txt" 2>>"$LOG"
+if grep -qiE '^(tensorflow|tf-keras|tf_keras|keras|tensorflow-model-optimization)[=@ ]' "$WORK/device/pip-freeze.txt"; then
+    fail "TensorFlow (or Keras) was installed on the device: $(grep -iE '^(tensorflow|tf|keras)' "$WORK/device/pip-freeze.txt" | tr '\n' ' ')"
+elif device python -c "import tensorflow" >/dev/null 2>&1; then
+    fail "import tensorflow works on the device"
+else
+    pass "no TensorFlow on the device ($(grep -ciE '^[a-z]' "$WORK/device/pip-freeze.txt") packages: $(sed 's/==/ /' "$WORK/device/pip-freeze.txt" | awk '{print $1}' | tr '\n' ' '))"
+fi
+if device python -c "import sys, nima_edge.runtime; sys.exit('tensorflow' in sys.modules)" >>"$LOG" 2>&1; then
+    pass "nima_edge.runtime imports without pulling in TensorFlow"
+else
+    fail "nima_edge.runtime import on the device"
+fi
+
+# ---- 5. device: score and watch -------------------------------------------------------------
+say "device ($mode): $(score_cmd "$DEV_VENV/bin")"
+device sh -c "$(score_cmd "$DEV_VENV/bin")" > "$WORK/device/score.jsonl" 2>>"$LOG"
+rc=$?
+if [ $rc = 0 ]; then
+    pass "score on ${#images[@]} images ran on arm64 (exit $rc)"
+else
+    fail "score on arm64 exited $rc"
+fi
+say "device ($mode): $(watch_cmd "$DEV_VENV/bin")"
+if device sh -c "$(watch_cmd "$DEV_VENV/bin")" > "$WORK/device/watch.jsonl" 2>>"$LOG"; then
+    pass "watch on a $(basename "$video") ($FRAMES frames max) ran on arm64: $(grep -c '^{' "$WORK/device/watch.jsonl") JSON lines"
+else
+    fail "watch on arm64 exited non-zero"
+fi
+
+# ---- 6. compare -----------------------------------------------------------------------------
+for name in score watch; do
+    if out=$("$HOST_PY" "$REPO/scripts/pi_check_tools.py" compare "$WORK/host/$name.jsonl" "$WORK/device/$name.jsonl" --tol "$TOL" 2>&1); then
+        pass "$name: arm64 matches the host: $(echo "$out" | tail -1)"
+    else
+        echo "$out" >>"$LOG"
+        fail "$name: arm64 differs from the host: $(echo "$out" | tail -1)"
+    fi
+done
+
+# ---- record what was installed and what ran ------------------------------------------------
+{
+    echo "# pi-check report ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo
+    echo "host: $(uname -m), $(. /etc/os-release; echo "$PRETTY_NAME"), qemu $(qemu-aarch64-static --version | head -1 | awk '{print $3}')"
+    echo "device: uname -m = $(device uname -m), $(device sh -c '. /etc/os-release; echo $PRETTY_NAME'), $(device python --version)"
+    echo "mode: $mode; model: $model_label"
+    echo
+    echo '## /etc/os-release (device)'
+    echo '```'; device cat /etc/os-release; echo '```'
+    echo '## pip freeze (device venv)'
+    echo '```'; cat "$WORK/device/pip-freeze.txt"; echo '```'
+    echo '## commands run on the device'
+    echo '```'; echo "pip install $(basename "$wheel")"; score_cmd "$DEV_VENV/bin"; watch_cmd "$DEV_VENV/bin"; echo '```'
+    echo '## device output (first lines)'
+    echo '```'; head -c 1500 "$WORK/device/score.jsonl"; echo; head -3 "$WORK/device/watch.jsonl"; echo '```'
+    echo '## results'
+    echo '```'; printf '%s\n' "${RESULTS[@]}"; echo '```'
+} > "$REPORT" 2>>"$LOG"

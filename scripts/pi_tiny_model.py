@@ -1,0 +1,81 @@
+"""Build a tiny NIMA-shaped .tflite for checks that must not wait for the shipped model.
+
+    python scripts/pi_tiny_model.py OUT.tflite [--size 32] [--defects] [--seed 0]
+
+The model has the real contract: one uint8 input named "image" (1, H, W, 3, raw RGB pixels),
+a "distribution" output (softmax over 10 score bins) and, with --defects, a "defects" output
+(sigmoids, one per runtime.defects.DEFECTS label); the metadata is embedded with the runtime's
+own embed_metadata. Its weights are random but fixed by --seed, and the layers look at colour and
+edges, so different images get different distributions (a constant output would prove nothing).
+Needs TensorFlow (the [train] extra): it runs on the build host, never on the device.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+
+
+def build_keras_model(size: int, defects: bool, seed: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    image = keras.Input(shape=(size, size, 3), dtype="uint8", name="image")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0)(layers.Lambda(lambda t: keras.ops.cast(t, "float32"))(image))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    # Large-ish weights so the softmax is not nearly uniform for every input.
+    init = keras.initializers.RandomNormal(stddev=1.5, seed=seed)
+    outputs = {"distribution": layers.Dense(10, activation="softmax", kernel_initializer=init, name="distribution")(x)}
+    if defects:
+        from nima_edge.runtime.defects import DEFECTS
+
+        outputs["defects"] = layers.Dense(len(DEFECTS), activation="sigmoid", kernel_initializer=init,
+                                          name="defects")(x)
+    return keras.Model(image, outputs, name="tiny_nima")
+
+
+def convert(model) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    return converter.convert()
+
+
+def make_tiny_model(out: Path, size: int = 32, defects: bool = False, seed: int = 0) -> Path:
+    """Write the tiny model with metadata to ``out`` (overwriting) and return the path."""
+    from nima_edge.runtime.defects import DEFECTS
+    from nima_edge.runtime.metadata import ModelMetadata, embed_metadata
+
+    model = build_keras_model(size, defects, seed)
+    metadata = ModelMetadata(
+        input_size=(size, size),
+        name="tiny-test-model",
+        extra_outputs={"defects": DEFECTS} if defects else {},
+        training={"note": "random weights (seed %d); a test fixture, not a quality model" % seed},
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(embed_metadata(convert(model), metadata))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--defects", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    path = make_tiny_model(args.out, args.size, args.defects, args.seed)
+    print(f"{path}: {path.stat().st_size} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
