@@ -38,7 +38,7 @@ class PiCameraSource:
         self.size = size  # (width, height) asked for; libcamera may align it slightly
         self._open = True
 
-    def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's spelling, so either source fits
+    def isOpened(self) -> bool:  # cv2.VideoCapture's spelling, so either source fits
         return self._open
 
     def read(self) -> tuple[bool, np.ndarray | None]:
@@ -47,7 +47,7 @@ class PiCameraSource:
             return False, None
         try:
             frame = self._camera.capture_array(STREAM)
-        except Exception as exc:  # picamera2 raises RuntimeError, OSError, TimeoutError... from libcamera
+        except Exception as exc:  # noqa: BLE001 - picamera2 raises RuntimeError, OSError, TimeoutError... from libcamera
             log.warning("picamera: capture failed: %s", exc)
             return False, None
         return True, to_bgr(frame)
@@ -60,10 +60,10 @@ class PiCameraSource:
         for step in ("stop", "close"):
             try:
                 getattr(self._camera, step)()
-            except Exception as exc:  # a camera that died mid-run must still let the loop exit
+            except Exception as exc:  # noqa: BLE001 - a camera that died mid-run must still let the loop exit
                 log.warning("picamera: %s failed: %s", step, exc)
 
-    def __enter__(self) -> PiCameraSource:
+    def __enter__(self) -> PiCameraSource:  # noqa: PYI034 - typing.Self needs 3.11
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -106,12 +106,12 @@ def open_picamera(size: tuple[int, int] = (1280, 720), camera_num: int = 0) -> P
         config = camera.create_video_configuration(main={"format": CAPTURE_FORMAT, "size": tuple(size)})
         camera.configure(config)
         camera.start()
-    except Exception as exc:  # no camera -> IndexError/RuntimeError, busy camera -> RuntimeError, ...
+    except Exception as exc:  # noqa: BLE001 - no camera -> IndexError/RuntimeError, busy -> RuntimeError, ...
         if camera is not None:
             try:
                 camera.close()
-            except Exception:  # already failing: the first error is the one worth reporting
-                pass
+            except Exception as close_exc:  # noqa: BLE001 - already failing: report the first error
+                log.debug("picamera: close after a failed start: %s", close_exc)
         raise SourceError(
             f"picamera: cannot start camera {camera_num} ({type(exc).__name__}: {exc}); check the ribbon "
             "cable, that no other program uses the camera, and `rpicam-hello --list-cameras`"

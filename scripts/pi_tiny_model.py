@@ -31,7 +31,7 @@ def build_keras_model(size: int, defects: bool, seed: int):
     x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
     x = layers.GlobalAveragePooling2D()(x)
     # Large-ish weights so the softmax is not nearly uniform for every input.
-    init = keras.initializers.RandomNormal(stddev=1.5, seed=seed)
+    init = keras.initializers.RandomNormal(stddev=4.0, seed=seed)
     outputs = {"distribution": layers.Dense(10, activation="softmax", kernel_initializer=init, name="distribution")(x)}
     if defects:
         from nima_edge.runtime.defects import DEFECTS
@@ -58,7 +58,7 @@ def make_tiny_model(out: Path, size: int = 32, defects: bool = False, seed: int 
         input_size=(size, size),
         name="tiny-test-model",
         extra_outputs={"defects": DEFECTS} if defects else {},
-        training={"note": "random weights (seed %d); a test fixture, not a quality model" % seed},
+        training={"note": f"random weights (seed {seed}); a test fixture, not a quality model"},
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(embed_metadata(convert(model), metadata))

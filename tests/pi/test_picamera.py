@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import sys
 import types
+from typing import ClassVar
 
 import numpy as np
 import pytest
-
 from nima_edge.runtime.errors import SourceError
 from nima_edge.runtime.picamera import PiCameraSource, open_picamera, to_bgr
 
@@ -21,9 +21,9 @@ from nima_edge.runtime.picamera import PiCameraSource, open_picamera, to_bgr
 class FakePicamera2:
     """Records what the adapter asks of picamera2; frames are [B, G, R] like real RGB888 buffers."""
 
-    instances: list[FakePicamera2] = []
-    fail_on: str | None = None
-    frame_format = "RGB888"
+    instances: ClassVar[list[FakePicamera2]] = []
+    fail_on: ClassVar[str | None] = None
+    frame_format: ClassVar[str] = "RGB888"
 
     def __init__(self, camera_num: int = 0):
         if FakePicamera2.fail_on == "init":
