@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from .errors import ImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
+# Decoding limits. A 48-MP phone photo decodes as is; a larger JPEG is decoded reduced by
+# libjpeg's DCT scaling (1/2, 1/4, 1/8 — never materialising the full frame); any other format
+# over the limit is refused, because OpenCV decodes it at full size before any resizing.
+MAX_DECODE_PIXELS = 50_000_000
+MAX_FILE_BYTES = 512 * 1024 * 1024
+_REDUCED_JPEG = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
+
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Decode an image file to a BGR uint8 array, upright.
@@ -21,6 +29,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ImageError(f"{path}: file is over {MAX_FILE_BYTES // 2**20} MB; not an image this runtime decodes")
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
@@ -36,17 +46,118 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def decode_image(data: np.ndarray | bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes to BGR uint8; raises ImageError naming ``name``."""
-    buffer = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    """Decode encoded image bytes to BGR uint8; raises ImageError naming ``name``.
+
+    The dimensions are read from the header first, so a huge image is decoded reduced (JPEG)
+    or refused (other formats) before any pixel memory is allocated.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     if buffer.size == 0:
         raise ImageError(f"{name}: empty file")
+    flags = cv2.IMREAD_COLOR
+    header = image_header(buffer[:1 << 19].tobytes())  # JPEG APP segments may precede SOF
+    if header is not None:
+        kind, width, height = header
+        if width <= 0 or height <= 0:
+            raise ImageError(f"{name}: {kind} header declares an empty image ({width}x{height})")
+        if width * height > MAX_DECODE_PIXELS:
+            flags = _reduced_flags(name, kind, width, height)
     try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+        image = cv2.imdecode(buffer, flags)
     except cv2.error as exc:
         raise ImageError(f"{name}: cannot decode image ({str(exc).strip().splitlines()[-1]})") from None
     if image is None:
         raise ImageError(f"{name}: not a readable image (unsupported format or corrupt data)")
     return image
+
+
+def _reduced_flags(name: str, kind: str, width: int, height: int) -> int:
+    megapixels = width * height / 1e6
+    if kind == "JPEG":
+        for factor, flags in _REDUCED_JPEG:
+            if width * height / factor**2 <= MAX_DECODE_PIXELS:
+                return flags
+    raise ImageError(
+        f"{name}: {kind} of {width}x{height} ({megapixels:.0f} MP) is over the "
+        f"{MAX_DECODE_PIXELS / 1e6:.0f}-MP decoding limit; downscale it first"
+    )
+
+
+def image_header(head: bytes) -> tuple[str, int, int] | None:
+    """(format, width, height) from the first bytes of a JPEG, PNG, BMP, WebP or TIFF; else None.
+
+    Only the header is parsed; any inconsistency returns None and the decoder has the last word.
+    """
+    try:
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", head[16:24])
+            return "PNG", width, height
+        if head[:2] == b"\xff\xd8":
+            return _jpeg_header(head)
+        if head[:2] == b"BM" and len(head) >= 26:
+            width, height = struct.unpack("<ii", head[18:26])
+            return "BMP", abs(width), abs(height)
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            return _webp_header(head)
+        if head[:4] in (b"II*\x00", b"MM\x00*"):
+            return _tiff_header(head)
+    except (struct.error, IndexError, ValueError):
+        return None
+    return None
+
+
+def _jpeg_header(head: bytes) -> tuple[str, int, int] | None:
+    pos = 2
+    while pos + 4 <= len(head):
+        if head[pos] != 0xFF:
+            return None
+        marker = head[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", head[pos + 2:pos + 4])
+        # SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", head[pos + 5:pos + 9])
+            return "JPEG", width, height
+        if length < 2:
+            return None
+        pos += 2 + length
+    return None
+
+
+def _webp_header(head: bytes) -> tuple[str, int, int] | None:
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        width = 1 + int.from_bytes(head[24:27], "little")
+        height = 1 + int.from_bytes(head[27:30], "little")
+        return "WebP", width, height
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", head[26:30])
+        return "WebP", width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return "WebP", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _tiff_header(head: bytes) -> tuple[str, int, int] | None:
+    order = "<" if head[:2] == b"II" else ">"
+    (offset,) = struct.unpack(order + "I", head[4:8])
+    (count,) = struct.unpack(order + "H", head[offset:offset + 2])
+    size: dict[int, int] = {}
+    for i in range(min(count, 256)):
+        entry = head[offset + 2 + 12 * i:offset + 14 + 12 * i]
+        tag, kind = struct.unpack(order + "HH", entry[:4])
+        if tag in (256, 257):
+            value = struct.unpack(order + ("H" if kind == 3 else "I"), entry[8:10] if kind == 3 else entry[8:12])[0]
+            size[tag] = value
+    if 256 in size and 257 in size:
+        return "TIFF", size[256], size[257]
+    return None
 
 
 def iter_image_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:

@@ -53,7 +53,13 @@ class Scorer:
         try:
             content = self.path.read_bytes()
         except FileNotFoundError:
+            if model_path is None:
+                raise ModelError(
+                    f"{self.path}: the bundled default model is not installed; pass --model MODEL.tflite"
+                ) from None
             raise ModelError(f"{self.path}: no such model file") from None
+        except IsADirectoryError:
+            raise ModelError(f"{self.path}: is a directory, not a .tflite model") from None
         except OSError as exc:
             raise ModelError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
         from .errors import MetadataError

@@ -1,0 +1,75 @@
+"""Scoring many files: decode and check in a thread pool while the interpreter runs, streaming.
+
+At most ``2 * workers`` images are in flight at once, so a folder of 10,000 images is never
+held in memory; results come back in input order. OpenCV releases the GIL while it decodes and
+resizes, so threads overlap with inference without a process pool's start-up cost.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checks import Checks
+from .errors import ImageError, NimaError
+from .images import load_image
+from .policy import Assessment, Assessor
+
+
+@dataclass(frozen=True)
+class Result:
+    """One input's outcome: an assessment, or an error line that names the file."""
+
+    path: Path
+    assessment: Assessment | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        if self.assessment is None:
+            return {"path": str(self.path), "error": self.error}
+        return self.assessment.to_json(str(self.path))
+
+
+def _prepare(assessor: Assessor, path: Path) -> tuple[np.ndarray, Checks | None, float] | str:
+    """Worker side: decode, check, preprocess. Errors come back as one line naming the file."""
+    try:
+        image = load_image(path)
+    except ImageError as exc:
+        return str(exc)
+    try:
+        return assessor.inspect(image)
+    except (NimaError, ValueError) as exc:
+        return f"{path}: {exc}"
+
+
+def score_paths(assessor: Assessor, paths: Iterable[Path], workers: int | None = None) -> Iterator[Result]:
+    """Assess every path lazily, in input order, with a bounded number of images in flight."""
+    workers = max(1, workers or min(4, os.cpu_count() or 1))
+    pending: deque[tuple[Path, Future]] = deque()
+    source = iter(paths)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nima-decode") as pool:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < 2 * workers:
+                try:
+                    path = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append((path, pool.submit(_prepare, assessor, path)))
+            if not pending:
+                return
+            path, future = pending.popleft()
+            prepared = future.result()
+            if isinstance(prepared, str):
+                yield Result(path, error=prepared)
+                continue
+            try:
+                yield Result(path, assessment=assessor.finish(*prepared))
+            except NimaError as exc:
+                yield Result(path, error=f"{path}: {exc}")

@@ -1,0 +1,223 @@
+"""Quick OpenCV checks of a capture, at the frame's native resolution.
+
+The model sees a 224-px squash of the frame. That view hides blur which ruins small handwriting,
+so these checks look at the page where the pixels are: the coarse parts (page outline, exposure,
+glare) on a small copy, the sharpness on a few full-resolution tiles of the page. A few ms on a
+720p frame.
+
+Sharpness is measured as an edge width. A step edge of contrast C blurred by a Gaussian of sigma s
+has a peak gradient of C / (s * sqrt(2 pi)), so ``sigma = C / (sqrt(2 pi) * peak gradient)`` in
+native pixels whatever the contrast or lighting (contrast and gradient are taken as high
+percentiles of each tile). What matters for legibility is that width relative to the pen strokes
+it smears: ``blur_ratio = excess sigma / stroke``, the stroke taken as 1/500 of the page's width
+in pixels (a 0.4-mm ballpoint line on an A4 page) and the excess sigma being what the capture adds
+to the 0.8 px that a perfectly sharp edge measures after pixel sampling. A stroke width measured on
+the ink itself would grow with the very blur it is meant to judge.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+COARSE_SIDE = 320  # long side of the copy used for the page outline, exposure and glare
+MAX_TILES = 12
+MIN_TILE_RANGE = 40.0  # grey levels: tiles flatter than this hold no ink to measure
+PAGE_WIDTH_IN_STROKES = 500.0
+SAMPLING_SIGMA = 0.8  # what the estimator reads on a perfectly sharp, pixel-sampled edge
+SATURATED = 250
+DARK = 8
+
+
+@dataclass(frozen=True)
+class Checks:
+    """What the quick checks found. Fractions are 0..1; coordinates are in native pixels."""
+
+    width: int
+    height: int
+    page_found: bool
+    page_quad: tuple[tuple[int, int], ...] | None  # 4 corners when the page outline is a quadrilateral
+    coverage: float  # page area / frame area
+    touches_edge: bool  # the page runs into the frame border: part of it is probably cut off
+    brightness: float  # median grey level of the page (of the frame when no page is found)
+    dark_fraction: float  # page pixels at or below DARK
+    clipped_fraction: float  # page pixels at or above SATURATED
+    glare_fraction: float  # page area covered by saturated blobs, as a fraction of the page
+    blur_sigma: float | None  # edge blur sigma in native pixels at the 75th-percentile sharp tile
+    stroke_px: float  # expected pen-stroke width in native pixels (from the page's size)
+    blur_ratio: float | None  # blur beyond pixel sampling / stroke_px; None when no tile holds ink
+    tiles: int  # tiles that held ink
+    ms: float
+
+    def to_dict(self) -> dict:
+        return {
+            "page_found": self.page_found,
+            "coverage": round(self.coverage, 3),
+            "touches_edge": self.touches_edge,
+            "brightness": round(self.brightness, 1),
+            "clipped_fraction": round(self.clipped_fraction, 4),
+            "glare_fraction": round(self.glare_fraction, 4),
+            "blur_sigma": None if self.blur_sigma is None else round(self.blur_sigma, 2),
+            "stroke_px": round(self.stroke_px, 2),
+            "blur_ratio": None if self.blur_ratio is None else round(self.blur_ratio, 3),
+        }
+
+
+def run_checks(image_bgr: np.ndarray) -> Checks:
+    """Run every check on one BGR (or grey) uint8 frame."""
+    start = time.perf_counter()
+    gray = image_bgr if image_bgr.ndim == 2 else cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+    height, width = gray.shape
+    scale = min(1.0, COARSE_SIDE / max(height, width))
+    small = gray if scale == 1.0 else cv2.resize(
+        gray, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    mask, contour = find_page(small)
+    page_found = contour is not None
+    region = small[mask > 0] if page_found else small.ravel()
+    brightness = float(np.median(region)) if region.size else 0.0
+    clipped = float(np.count_nonzero(region >= SATURATED)) / max(region.size, 1)
+    dark = float(np.count_nonzero(region <= DARK)) / max(region.size, 1)
+    glare = glare_fraction(small, mask) if page_found else 0.0
+    quad, touches, coverage = None, False, 0.0
+    if page_found:
+        coverage = float(np.count_nonzero(mask)) / mask.size
+        touches = touches_border(contour, small.shape)
+        quad = page_corners(contour, 1.0 / scale)
+    sigma, tiles = native_sharpness(gray, small, mask if page_found else None, scale)
+    # Stroke scale from the page's size: a pen stroke is about 1/500 of a page's width (0.4 mm on
+    # A4). Unlike a stroke width measured on the ink, this does not grow as blur smears the ink.
+    page_width = page_width_px(quad) if quad is not None else float(width)
+    stroke = max(page_width / PAGE_WIDTH_IN_STROKES, 1.0)
+    ratio = None if sigma is None else math.sqrt(max(sigma**2 - SAMPLING_SIGMA**2, 0.0)) / stroke
+    return Checks(
+        width=width, height=height, page_found=page_found, page_quad=quad, coverage=coverage,
+        touches_edge=touches, brightness=brightness, dark_fraction=dark, clipped_fraction=clipped,
+        glare_fraction=glare, blur_sigma=sigma, stroke_px=stroke, blur_ratio=ratio, tiles=tiles,
+        ms=(time.perf_counter() - start) * 1000.0,
+    )
+
+
+def find_page(small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The largest bright region (paper) of a small grey frame: its filled mask and contour.
+
+    Paper is the brightest large thing in a prescription capture, so Otsu's threshold separates
+    it from the desk; closing fills the dark text back in. A region under 8% of the frame is not
+    taken for a page.
+    """
+    blurred = cv2.GaussianBlur(small, (5, 5), 0)
+    _, bright = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
+    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, kernel)
+    contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    mask = np.zeros_like(small)
+    if not contours:
+        return mask, None
+    contour = max(contours, key=cv2.contourArea)
+    if cv2.contourArea(contour) < 0.08 * small.size or float(np.median(small)) < 1.0:
+        return mask, None
+    cv2.drawContours(mask, [contour], -1, 255, thickness=cv2.FILLED)
+    return mask, contour
+
+
+def page_corners(contour: np.ndarray, factor: float) -> tuple[tuple[int, int], ...]:
+    """Four corners of the page in native pixels: the polygon fit when it has four, else the
+    minimum-area rectangle."""
+    perimeter = cv2.arcLength(contour, True)
+    approx = cv2.approxPolyDP(contour, 0.02 * perimeter, True).reshape(-1, 2)
+    points = approx if len(approx) == 4 else cv2.boxPoints(cv2.minAreaRect(contour))
+    return tuple((int(round(x * factor)), int(round(y * factor))) for x, y in points)
+
+
+def page_width_px(quad: tuple[tuple[int, int], ...]) -> float:
+    """The page's shorter side, in native pixels (a portrait page seen rotated is still a page)."""
+    rect = cv2.minAreaRect(np.array(quad, dtype=np.float32))
+    return float(min(rect[1]))
+
+
+def touches_border(contour: np.ndarray, shape: tuple[int, int], margin: int = 2) -> bool:
+    """True when a stretch of the page outline (over 10% of a side) lies along the frame border."""
+    height, width = shape
+    points = contour.reshape(-1, 2)
+    xs, ys = points[:, 0], points[:, 1]
+    for on_edge, side in (
+        (xs <= margin, height), (xs >= width - 1 - margin, height),
+        (ys <= margin, width), (ys >= height - 1 - margin, width),
+    ):
+        along = ys[on_edge] if side == height else xs[on_edge]
+        if along.size >= 2 and float(along.max() - along.min()) > 0.1 * side:
+            return True
+    return False
+
+
+def glare_fraction(small: np.ndarray, mask: np.ndarray) -> float:
+    """Saturated blobs inside the page, as a fraction of the page area.
+
+    Single clipped pixels are noise; a blob must span at least 0.3% of the page to count.
+    """
+    page_area = max(int(np.count_nonzero(mask)), 1)
+    saturated = ((small >= SATURATED) & (mask > 0)).astype(np.uint8)
+    if not saturated.any():
+        return 0.0
+    count, _, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
+    areas = stats[1:count, cv2.CC_STAT_AREA]
+    return float(areas[areas >= 0.003 * page_area].sum()) / page_area
+
+
+def native_sharpness(
+    gray: np.ndarray, small: np.ndarray, mask: np.ndarray | None, scale: float
+) -> tuple[float | None, int]:
+    """Edge sigma (native pixels) on the inkiest full-resolution tiles of the page, and how many
+    tiles held ink.
+
+    Tiles are chosen on the small copy (highest grey-level spread, wholly inside the page), then
+    measured at native resolution. The tile at the 75th percentile of sharpness stands for the
+    page: the best tile can be a lucky edge, the median may sit in a region with less ink or out
+    of the depth of field.
+    """
+    height, width = gray.shape
+    tile = max(48, round(max(height, width) / 25))
+    rows, cols = height // tile, width // tile
+    if rows == 0 or cols == 0:
+        return None, 0
+    # Per-tile statistics of the small copy, all at once: the mean of a resize is a box average.
+    crop = small[: max(1, int(rows * tile * scale)), : max(1, int(cols * tile * scale))].astype(np.float32)
+    mean = cv2.resize(crop, (cols, rows), interpolation=cv2.INTER_AREA)
+    spread = cv2.resize(crop * crop, (cols, rows), interpolation=cv2.INTER_AREA) - mean * mean
+    if mask is not None:
+        inside = cv2.resize(mask[: crop.shape[0], : crop.shape[1]], (cols, rows), interpolation=cv2.INTER_AREA)
+        spread[inside < 250] = -1.0
+    order = np.argsort(spread, axis=None)[::-1][:MAX_TILES]
+    sigmas = []
+    for flat in order:
+        if spread.flat[flat] <= 0:
+            break
+        r, c = divmod(int(flat), cols)
+        sigma = tile_sigma(gray[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile])
+        if sigma is not None:
+            sigmas.append(sigma)
+    if not sigmas:
+        return None, 0
+    sigmas.sort()
+    return float(sigmas[int(math.floor(0.25 * (len(sigmas) - 1)))]), len(sigmas)  # 75th pct of sharpness
+
+
+def tile_sigma(patch: np.ndarray) -> float | None:
+    """The blur sigma of the edges in one native tile; None when it holds no ink."""
+    flat = patch.reshape(-1)
+    k = max(1, flat.size // 200)  # the 0.5th and 99.5th percentiles, by partial sort
+    ordered = np.partition(flat, (k, flat.size - 1 - k))
+    contrast = float(ordered[flat.size - 1 - k]) - float(ordered[k])
+    if contrast < MIN_TILE_RANGE:
+        return None
+    values = patch.astype(np.float32)
+    gx = cv2.Sobel(values, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(values, cv2.CV_32F, 0, 1, ksize=3)
+    magnitude = cv2.magnitude(gx, gy)[1:-1, 1:-1].reshape(-1) / 8.0  # /8: Sobel's gain on a ramp
+    j = magnitude.size - 1 - max(1, magnitude.size // 200)
+    peak = float(np.partition(magnitude, j)[j])
+    if peak <= 0:
+        return None
+    return contrast / (math.sqrt(2 * math.pi) * peak)

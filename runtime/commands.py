@@ -1,0 +1,447 @@
+"""The runtime's commands: `nima score | watch | rank | info | annotate`.
+
+Exit codes (docs/runtime.md): 0 everything scored; 2 some input could not be scored (each named
+on its own line, the rest still scored); 1 `--fail-on-retake` saw a retake, or an error that stops
+the command (model, source, output), printed as `Error: ...`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from nima_edge.clitools import force_option, translate_errors
+
+from .batch import Result, score_paths
+from .errors import NimaError, SourceError
+from .fileio import OutputError, atomic_output, atomic_write_text, check_writable
+from .images import iter_image_paths
+from .metadata import ModelMetadata, read_metadata
+from .policy import Assessor
+from .scorer import Scorer
+
+EXIT_OK, EXIT_RETAKE, EXIT_FAILED = 0, 1, 2
+
+model_option = click.option(
+    "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="A nima-edge .tflite (default: the bundled model).")
+threshold_option = click.option(
+    "--threshold", type=float, default=None, help="Retake below this score (default: the model's own).")
+threads_option = click.option(
+    "--threads", type=click.IntRange(1, 64), default=None, help="Interpreter threads (default: all cores).")
+workers_option = click.option(
+    "--workers", type=click.IntRange(1, 32), default=None, help="Decoding threads (default: up to 4).")
+checks_option = click.option(
+    "--no-checks", is_flag=True, help="Model score only: skip the native-resolution OpenCV checks.")
+
+
+def make_assessor(model: Path | None, threshold: float | None, threads: int | None, checks: bool = True) -> Assessor:
+    scorer = Scorer(model, threads=threads)
+    values = scorer.metadata.score_values
+    if threshold is not None and not values[0] <= threshold <= values[-1]:
+        raise click.BadParameter(f"{threshold} is outside the model's score range {values[0]:g}..{values[-1]:g}",
+                                 param_hint="--threshold")
+    return Assessor(scorer, threshold=threshold, checks=checks)
+
+
+def _paths_or_warn(paths: tuple[str, ...]) -> Iterator[Path]:
+    """Image paths; warns once on stderr when nothing at all was found."""
+    found = False
+    for path in iter_image_paths(paths):
+        found = True
+        yield path
+    if not found:
+        click.echo(f"no images found in {', '.join(paths)}", err=True)
+
+
+# ---------------------------------------------------------------- score
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@model_option
+@threshold_option
+@threads_option
+@workers_option
+@checks_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (DESIGN.md contract).")
+@click.option("--fail-on-retake", is_flag=True, help="Exit 1 when any verdict is retake.")
+@translate_errors
+def score(paths, model, threshold, threads, workers, no_checks, as_json, fail_on_retake):
+    """Score image files, folders (walked) and globs: verdict ok/retake with reasons.
+
+    \b
+    Examples:
+      nima score photo.jpg
+      nima score captures/ --json > scores.jsonl
+      nima score 'inbox/*.jpg' --fail-on-retake && upload inbox/
+    """
+    assessor = make_assessor(model, threshold, threads, checks=not no_checks)
+    scored = failed = retakes = 0
+    if not as_json:
+        click.echo(f"{'verdict':<8} {'mean':>5} {'ms':>7}  path  (reason)")
+    for result in score_paths(assessor, _paths_or_warn(paths), workers):
+        if result.assessment is None:
+            failed += 1
+            if as_json:
+                click.echo(json.dumps(result.to_json()))
+            else:
+                click.echo(f"error: {result.error}", err=True)
+            continue
+        scored += 1
+        retakes += not result.assessment.ok
+        if as_json:
+            click.echo(json.dumps(result.to_json()))
+        else:
+            click.echo(_table_row(result))
+    sys.stdout.flush()
+    raise SystemExit(_exit_code(scored, failed, retakes, fail_on_retake))
+
+
+def _table_row(result: Result) -> str:
+    a = result.assessment
+    reason = f"  ({a.reasons[0]})" if a.reasons else ""
+    return f"{a.verdict:<8} {a.mean:>5.2f} {a.ms:>7.1f}  {result.path}{reason}"
+
+
+def _exit_code(scored: int, failed: int, retakes: int, fail_on_retake: bool) -> int:
+    if failed or scored == 0:
+        return EXIT_FAILED
+    if fail_on_retake and retakes:
+        return EXIT_RETAKE
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- rank
+@click.command()
+@click.argument("folder", nargs=-1, required=True)
+@model_option
+@threshold_option
+@threads_option
+@workers_option
+@checks_option
+@click.option("--top", type=click.IntRange(1), default=None, help="Keep the K best.")
+@click.option("--min-score", type=float, default=None, help="Keep images scoring at least X.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the ranking to a .csv or .json file.")
+@click.option("--copy-to", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Copy the kept images into this folder.")
+@force_option
+@translate_errors
+def rank(folder, model, threshold, threads, workers, no_checks, top, min_score, out, copy_to, force):
+    """Score a folder, best first; keep the top K and/or those above a score.
+
+    \b
+    Examples:
+      nima rank captures/ --top 10
+      nima rank captures/ --min-score 6 --out keep.csv --copy-to keepers/
+    """
+    if out is not None:
+        if out.suffix.lower() not in (".csv", ".json"):
+            raise click.BadParameter("must end in .csv or .json", param_hint="--out")
+        check_writable(out, force)
+    assessor = make_assessor(model, threshold, threads, checks=not no_checks)
+    scored, failed = [], 0
+    for result in score_paths(assessor, _paths_or_warn(folder), workers):
+        if result.assessment is None:
+            failed += 1
+            click.echo(f"error: {result.error}", err=True)
+        else:
+            scored.append(result)
+    scored.sort(key=lambda r: -r.assessment.mean)
+    kept = [r for r in scored if min_score is None or r.assessment.mean >= min_score][:top]
+    for place, result in enumerate(kept, 1):
+        click.echo(f"{place:>4}. {_table_row(result)}")
+    if out is not None:
+        atomic_write_text(out, _ranking_text(kept, out.suffix.lower()), force)
+        click.echo(f"wrote {len(kept)} rows to {out}", err=True)
+    if copy_to is not None:
+        _copy_keepers(kept, copy_to, force)
+    raise SystemExit(_exit_code(len(scored), failed, 0, False))
+
+
+def _ranking_text(kept: list[Result], suffix: str) -> str:
+    rows = [{"rank": i, "path": str(r.path), "mean": round(r.assessment.mean, 4),
+             "std": round(r.assessment.std, 4), "verdict": r.assessment.verdict,
+             "reasons": r.assessment.reasons} for i, r in enumerate(kept, 1)]
+    if suffix == ".json":
+        return json.dumps(rows, indent=1) + "\n"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["rank", "path", "mean", "std", "verdict", "reasons"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "reasons": "; ".join(row["reasons"])})
+    return buffer.getvalue()
+
+
+def _copy_keepers(kept: list[Result], folder: Path, force: bool) -> None:
+    targets = _unique_targets([r.path for r in kept], folder, None)
+    clashes = [str(t) for t in targets if t.exists()]
+    if clashes and not force:
+        raise OutputError(f"{clashes[0]}: already exists (use --force to overwrite)")
+    for result, target in zip(kept, targets):
+        with atomic_output(target, force=True) as tmp:
+            shutil.copyfile(result.path, tmp)
+    click.echo(f"copied {len(kept)} images to {folder}", err=True)
+
+
+def _unique_targets(paths: list[Path], folder: Path, suffix: str | None) -> list[Path]:
+    """One output name per input; same-named inputs from different folders get a number."""
+    seen: dict[str, int] = {}
+    targets = []
+    for path in paths:
+        name = path.stem + (suffix or path.suffix)
+        count = seen.get(name.lower(), 0)
+        seen[name.lower()] = count + 1
+        if count:
+            name = f"{path.stem}-{count}{suffix or path.suffix}"
+        targets.append(folder / name)
+    return targets
+
+
+# ---------------------------------------------------------------- info
+@click.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata document as JSON.")
+@translate_errors
+def info(model, as_json):
+    """Print a model's embedded metadata and tensors.
+
+    \b
+    Example:
+      nima info models/default.tflite
+    """
+    metadata = read_metadata(model)
+    scorer = Scorer(model, threads=1)  # proves it loads and is a NIMA; reads the tensors
+    if as_json:
+        document = metadata.to_dict() if metadata is not None else None
+        click.echo(json.dumps({"path": str(model), "metadata": document, "tensors": _tensors(scorer)}, indent=1))
+        return
+    if metadata is None:
+        click.echo(f"{model}: no nima-edge metadata; defaults assumed", err=True)
+    click.echo(_summary(model, scorer.metadata, scorer, metadata is not None))
+
+
+def _tensors(scorer: Scorer) -> dict:
+    def describe(detail: dict) -> dict:
+        scale, zero = detail["quantization"]
+        return {"shape": [int(s) for s in detail["shape"]], "dtype": detail["dtype"].__name__,
+                "scale": float(scale), "zero_point": int(zero)}
+
+    return {"input": describe(scorer._input), "outputs": {n: describe(d) for n, d in scorer._outputs.items()}}
+
+
+def _summary(path: Path, meta: ModelMetadata, scorer: Scorer, embedded: bool) -> str:
+    tensors = _tensors(scorer)
+    size_mb = path.stat().st_size / 2**20
+    lines = [
+        f"model        {path} ({size_mb:.2f} MB){'' if embedded else '  [no metadata: defaults]'}",
+        f"name         {meta.name}",
+        f"input        {meta.input_size[0]}x{meta.input_size[1]} {meta.color_order}, resize={meta.resize}, "
+        f"{tensors['input']['dtype']} (scale {tensors['input']['scale']:g}, zero {tensors['input']['zero_point']})",
+        f"scores       {meta.bins} bins, {meta.score_values[0]:g}..{meta.score_values[-1]:g}; retake below {meta.threshold:g}",
+        f"quantization {meta.quantization}",
+        "outputs      " + ", ".join(f"{n} {v['shape']}" for n, v in tensors["outputs"].items()),
+    ]
+    for name, labels in meta.extra_outputs.items():
+        lines.append(f"  {name:<10} {', '.join(labels)}")
+    for section in ("calibration", "training", "fidelity"):
+        value = getattr(meta, section)
+        if value:
+            lines.append(f"{section:<12} {json.dumps(value, sort_keys=True)[:300]}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- annotate
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the annotated JPEGs.")
+@model_option
+@threshold_option
+@threads_option
+@click.option("--kiosk", is_flag=True, help="Large text, as on a kiosk screen.")
+@force_option
+@translate_errors
+def annotate(paths, out_dir, model, threshold, threads, kiosk, force):
+    """Write each image with the prompt drawn on it (score bar, verdict, reason, page outline).
+
+    \b
+    Example:
+      nima annotate samples/ --out demo-out --force
+    """
+    import cv2
+
+    from .overlay import draw_overlay
+    from .images import load_image
+
+    assessor = make_assessor(model, threshold, threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = list(_paths_or_warn(paths))
+    targets = _unique_targets(inputs, out_dir, ".jpg")
+    written = failed = 0
+    for result, target in zip(score_paths(assessor, inputs), targets):
+        if result.assessment is None:
+            failed += 1
+            click.echo(f"error: {result.error}", err=True)
+            continue
+        try:
+            image = load_image(result.path)
+            picture = draw_overlay(image, _file_prompt(assessor, result), kiosk=kiosk)
+            ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            with atomic_output(target, force) as tmp:
+                tmp.write_bytes(encoded.tobytes())
+        except NimaError as exc:
+            failed += 1
+            click.echo(f"error: {exc}", err=True)
+            continue
+        written += 1
+        click.echo(f"{_table_row(result)} -> {target}")
+    raise SystemExit(_exit_code(written, failed, 0, False))
+
+
+def _file_prompt(assessor: Assessor, result: Result):
+    from .overlay import Prompt
+
+    a = result.assessment
+    values = assessor.scorer.metadata.score_values
+    return Prompt("OK" if a.ok else "RETAKE", a.reasons[0] if a.reasons else "", a.mean, values[0], values[-1],
+                  assessor.policy.threshold, a.ok, a.checks.page_quad if a.checks is not None else None)
+
+
+# ---------------------------------------------------------------- watch
+@click.command()
+@click.argument("source")
+@model_option
+@threshold_option
+@threads_option
+@click.option("--show", is_flag=True, help="Show the overlay in a window (needs a display and GUI OpenCV).")
+@click.option("--kiosk", is_flag=True, help="Full-screen window with large text (implies --show unless --out).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the overlaid frames to a video (.mp4 mp4v or .avi MJPG).")
+@click.option("--save-best", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Save the best frame into this folder each time the capture is ready.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON event a line (state changes, saved frames, end).")
+@click.option("--ready-frames", type=click.IntRange(1), default=8, show_default=True,
+              help="Consecutive good frames before 'ready'.")
+@click.option("--retries", type=click.IntRange(0), default=3, show_default=True,
+              help="Times a dead camera or stream is reopened before giving up.")
+@click.option("--checks-every", type=click.IntRange(1), default=1, show_default=True,
+              help="Run the native-resolution checks every N frames.")
+@click.option("--stall-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True,
+              help="Seconds without a frame before the source counts as dead.")
+@click.option("--max-frames", type=click.IntRange(1), default=None, help="Stop after N frames.")
+@force_option
+@translate_errors
+def watch(source, model, threshold, threads, show, kiosk, out, save_best, as_json, ready_frames, retries,
+          checks_every, stall_timeout, max_frames, force):
+    """Live prompt from a camera index, a video file, a stream URL or `picamera`.
+
+    \b
+    Examples:
+      nima watch 0 --show
+      nima watch picamera --kiosk --save-best captures/
+      nima watch clip.mp4 --out overlay.mp4 --json --max-frames 300
+    """
+    from .sources import parse_source
+    from .watch import WatchConfig
+    from .watch import watch as run_watch
+
+    if kiosk and out is None:
+        show = True
+    if out is not None:
+        if out.suffix.lower() not in (".mp4", ".avi"):
+            raise click.BadParameter("must end in .mp4 or .avi", param_hint="--out")
+        check_writable(out, force)
+    spec = parse_source(source)
+    assessor = make_assessor(model, threshold, threads)
+    config = WatchConfig(ready_frames=ready_frames, retries=retries, checks_every=checks_every,
+                         stall_timeout=stall_timeout, max_frames=max_frames)
+    emit = (lambda event: click.echo(json.dumps(event))) if as_json else _human_event
+    sink = _FrameSink(out, spec.fps, show, kiosk)
+    try:
+        run_watch(assessor, spec, config, on_event=emit, on_frame=sink if (show or out) else None,
+                  save_dir=save_best)
+    except SourceError as exc:
+        sink.close(keep=True)
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    sink.close(keep=True)
+
+
+def _human_event(event: dict) -> None:
+    kind = event["event"]
+    if kind == "state":
+        reason = f" — {event['reasons'][0]}" if event.get("reasons") else ""
+        click.echo(f"frame {event['frame']:>5}: {event['state'].upper():<7} {event['mean']:.2f}{reason}")
+    elif kind == "saved":
+        click.echo(f"frame {event['frame']:>5}: saved {event['path']} ({event['mean']:.2f})")
+    elif kind in ("retry", "source_lost"):
+        click.echo(f"{event.get('source')}: {event.get('detail')}; retrying", err=True)
+    elif kind == "end":
+        click.echo(f"{event['reason'] or 'stopped'}: {event['frames']} frames, {event['fps']} frames/s, "
+                   f"{event['saved']} saved")
+
+
+class _FrameSink:
+    """Where overlaid frames go: a window and/or a video written under a temporary name."""
+
+    def __init__(self, out: Path | None, fps: float | None, show: bool, kiosk: bool):
+        self.out, self.fps, self.show, self.kiosk = out, fps or 30.0, show, kiosk
+        self.writer = None
+        self.partial = out.with_name(f".{out.stem}.partial{out.suffix}") if out is not None else None
+        self.window = "nima watch"
+        if show:
+            self._open_window()
+
+    def _open_window(self) -> None:
+        import cv2
+
+        try:
+            cv2.namedWindow(self.window, cv2.WINDOW_NORMAL)
+            if self.kiosk:
+                cv2.setWindowProperty(self.window, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        except cv2.error:
+            raise SourceError("cannot open a window: this OpenCV has no GUI (opencv-python-headless) or there "
+                              "is no display; use --out FILE.mp4, or install opencv-python") from None
+
+    def __call__(self, frame, prompt) -> None:
+        import cv2
+
+        from .overlay import draw_overlay
+
+        picture = draw_overlay(frame, prompt, kiosk=self.kiosk)
+        if self.partial is not None:
+            if self.writer is None:
+                fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.out.suffix.lower() == ".mp4" else "MJPG"))
+                height, width = picture.shape[:2]
+                self.writer = cv2.VideoWriter(str(self.partial), fourcc, self.fps, (width, height))
+                if not self.writer.isOpened():
+                    raise SourceError(f"{self.out}: cannot open a video writer")
+            self.writer.write(picture)
+        if self.show:
+            cv2.imshow(self.window, picture)
+            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                raise KeyboardInterrupt
+
+    def close(self, keep: bool) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+            if keep:
+                os.replace(self.partial, self.out)
+        if self.partial is not None and self.partial.exists():
+            self.partial.unlink()
+        if self.show:
+            import cv2
+
+            try:
+                cv2.destroyAllWindows()
+            except cv2.error:
+                pass

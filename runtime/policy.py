@@ -1,0 +1,181 @@
+"""The retake decision: a model score, native-resolution sharpness and quick checks -> verdict + reasons.
+
+The combination rule (documented in docs/runtime.md):
+
+* The model scores a 224-px view. Fine blur is invisible there, so the native-resolution
+  ``blur_ratio`` of runtime.checks (blur beyond pixel sampling, in pen-stroke widths) sets a
+  penalty ``lam = max_blur_penalty * clip((blur_ratio - blur_ratio_ok) / (blur_ratio_bad -
+  blur_ratio_ok), 0, 1)``.
+* The penalty moves that share of probability mass to the lowest score bin:
+  ``p' = (1 - lam) * p + lam * onehot(lowest)``. So ``mean' = mean - lam * (mean - lowest value)``,
+  and DESIGN.md's contract (mean = sum p_i * v_i over the reported distribution) still holds.
+  The model's own mean is kept as ``model_mean``.
+* verdict = "ok" when mean' >= threshold (metadata, or ``--threshold``), else "retake".
+* Reasons (only for a retake): the model's ``defects`` output above ``defect_threshold``, and what
+  the checks found, most severe first, in REASONS' words. A retake with no cause found says so.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from .checks import Checks, run_checks
+from .defects import REASONS
+from .errors import ImageError
+from .scorer import Score, Scorer, mean_std
+
+GENERIC_REASON = "Retake: the photo is not clear enough"
+MIN_SIDE = 32  # pixels: below this there is no document to judge (a 1x1 image is refused)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Tunable limits of the decision. Unknown keys are rejected by ``from_dict``."""
+
+    threshold: float = 5.0
+    defect_threshold: float = 0.5
+    blur_ratio_ok: float = 0.35
+    blur_ratio_bad: float = 0.85
+    max_blur_penalty: float = 0.8
+    min_brightness: float = 70.0
+    max_clipped: float = 0.35
+    min_glare: float = 0.01
+    min_coverage: float = 0.25
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Policy:
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown policy keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    def blur_penalty(self, checks: Checks | None) -> float:
+        if checks is None or checks.blur_ratio is None:
+            return 0.0
+        span = self.blur_ratio_bad - self.blur_ratio_ok
+        return self.max_blur_penalty * float(np.clip((checks.blur_ratio - self.blur_ratio_ok) / span, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The decision for one frame."""
+
+    mean: float
+    std: float
+    distribution: np.ndarray
+    verdict: str
+    reasons: list[str]
+    reason_codes: list[str]
+    model_mean: float
+    blur_penalty: float
+    checks: Checks | None = None
+    extras: dict[str, dict[str, float]] = field(default_factory=dict)
+    ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "ok"
+
+    def to_json(self, path: str) -> dict:
+        """The JSON-lines record of DESIGN.md, plus the raw model mean and what the checks saw."""
+        record = {
+            "path": path,
+            "mean": round(self.mean, 4),
+            "std": round(self.std, 4),
+            "distribution": [round(float(p), 5) for p in self.distribution],
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "ms": round(self.ms, 2),
+            "model_mean": round(self.model_mean, 4),
+            "reason_codes": self.reason_codes,
+        }
+        if self.checks is not None:
+            record["checks"] = self.checks.to_dict()
+        return record
+
+
+def decide(score: Score, checks: Checks | None, score_values: np.ndarray, policy: Policy) -> Assessment:
+    """Combine a model score and the checks into a verdict with reasons (see the module doc)."""
+    values = np.asarray(score_values, dtype=np.float64)
+    penalty = policy.blur_penalty(checks)
+    distribution = np.asarray(score.distribution, dtype=np.float64)
+    if penalty > 0:
+        distribution = (1.0 - penalty) * distribution
+        distribution[0] += penalty
+    mean, std = mean_std(distribution, values)
+    verdict = "ok" if float(mean) >= policy.threshold else "retake"
+    codes: list[str] = []
+    if verdict == "retake":
+        codes = rank_causes(score, checks, penalty, policy)
+    reasons = [REASONS[c] for c in codes] or ([GENERIC_REASON] if verdict == "retake" else [])
+    return Assessment(
+        mean=float(mean), std=float(std), distribution=distribution.astype(np.float32), verdict=verdict,
+        reasons=reasons, reason_codes=codes, model_mean=score.mean, blur_penalty=penalty, checks=checks,
+        extras=score.extras,
+    )
+
+
+def rank_causes(score: Score, checks: Checks | None, penalty: float, policy: Policy) -> list[str]:
+    """Defect names, most severe first, from the model's defects output and the checks."""
+    severity: dict[str, float] = {}
+
+    def note(code: str, value: float) -> None:
+        if code in REASONS:
+            severity[code] = max(severity.get(code, 0.0), value)
+
+    for code, probability in score.extras.get("defects", {}).items():
+        if probability >= policy.defect_threshold:
+            note(code, probability)
+    if checks is not None:
+        if checks.brightness < policy.min_brightness:
+            note("underexposed", 0.9)
+        if checks.clipped_fraction > policy.max_clipped:
+            note("overexposed", 0.9)
+        elif checks.glare_fraction >= policy.min_glare:
+            note("glare", 0.8)
+        if not checks.page_found and checks.brightness >= policy.min_brightness:
+            note("not_document", 0.7)
+        if checks.touches_edge:
+            note("incomplete", 0.85)
+        elif checks.page_found and checks.coverage < policy.min_coverage:
+            note("lowres", 0.6)
+        if penalty > 0:
+            note("defocus", 0.5 + 0.5 * penalty / max(policy.max_blur_penalty, 1e-9))
+    return sorted(severity, key=lambda code: -severity[code])
+
+
+class Assessor:
+    """A Scorer, the quick checks and a Policy: one call from a BGR frame to an Assessment.
+
+    The work is split in two so batch scoring can overlap them: ``inspect`` (OpenCV only:
+    checks and the model input, safe in worker threads) and ``finish`` (the interpreter).
+    """
+
+    def __init__(self, scorer: Scorer, threshold: float | None = None, checks: bool = True,
+                 policy: Policy | None = None):
+        base = policy or Policy()
+        self.scorer = scorer
+        self.policy = Policy.from_dict({**base.__dict__, "threshold": scorer.threshold if threshold is None else threshold})
+        self.use_checks = checks
+        self._values = np.asarray(scorer.metadata.score_values, dtype=np.float64)
+
+    def inspect(self, image_bgr: np.ndarray) -> tuple[np.ndarray, Checks | None, float]:
+        """(model input, checks, ms spent). Refuses frames too small to hold a document."""
+        start = time.perf_counter()
+        height, width = image_bgr.shape[:2]
+        if min(height, width) < MIN_SIDE:
+            raise ImageError(f"image is {width}x{height} px, too small to judge (at least {MIN_SIDE} px a side)")
+        checks = run_checks(image_bgr) if self.use_checks else None
+        return self.scorer.prepare(image_bgr), checks, (time.perf_counter() - start) * 1000.0
+
+    def finish(self, model_input: np.ndarray, checks: Checks | None, ms: float = 0.0) -> Assessment:
+        start = time.perf_counter()
+        score = self.scorer.score_input(model_input)
+        assessment = decide(score, checks, self._values, self.policy)
+        total = ms + (time.perf_counter() - start) * 1000.0
+        return Assessment(**{**assessment.__dict__, "ms": total})
+
+    def assess(self, image_bgr: np.ndarray) -> Assessment:
+        return self.finish(*self.inspect(image_bgr))

@@ -1,0 +1,39 @@
+"""Rendered prescription-like pages for the runtime tests (OpenCV only, deterministic)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+WORDS = ["Amoxicillin", "500mg", "tid", "x7d", "Rx", "Paracetamol", "1g", "prn", "Dr.", "Smith", "sig:"]
+
+
+def render_page(width: int = 1600, height: int = 1200, *, blur: float = 0.0, brightness: float = 1.0,
+                margin: float = 0.08, font_scale: float = 0.55, seed: int = 0,
+                glare: bool = False, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """A white page with rows of small text on a dark desk, as a camera would see it (BGR)."""
+    rng = np.random.default_rng(seed)
+    image = np.full((height, width, 3), (60, 50, 45), np.uint8)
+    image[:] = np.clip(image.astype(np.int16) + rng.integers(-6, 6, image.shape), 0, 255).astype(np.uint8)
+    x0, y0 = int(width * margin) + shift[0], int(height * margin) + shift[1]
+    x1, y1 = width - int(width * margin) + shift[0], height - int(height * margin) + shift[1]
+    cv2.rectangle(image, (x0, y0), (x1, y1), (238, 240, 242), thickness=cv2.FILLED)
+    line_height = max(12, int(30 * font_scale / 0.55))
+    y = y0 + 2 * line_height
+    while y < y1 - line_height:
+        x = x0 + 30
+        while True:
+            word = WORDS[int(rng.integers(len(WORDS)))]
+            (tw, _), _ = cv2.getTextSize(word, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+            if x + tw > x1 - 30:
+                break
+            cv2.putText(image, word, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (30, 30, 40), 1, cv2.LINE_AA)
+            x += tw + 12
+        y += line_height
+    if glare:
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        cv2.ellipse(image, (cx, cy), (width // 9, height // 12), 20, 0, 360, (255, 255, 255), cv2.FILLED)
+    image = (image.astype(np.float32) * brightness)
+    if blur > 0:
+        image = cv2.GaussianBlur(image, (0, 0), blur)
+    image = image + rng.normal(0, 2.0, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
