@@ -159,8 +159,8 @@ def make_golden(model: Path, outdir: Path, force: bool = False) -> dict:
         small = cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA)
         cases.append((f"{name}.png", what, "input_size", small))
     _, sharp = scenes["page_sharp"]
-    cases.append(("page_sharp_full.jpg", f"page_sharp at {FULL_SIZE[1]}x{FULL_SIZE[0]}, JPEG quality {JPEG_QUALITY}: "
-                  "exercises decoding and the squash resize", "full_size", sharp))
+    cases.append(("page_sharp_full.jpg", (f"page_sharp at {FULL_SIZE[1]}x{FULL_SIZE[0]}, JPEG quality {JPEG_QUALITY}: "
+                  "exercises decoding and the squash resize"), "full_size", sharp))
     entries = []
     for file_name, what, kind, image in cases:
         data = encode(image, Path(file_name).suffix)
@@ -190,14 +190,14 @@ def make_golden(model: Path, outdir: Path, force: bool = False) -> dict:
         },
         "tolerance": TOLERANCE,
         "notes": [
-            "input_size cases: decode the PNG to RGB uint8 and feed it as is (no resize); "
-            "model_input_sha256 is the SHA-256 of those H*W*3 RGB bytes, row-major.",
-            "full_size case: decode, squash-resize the whole frame to the input size with area "
+            ("input_size cases: decode the PNG to RGB uint8 and feed it as is (no resize); "
+            "model_input_sha256 is the SHA-256 of those H*W*3 RGB bytes, row-major."),
+            ("full_size case: decode, squash-resize the whole frame to the input size with area "
             "interpolation (no crop), then as above. mean_if_resized_bilinear shows how far a "
-            "different resampler alone moves the mean.",
-            "mean/std are the model's: sum p_i*v_i over score_values. The nima runtime's reported mean "
+            "different resampler alone moves the mean."),
+            ("mean/std are the model's: sum p_i*v_i over score_values. The nima runtime's reported mean "
             "can be lower (native-resolution blur penalty, see docs/runtime.md); model_verdict uses the "
-            "model mean and threshold only.",
+            "model mean and threshold only."),
         ],
         "cases": entries,
     }
