@@ -1,0 +1,549 @@
+"""One synthetic capture: a document photographed on a surface, with graded defects.
+
+`render_capture(seed, defects, kind, size)` is the public entry point. Everything random about a
+capture comes from generators keyed by (seed, stream), each consumed in a fixed order:
+
+- MIX: which kind of frame and which defects at what severities (only when not given),
+- SCENE / PAGE / SURFACE: the page content, pose, surface, light, colour cast, camera,
+- DEFECT: where a glare lands, which way the hand shakes, which side is cut off,
+- NOISE: the sensor noise pattern.
+
+So `render_capture(s, {"defocus": 0.3})` and `render_capture(s, {"defocus": 0.7})` show the same
+page in the same place under the same light, differing only in focus: twins for label tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from nima_edge.runtime.defects import DEFECTS
+from nima_edge.runtime.errors import NimaError
+
+from . import scene
+from .page import DOCUMENT_KINDS, page_format, render_page
+
+KINDS: tuple[str, ...] = DOCUMENT_KINDS + ("junk", "user_junk")
+# Defects a generated document can get (not_document is a kind, not something added to a page).
+PAGE_DEFECTS: tuple[str, ...] = tuple(d for d in DEFECTS if d != "not_document")
+
+MIX, SCENE, PAGE, SURFACE, DEFECT, NOISE, VOTES = range(7)
+
+JUNK_SHARE = 0.12          # of all frames
+CLEAN_SHARE = 0.42         # of document frames (so ~37% of all frames are clean-ish good captures)
+KIND_WEIGHTS = {"prescription": 0.68, "receipt": 0.07, "form": 0.07, "letter": 0.08, "handwritten_note": 0.10}
+
+
+class SynthError(NimaError):
+    """A bad request to the generator (unknown defect or kind, severity out of range)."""
+
+
+@dataclass(frozen=True)
+class CaptureInfo:
+    """What was rendered, in the physical terms the label formula reads (see labels.py)."""
+
+    seed: int
+    kind: str
+    defects: dict[str, float]            # every name in DEFECTS -> severity 0..1 (0 = absent)
+    width: int
+    height: int
+    handwritten: bool = False
+    page_coverage: float = 0.0           # fraction of the frame covered by (the visible part of) the page
+    page_in_frame: float = 1.0           # fraction of the page inside the frame
+    char_height_px: float = 0.0          # cap height of the body text in capture pixels
+    effective_char_px: float = 0.0       # the same after the low-resolution defect
+    blur_px: float = 0.0                 # total blur std dev in capture pixels (optics+defocus+motion+resampling)
+    contrast: float = 0.0                # ink-to-paper luminance difference after exposure, 0..1
+    paper_level: float = 0.0             # paper luminance after exposure, 0..1
+    noise: float = 0.0                   # sensor noise std dev, 0..1 units
+    glare_fraction: float = 0.0          # fraction of the page washed out by glare
+    shadow_depth: float = 0.0            # darkest light loss over the page, 0..1
+    jpeg_quality: int = 90
+    base_quality: float = 1.0            # the scene's own small imperfections (0.9..1)
+    source: str = ""                     # the --junk-dir file a user_junk frame came from
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFFFFFFFFFF, stream])
+
+
+def validate_defects(defects: dict[str, float] | None) -> dict[str, float]:
+    """Full defect dict (every name, 0 for absent) from a partial one; rejects unknown names."""
+    full = {name: 0.0 for name in DEFECTS}
+    for name, severity in (defects or {}).items():
+        if name not in full:
+            raise SynthError(f"unknown defect {name!r}; choose from {', '.join(DEFECTS)}")
+        if not 0.0 <= float(severity) <= 1.0:
+            raise SynthError(f"defect {name!r}: severity {severity} is outside 0..1")
+        full[name] = float(severity)
+    return full
+
+
+def sample_mix(seed: int) -> tuple[str, dict[str, float], bool]:
+    """The dataset's defect mix for one seed: (kind, defects, handwritten_allowed).
+
+    ~12% junk; of documents ~42% clean, the rest one (70%) or two (30%) defects at uniform severity.
+    """
+    rng = _rng(seed, MIX)
+    draws = rng.random(8)
+    order = rng.permutation(len(PAGE_DEFECTS))
+    severities = rng.uniform(0.05, 1.0, 2)
+    if draws[0] < JUNK_SHARE:
+        return "junk", {}, False
+    kinds = list(KIND_WEIGHTS)
+    kind = kinds[int(np.searchsorted(np.cumsum(list(KIND_WEIGHTS.values())), draws[1] * 0.9999))]
+    if draws[2] < CLEAN_SHARE:
+        return kind, {}, True
+    count = 1 if draws[3] < 0.7 else 2
+    chosen = [PAGE_DEFECTS[i] for i in order if kind_can_have(kind, PAGE_DEFECTS[i])][:count]
+    return kind, dict(zip(chosen, severities.tolist())), True
+
+
+def kind_can_have(kind: str, defect: str) -> bool:
+    return not (defect == "scrawl" and kind in ("receipt", "letter"))
+
+
+@dataclass
+class _Scene:
+    """Every scene-level random choice, drawn up front in a fixed order."""
+
+    width: int
+    height: int
+    kind: str
+    handwritten: bool
+    size_mm: tuple[float, float]
+    coverage: float
+    angle: float
+    tilt: np.ndarray
+    centre: tuple[float, float]
+    surface: str
+    junk_scene: str
+    light: np.ndarray
+    shadow: np.ndarray
+    cast: np.ndarray
+    optics_blur: float
+    noise: float
+    jpeg_quality: int
+    exposure_jitter: float
+
+
+def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
+    rng = _rng(seed, SCENE)
+    long_side = int(rng.integers(1200, 2001))
+    if size is not None:
+        long_side = int(size)
+    portrait = rng.random() < 0.75
+    aspect = (4 / 3) if rng.random() < 0.8 else (16 / 9)
+    short = int(round(long_side / aspect))
+    width, height = (short, long_side) if portrait else (long_side, short)
+    size_mm = page_format(rng, kind) if kind in DOCUMENT_KINDS else (210.0, 297.0)
+    handwritten = bool(rng.random() < (0.65 if kind == "prescription" else 1.0))
+    if kind in ("receipt", "letter"):
+        handwritten = False
+    coverage = float(rng.uniform(0.30, 0.95))
+    angle = float(rng.normal(0, 6)) if rng.random() < 0.8 else float(rng.uniform(-35, 35))
+    if rng.random() < 0.15:
+        angle += 90.0  # page turned sideways in the frame
+    tilt = rng.uniform(-1, 1, (4, 2)) * rng.uniform(0.0, 0.07)
+    centre = (float(rng.uniform(0.4, 0.6)), float(rng.uniform(0.4, 0.6)))
+    surface = list(scene.BACKGROUNDS)[int(rng.integers(len(scene.BACKGROUNDS)))]
+    junk_scene = list(scene.JUNK_SCENES)[int(rng.integers(len(scene.JUNK_SCENES)))]
+    light = rng.uniform(-1, 1, 6)
+    shadow = rng.uniform(0, 1, 6)
+    cast = rng.uniform(-1, 1, 3)
+    optics_blur = float(rng.uniform(0.4, 0.9))
+    noise = float(rng.uniform(1.0, 3.5)) / 255.0
+    jpeg_quality = int(rng.integers(78, 96))
+    exposure_jitter = float(rng.uniform(-0.08, 0.08))
+    return _Scene(width, height, kind, handwritten, size_mm, coverage, angle, tilt, centre, surface, junk_scene,
+                  light, shadow, cast, optics_blur, noise, jpeg_quality, exposure_jitter)
+
+
+def _page_quad(sc: _Scene, page_w: float, page_h: float) -> np.ndarray:
+    """Corners (TL, TR, BR, BL) of the page in the frame: rotated, tilted, fitted inside."""
+    rect = np.array([[-page_w / 2, -page_h / 2], [page_w / 2, -page_h / 2], [page_w / 2, page_h / 2],
+                     [-page_w / 2, page_h / 2]], np.float64)
+    rect += sc.tilt * np.array([page_w, page_h])
+    a = np.deg2rad(sc.angle)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    quad = rect @ rot.T
+    # Shrink until the page fits with a small margin, then place it near the chosen centre.
+    span = quad.max(0) - quad.min(0)
+    fit = min(1.0, 0.97 * sc.width / span[0], 0.97 * sc.height / span[1])
+    quad *= fit
+    span = quad.max(0) - quad.min(0)
+    lo = -quad.min(0)
+    hi = np.array([sc.width, sc.height]) - quad.max(0)
+    want = np.array([sc.centre[0] * sc.width, sc.centre[1] * sc.height])
+    return quad + np.clip(want, lo, hi)
+
+
+def _area_inside(quad: np.ndarray, width: int, height: int) -> float:
+    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    area, _ = cv2.intersectConvexConvex(quad.astype(np.float32), frame)
+    return float(area)
+
+
+def _cut_off(quad: np.ndarray, sc: _Scene, fraction: float, direction: float) -> np.ndarray:
+    """Slide the page out of frame along `direction` until `fraction` of it is outside."""
+    if fraction <= 0:
+        return quad
+    total = abs(cv2.contourArea(quad.astype(np.float32)))
+    step = np.array([np.cos(direction), np.sin(direction)])
+    lo, hi = 0.0, 2.0 * max(sc.width, sc.height)
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        outside = 1 - _area_inside(quad + step * mid, sc.width, sc.height) / total
+        lo, hi = (mid, hi) if outside < fraction else (lo, mid)
+    return quad + step * hi
+
+
+def _illumination(sc: _Scene, width: int, height: int, quad: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, float]:
+    """Uneven light at 1/8 resolution: a gradient, vignetting and a soft shadow of a hand or phone.
+
+    Returns the light field and the shadow depth over the page (1 - darkest/median light on it).
+    """
+    sw, sh = max(8, width // 8), max(8, height // 8)
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    xx /= sw
+    yy /= sh
+    lt = sc.light
+    gain = 1.0 + 0.12 * lt[0] * (xx - 0.5) + 0.12 * lt[1] * (yy - 0.5)
+    gain *= 1.0 - 0.25 * (0.5 + 0.5 * lt[2]) * ((xx - 0.5) ** 2 + (yy - 0.5) ** 2)
+    s = sc.shadow
+    if s[0] < 0.55:  # a soft shadow blob entering the frame
+        depth = 0.1 + 0.3 * s[1]
+        blob = np.zeros((sh, sw), np.float32)
+        axes = (int(sw * (0.15 + 0.35 * s[4])), int(sh * (0.1 + 0.3 * s[5])))
+        cv2.ellipse(blob, (int(s[2] * sw), int(s[3] * sh)), axes, float(s[5] * 180), 0, 360, 1.0, -1)
+        blob = cv2.GaussianBlur(blob, (0, 0), max(sw, sh) * 0.06)
+        gain *= 1.0 - depth * blob
+    gain = gain.astype(np.float32)
+    depth_on_page = 0.0
+    if quad is not None:
+        page = np.zeros((sh, sw), np.uint8)
+        cv2.fillConvexPoly(page, np.round(quad / 8).astype(np.int32), 1)
+        values = gain[page > 0]
+        if values.size:
+            depth_on_page = float(max(0.0, 1.0 - values.min() / max(float(np.median(values)), 1e-3)))
+    return gain, depth_on_page
+
+
+def _motion_kernel(length: float, angle: float) -> np.ndarray:
+    size = int(np.ceil(length)) | 1
+    kernel = np.zeros((size, size), np.float32)
+    c = size // 2
+    dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
+    cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1.0, 1,
+             cv2.LINE_AA)
+    return kernel / kernel.sum()
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; large sigmas go through a downscale so cost stays flat."""
+    if sigma < 0.3:
+        return image
+    if sigma <= 6:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    factor = 3.0 / sigma
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), 3.0 * np.sqrt(max(1 - (1 / 3.0) ** 2, 0.1)))
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+# Physical severity scales (shared by rendering and the label, so the label measures what was drawn).
+def defocus_sigma(severity: float, char_px: float) -> float:
+    """Defocus blur std dev: half a character height at full severity."""
+    return 0.5 * severity * char_px
+
+
+def motion_length(severity: float, char_px: float) -> float:
+    """Hand-shake streak length: 1.8 character heights at full severity."""
+    return 1.8 * severity * char_px
+
+
+def exposure_gain(under: float, over: float, jitter: float = 0.0) -> float:
+    """Multiplier on scene light: under-exposure down to 0.1x, over-exposure up to 16x."""
+    return float((0.1 ** under) * (16.0 ** over) * (1.0 + jitter))
+
+
+def exposure_veil(over: float) -> float:
+    """Flare that lifts dark ink in an over-exposed frame (fraction of white)."""
+    return 0.15 * over
+
+
+def expose(bgr: tuple[float, float, float], gain: float, veil: float) -> float:
+    """Luminance 0..1 of a 0..1 colour after exposure and clipping at white: what the sensor keeps."""
+    b, g, r = (min(1.0, c * gain + veil) for c in bgr)
+    return 0.114 * b + 0.587 * g + 0.299 * r
+
+
+def noise_gain(under: float) -> float:
+    """Dark frames are pushed by the camera's gain, which amplifies read noise."""
+    return 1.0 + 9.0 * under
+
+
+def lowres_factor(severity: float, char_px: float) -> float:
+    """Resolution scale: at full severity the body text is about 2.5 pixels tall."""
+    return float(min(1.0, (2.5 / max(char_px, 2.5)) ** severity))
+
+
+def glare_core_fraction(severity: float) -> float:
+    """Target page fraction washed out by the glare's saturated core."""
+    return 0.45 * severity ** 1.3
+
+
+def cutoff_fraction(severity: float) -> float:
+    """Fraction of the page outside the frame."""
+    return 0.6 * severity ** 1.2
+
+
+def jpeg_quality_for(severity: float, base: int) -> int:
+    return int(round(base - severity * (base - 3)))
+
+
+def render_capture(seed: int, defects: dict[str, float] | None = None, kind: str | None = None,
+                   size: int | None = None, junk_image: np.ndarray | None = None,
+                   source: str = "") -> tuple[np.ndarray, CaptureInfo]:
+    """Render capture `seed`: a BGR uint8 photo (already through its JPEG) and its CaptureInfo.
+
+    With `defects` and `kind` left None the dataset's mix decides them; pass them to make twins
+    ("the same page with defect X at severity s"). `size` sets the long side in pixels (default
+    1200..2000 drawn per seed). Kind "user_junk" needs `junk_image` (a BGR photo).
+    """
+    data, info = render_capture_jpeg(seed, defects, kind, size, junk_image, source)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return image, info
+
+
+def render_capture_jpeg(seed: int, defects: dict[str, float] | None = None, kind: str | None = None,
+                        size: int | None = None, junk_image: np.ndarray | None = None,
+                        source: str = "") -> tuple[bytes, CaptureInfo]:
+    """As render_capture, but returns the JPEG file bytes (what the dataset writes)."""
+    mix_kind, mix_defects, _ = sample_mix(seed)
+    if kind is None:
+        kind = mix_kind
+        if defects is None:
+            defects = mix_defects
+    if kind not in KINDS:
+        raise SynthError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    if size is not None and not 64 <= int(size) <= 8000:
+        raise SynthError(f"size {size} is outside 64..8000 pixels")
+    full = validate_defects(defects)
+    if kind in ("junk", "user_junk"):
+        if kind == "user_junk" and junk_image is None:
+            raise SynthError("kind 'user_junk' needs a junk_image")
+        return _render_junk(seed, kind, size, junk_image, source)
+    return _render_document(seed, kind, full, size)
+
+
+def _encode(image: np.ndarray, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality),
+                                           cv2.IMWRITE_JPEG_OPTIMIZE, 0, cv2.IMWRITE_JPEG_PROGRESSIVE, 0])
+    if not ok:
+        raise SynthError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+NOISE_TILE = 1031  # a prime-sized tile: repeats are not aligned with JPEG blocks or text lines
+_noise_tile_cache: list[np.ndarray] = []
+
+
+def _noise_tile() -> np.ndarray:
+    """A fixed tile of sensor-like noise (std 16 in int16): luminance grain plus weaker colour noise.
+
+    Drawing fresh normal samples for every pixel of every frame is the single largest cost of a
+    capture; a cached tile shifted, flipped and transposed per frame looks the same to a camera
+    model and costs a few copies.
+    """
+    if not _noise_tile_cache:
+        rng = np.random.default_rng(20240611)
+        luma = rng.standard_normal((NOISE_TILE, NOISE_TILE, 1), dtype=np.float32)
+        chroma = rng.standard_normal((NOISE_TILE, NOISE_TILE, 3), dtype=np.float32)
+        _noise_tile_cache.append(np.round((luma + 0.5 * chroma) / np.sqrt(1.25) * 16).astype(np.int16))
+    return _noise_tile_cache[0]
+
+
+def _noise_field(seed: int, height: int, width: int, sigma: float) -> np.ndarray:
+    """int16 noise of std `sigma` (in 8-bit levels) for one frame, from the shared tile."""
+    rng = _rng(seed, NOISE)
+    oy, ox = (int(v) for v in rng.integers(0, NOISE_TILE, 2))
+    flips = rng.random(3)
+    tile = np.roll(_noise_tile(), (oy, ox), (0, 1))
+    if flips[0] < 0.5:
+        tile = tile[::-1]
+    if flips[1] < 0.5:
+        tile = tile[:, ::-1]
+    if flips[2] < 0.5:
+        tile = tile.transpose(1, 0, 2)
+    tile = cv2.multiply(np.ascontiguousarray(tile), (sigma / 16.0,) * 3 + (0.0,))
+    pad_y, pad_x = max(0, height - NOISE_TILE), max(0, width - NOISE_TILE)
+    if pad_y or pad_x:
+        tile = cv2.copyMakeBorder(tile, 0, pad_y, 0, pad_x, cv2.BORDER_WRAP)
+    return tile[:height, :width]
+
+
+def _exposure_lut(gain: np.ndarray, veil: float) -> np.ndarray:
+    """Per-channel 8-bit curve: scene light x exposure gain (x colour cast) + flare, clipped."""
+    levels = np.arange(256, dtype=np.float32)[:, None]
+    out = levels * gain[None, :].astype(np.float32) + veil * 255.0
+    return np.clip(np.round(out), 0, 255).astype(np.uint8).reshape(256, 1, 3)
+
+
+def _camera(image: np.ndarray, sc: _Scene, seed: int, gain: float, veil: float, noise_sigma: float) -> np.ndarray:
+    """Exposure, colour cast, sensor noise and 8-bit quantisation of a uint8 frame."""
+    h, w = image.shape[:2]
+    image = cv2.LUT(image, _exposure_lut(gain * (1.0 + 0.06 * sc.cast), veil))
+    noise = _noise_field(seed, h, w, noise_sigma * 255.0)
+    return cv2.add(image, noise, dtype=cv2.CV_8U)
+
+
+def _gain3(field: np.ndarray) -> np.ndarray:
+    """A float light field (0..~2) as a 3-channel uint8 fixed-point map for cv2.multiply(scale=1/128)."""
+    g = np.clip(field * 128.0 + 0.5, 0, 255).astype(np.uint8)
+    return cv2.merge([g, g, g])
+
+
+def _render_document(seed: int, kind: str, defects: dict[str, float], size: int | None) -> tuple[bytes, CaptureInfo]:
+    sc = _draw_scene(seed, kind, size)
+    d_draws = _rng(seed, DEFECT).uniform(0, 1, 8)
+    if not sc.handwritten:
+        defects = {**defects, "scrawl": 0.0}
+    W, H = sc.width, sc.height
+    # Page size in pixels from the coverage target, then the pose.
+    pw_mm, ph_mm = sc.size_mm
+    area = sc.coverage * W * H
+    page_w = np.sqrt(area * pw_mm / ph_mm)
+    page_h = area / page_w
+    quad = _page_quad(sc, page_w, page_h)
+    scale = np.sqrt(abs(cv2.contourArea(quad.astype(np.float32))) / (page_w * page_h))
+    page_w, page_h = page_w * scale, page_h * scale
+    page = render_page(_rng(seed, PAGE), kind, sc.size_mm, int(round(max(page_w, page_h))), defects["scrawl"],
+                       handwritten=sc.handwritten)
+    ph_px, pw_px = page.image.shape[:2]
+    char_px = page.char_height * (max(page_w, page_h) / max(pw_px, ph_px))
+    quad = _cut_off(quad, sc, cutoff_fraction(defects["incomplete"]), d_draws[0] * 2 * np.pi)
+    # Compose in uint8 (4x less memory traffic than float): surface with the page's drop shadow,
+    # the page warped into place (its black border is premultiplied coverage), then uneven light.
+    surface = scene.draw_surface(_rng(seed, SURFACE), sc.surface, W, H)
+    src = np.array([[0, 0], [pw_px, 0], [pw_px, ph_px], [0, ph_px]], np.float32)
+    M = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+    warped = cv2.warpPerspective(page.image, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    mask = np.zeros((H, W), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(quad * 16).astype(np.int32), 255, cv2.LINE_AA, 4)
+    light_small, shadow_depth = _illumination(sc, W, H, quad)
+    lh, lw = light_small.shape
+    small_mask = cv2.resize(mask, (lw, lh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    drop = np.roll(cv2.GaussianBlur(small_mask, (0, 0), max(W, H) * 0.006 / 8 + 0.5), (1, 1), (0, 1))
+    surface_gain = cv2.resize(light_small * (1.0 - 0.35 * drop), (W, H), interpolation=cv2.INTER_LINEAR)
+    inverse = cv2.merge([255 - mask] * 3)
+    surface = cv2.multiply(surface, inverse, scale=1 / 255)
+    surface = cv2.multiply(surface, _gain3(surface_gain), scale=1 / 128)
+    page_light = cv2.resize(light_small, (W, H), interpolation=cv2.INTER_LINEAR)
+    frame = cv2.add(surface, cv2.multiply(warped, _gain3(page_light), scale=1 / 128))
+    alpha = mask
+    in_frame = _area_inside(quad, W, H)
+    page_area = abs(cv2.contourArea(quad.astype(np.float32)))
+    glare_fraction = 0.0
+    if defects["glare"] > 0:
+        frame, glare_fraction = _glare(frame, alpha, quad, defects["glare"], d_draws[1:4])
+    # Optics: base blur, defocus, hand shake.
+    sigma = float(np.hypot(sc.optics_blur, defocus_sigma(defects["defocus"], char_px)))
+    frame = _blur(frame, sigma)
+    streak = motion_length(defects["motion"], char_px)
+    if streak >= 1.5:
+        frame = cv2.filter2D(frame, -1, _motion_kernel(streak, d_draws[4] * np.pi), borderType=cv2.BORDER_REFLECT)
+    # Sensor: exposure, cast, noise; resolution; JPEG.
+    gain = exposure_gain(defects["underexposed"], defects["overexposed"], sc.exposure_jitter)
+    veil = exposure_veil(defects["overexposed"])
+    noise_sigma = sc.noise * noise_gain(defects["underexposed"])
+    factor = lowres_factor(defects["lowres"], char_px)
+    if factor < 0.999:
+        small = cv2.resize(frame, (max(8, int(W * factor)), max(8, int(H * factor))), interpolation=cv2.INTER_AREA)
+        image = _camera(small, sc, seed, gain, veil, noise_sigma)
+        image = cv2.resize(image, (W, H), interpolation=cv2.INTER_LINEAR)
+    else:
+        image = _camera(frame, sc, seed, gain, veil, noise_sigma)
+    quality = jpeg_quality_for(defects["jpeg"], sc.jpeg_quality)
+    data = _encode(image, quality)
+    paper = expose(page.paper_bgr, gain, veil)
+    ink = expose(page.ink_bgr, gain, veil)
+    resample_blur = 0.5 / factor if factor < 0.999 else 0.0
+    motion_std = streak / np.sqrt(12.0)
+    info = CaptureInfo(
+        seed=seed, kind=kind, defects=dict(defects), width=W, height=H, handwritten=sc.handwritten,
+        page_coverage=in_frame / (W * H), page_in_frame=min(1.0, in_frame / max(page_area, 1.0)),
+        char_height_px=float(char_px), effective_char_px=float(char_px * factor),
+        blur_px=float(np.sqrt(sigma ** 2 + motion_std ** 2 + resample_blur ** 2)),
+        contrast=float(max(paper - ink, 0.0)), paper_level=float(paper), noise=float(noise_sigma),
+        glare_fraction=float(glare_fraction), shadow_depth=shadow_depth, jpeg_quality=quality,
+        base_quality=float(1.0 - 0.04 * abs(sc.exposure_jitter) / 0.08),
+    )
+    return data, info
+
+
+def _glare(frame: np.ndarray, alpha: np.ndarray, quad: np.ndarray, severity: float,
+           draws: np.ndarray) -> tuple[np.ndarray, float]:
+    """A specular spot on the page: a saturated core (text gone) in a soft halo.
+
+    Computed on a quarter-resolution grid (it is smooth), measured there, then upsampled.
+    """
+    H, W = alpha.shape
+    sw, sh = max(8, W // 4), max(8, H // 4)
+    small_alpha = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    page_small = max(float((small_alpha > 0.5).sum()), 1.0)
+    page_area = page_small * (W / sw) * (H / sh)
+    # Centre: a point inside the page (bilinear mix of its corners).
+    u, v = 0.2 + 0.6 * draws[0], 0.2 + 0.6 * draws[1]
+    top = quad[0] * (1 - u) + quad[1] * u
+    bottom = quad[3] * (1 - u) + quad[2] * u
+    cx, cy = top * (1 - v) + bottom * v
+    core_r = np.sqrt(glare_core_fraction(severity) * page_area / np.pi) * (0.9 + 0.2 * draws[2])
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    d = np.hypot(xx * (W / sw) - cx, yy * (H / sh) - cy)
+    halo_r = core_r * 1.8 + 10
+    strength = np.clip(1.0 - (d - core_r) / (halo_r - core_r), 0, 1) ** 2
+    strength = np.where(d < core_r, 1.0, strength).astype(np.float32) * min(1.0, 0.4 + severity)
+    strength = cv2.GaussianBlur(strength, (0, 0), max(1.0, core_r / (W / sw) / 12 + 0.5))
+    washed = float(((strength > 0.8) & (small_alpha > 0.5)).sum()) / page_small
+    add = cv2.resize(np.clip(strength * 300.0, 0, 255).astype(np.uint8), (W, H),
+                     interpolation=cv2.INTER_LINEAR)
+    add = cv2.multiply(add, alpha, scale=1 / 255)  # sharp page edge: glare is on the paper only
+    return cv2.add(frame, cv2.merge([add, add, add])), washed
+
+
+def _fit_junk_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Cover-crop a user photo to the frame size."""
+    h, w = image.shape[:2]
+    s = max(width / w, height / h)
+    resized = cv2.resize(image, (max(width, int(round(w * s))), max(height, int(round(h * s)))),
+                         interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    y0 = (resized.shape[0] - height) // 2
+    x0 = (resized.shape[1] - width) // 2
+    return resized[y0:y0 + height, x0:x0 + width]
+
+
+def _render_junk(seed: int, kind: str, size: int | None, junk_image: np.ndarray | None,
+                 source: str) -> tuple[bytes, CaptureInfo]:
+    sc = _draw_scene(seed, kind, size)
+    W, H = sc.width, sc.height
+    if kind == "user_junk":
+        frame = _fit_junk_image(junk_image, W, H)
+    else:
+        frame = scene.draw_surface(_rng(seed, SURFACE), sc.junk_scene, W, H)
+        light, _ = _illumination(sc, W, H)
+        light = cv2.resize(light, (W, H), interpolation=cv2.INTER_LINEAR)
+        frame = cv2.multiply(frame, _gain3(light), scale=1 / 128)
+        frame = _blur(frame, sc.optics_blur * 1.5)
+    image = _camera(frame, sc, seed, 1.0 + sc.exposure_jitter, 0.0, sc.noise)
+    data = _encode(image, sc.jpeg_quality)
+    defects = {name: 0.0 for name in DEFECTS}
+    defects["not_document"] = 1.0
+    info = CaptureInfo(seed=seed, kind=kind, defects=defects, width=W, height=H, page_coverage=0.0,
+                       page_in_frame=0.0, noise=sc.noise, jpeg_quality=sc.jpeg_quality, source=source,
+                       extra={"junk_scene": float(list(scene.JUNK_SCENES).index(sc.junk_scene))})
+    return data, info
