@@ -181,7 +181,7 @@ def imagenet_weights_path(spec: NimaSpec) -> Path:
     return Path(home) / "models" / BACKBONES[spec.backbone].weights_file(spec.alpha, spec.input_size)
 
 
-def _resolve_base_weights(spec: NimaSpec, base_weights: str | os.PathLike | None) -> str | None:
+def check_base_weights(spec: NimaSpec, base_weights: str | os.PathLike | None) -> str | None:
     """'none' -> None; 'imagenet' -> 'imagenet' if the cache file exists; PATH -> that file."""
     if base_weights is None or str(base_weights) == "none":
         return None
@@ -215,7 +215,7 @@ def build_nima(spec: NimaSpec, base_weights: str | os.PathLike | None = "none"):
     """
     import keras
 
-    weights = _resolve_base_weights(spec, base_weights)
+    weights = check_base_weights(spec, base_weights)
     backbone = BACKBONES[spec.backbone]
     image = keras.Input(shape=(spec.input_size, spec.input_size, 3), dtype="uint8", name=IMAGE_INPUT)
     if backbone.own_preprocessing:
@@ -256,6 +256,20 @@ def set_backbone_trainable(model, trainable: bool) -> None:
             layer.trainable = trainable
 
 
+def set_batchnorm_momentum(model, momentum: float) -> None:
+    """Set every BatchNormalization's moving-average momentum.
+
+    keras.applications' MobileNets use 0.999, tuned for fine-tuning ImageNet statistics; from
+    random weights that takes thousands of steps to track the batch statistics, and until then
+    the model predicts the same distribution for every image in inference mode.
+    """
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+
+
 def save_nima(model, spec: NimaSpec, path: str | os.PathLike, force: bool = False,
               include_optimizer: bool = False) -> Path:
     """Write ``model`` with ``spec`` inside it as one .keras file, atomically."""
@@ -270,6 +284,7 @@ def save_nima(model, spec: NimaSpec, path: str | os.PathLike, force: bool = Fals
         model.save(tmp, include_optimizer=include_optimizer)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(SPEC_ENTRY, json.dumps(spec.to_dict(), indent=1, sort_keys=True))
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model is meant to be shared
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,153 @@
+"""The typed training configuration stored as RUN_DIR/config.json (reloads; unknown keys are errors)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nima_edge.runtime.fileio import atomic_write_text
+
+from .data import FORMATS
+from .model import BACKBONES, SpecError
+from .pipeline import AUGMENTATIONS
+
+OPTIMIZERS = ("adam", "sgd-paper")
+STRATEGIES = ("default", "mirrored")
+
+
+def default_threshold(values: tuple[float, ...]) -> float:
+    """5 on the 1..10 scale (the AVA convention), else the middle of the scale."""
+    if tuple(values) == tuple(float(v) for v in range(1, 11)):
+        return 5.0
+    return (values[0] + values[-1]) / 2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every choice a training run made, so a run can be resumed and reproduced."""
+
+    data: str
+    format: str
+    images: str | None = None
+    backbone: str = "mobilenet_v2"
+    alpha: float = 1.0
+    input_size: int = 224
+    score_values: tuple[float, ...] | None = None  # None: the labels' own scale
+    epochs: int = 10
+    phase1_epochs: int | None = None  # None: 0 from scratch, else min(2, epochs - 1)
+    batch_size: int = 32
+    base_weights: str = "none"
+    optimizer: str = "adam"
+    lr: float | None = None  # all layers (phase 2); None: see resolved_lr
+    head_lr: float | None = None  # the head (phase 1, and sgd-paper's head); None: see resolved_head_lr
+    loss_r: float = 2.0
+    augment: str | None = None  # None: paper, except csv (documents) -> flip
+    defect_head: bool | None = None  # None: on when the labels have defect_ columns
+    defect_weight: float = 1.0
+    dropout: float = 0.75
+    bn_momentum: float | None = None  # None: 0.99 from scratch, the backbone's own when pretrained
+    threshold: float | None = None  # None: the middle of the score scale
+    seed: int = 0
+    limit: int | None = None
+    strategy: str = "default"
+    time_budget_min: float | None = None
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.format in FORMATS, f"format must be one of {', '.join(FORMATS)}"),
+            (self.backbone in BACKBONES, f"backbone must be one of {', '.join(BACKBONES)}"),
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.phase1_epochs is None or 0 <= self.phase1_epochs <= self.epochs,
+             "phase1_epochs must lie in 0..epochs"),
+            (self.batch_size >= 1, "batch_size must be at least 1"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.augment is None or self.augment in AUGMENTATIONS,
+             f"augment must be one of {', '.join(AUGMENTATIONS)}"),
+            (self.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}"),
+            (self.loss_r > 0, "loss_r must be positive"),
+            (self.bn_momentum is None or 0 <= self.bn_momentum < 1, "bn_momentum must lie in [0, 1)"),
+            (self.limit is None or self.limit >= 1, "limit must be at least 1"),
+            (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5, "val/test fractions must lie in (0, 0.5)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise SpecError(message)
+
+    @property
+    def resolved_phase1_epochs(self) -> int:
+        if self.phase1_epochs is not None:
+            return self.phase1_epochs
+        # A random backbone gains nothing from training the head on its features first.
+        return 0 if self.base_weights == "none" else min(2, self.epochs - 1)
+
+    @property
+    def resolved_lr(self) -> float:
+        """Adam: 1e-3 from scratch, 1e-4 fine-tuning; sgd-paper: the paper's 3e-7 for the backbone."""
+        if self.lr is not None:
+            return self.lr
+        if self.optimizer == "sgd-paper":
+            return 3e-7
+        return 1e-3 if self.base_weights == "none" else 1e-4
+
+    @property
+    def resolved_head_lr(self) -> float:
+        """Adam: 1e-3; sgd-paper: the paper's 3e-6 (ten times the backbone's)."""
+        if self.head_lr is not None:
+            return self.head_lr
+        return 3e-6 if self.optimizer == "sgd-paper" else 1e-3
+
+    @property
+    def resolved_bn_momentum(self) -> float | None:
+        if self.bn_momentum is not None:
+            return self.bn_momentum
+        return 0.99 if self.base_weights == "none" else None
+
+    @property
+    def resolved_augment(self) -> str:
+        if self.augment is not None:
+            return self.augment
+        # A document set must keep its page edges: their absence is what a label measures.
+        return "flip" if self.format == "csv" else "paper"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if self.score_values is not None:
+            data["score_values"] = list(self.score_values)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrainConfig:
+        if not isinstance(data, dict):
+            raise SpecError("a training config must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(f"unknown training config keys: {', '.join(unknown)}")
+        kwargs = dict(data)
+        if kwargs.get("score_values") is not None:
+            kwargs["score_values"] = tuple(float(v) for v in kwargs["score_values"])
+        for name, kind in (("alpha", float), ("input_size", int), ("epochs", int), ("batch_size", int),
+                           ("loss_r", float), ("seed", int)):
+            if name in kwargs and not isinstance(kwargs[name], (int, float)) or (
+                    name in kwargs and kind is int and not isinstance(kwargs[name], int)):
+                raise SpecError(f"training config field {name!r} must be a {kind.__name__}")
+        return cls(**kwargs)
+
+    def save(self, path: str | Path) -> None:
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n", force=True)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SpecError(f"{path}: cannot read the training config ({exc})") from None
+        try:
+            return cls.from_dict(data)
+        except SpecError as exc:
+            raise SpecError(f"{path}: {exc}") from None

@@ -1,0 +1,172 @@
+"""From Samples to batches: decode once through the shared preprocessing, cache, augment in tf.data.
+
+Our synthetic captures are 1200-2000 px JPEGs; decoding them every epoch would cost more CPU
+than training a small MobileNet. So each image goes through nima_edge.runtime.images.load_image
+and nima_edge.runtime.preprocess.preprocess ONCE (threads: OpenCV releases the GIL), the uint8
+results land in a .npy file (memory-mapped, so sets larger than RAM work) keyed by the inputs, and
+every epoch reads from it. Images that fail to decode are counted, reported once, and dropped
+before training starts, so nothing can fail mid-epoch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from nima_edge.runtime.errors import ImageError
+from nima_edge.runtime.images import load_image
+from nima_edge.runtime.preprocess import preprocess
+
+from .data import DataError, Samples
+
+log = logging.getLogger(__name__)
+
+AUGMENTATIONS = ("paper", "flip", "none")
+# The paper resizes to 256 and crops 224: the stored image is this much larger than the input.
+PAPER_SCALE = 256 / 224
+
+
+def stored_size(input_size: int, augment: str) -> int:
+    """Side of the cached image: larger than the input only when augmentation crops."""
+    return round(input_size * PAPER_SCALE) if augment == "paper" else input_size
+
+
+def _cache_key(samples: Samples, size: int, resize: str) -> str:
+    digest = hashlib.sha256(f"{size}:{resize}".encode())
+    for path in samples.paths:
+        try:
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{path}:missing\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _decode_one(path: Path, size: int, resize: str) -> np.ndarray | str:
+    try:
+        return preprocess(load_image(path), size, resize)
+    except (ImageError, ValueError) as exc:
+        return str(exc)
+
+
+def cache_images(samples: Samples, size: int, cache_dir: str | Path | None = None, resize: str = "area",
+                 workers: int | None = None, progress: bool = False) -> tuple[Samples, np.ndarray]:
+    """Decode and preprocess every image once -> (samples that decoded, uint8 array (n, size, size, 3)).
+
+    With ``cache_dir`` the array is a .npy file there, reused by later runs on the same files
+    (keyed by paths, sizes and modification times); without it the array lives in RAM.
+    """
+    workers = workers or min(4, os.cpu_count() or 1)
+    key = _cache_key(samples, size, resize)
+    target = bad_file = None
+    if cache_dir is not None:
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        target = cache_dir / f"images_{size}px_{key}.npy"
+        bad_file = target.with_suffix(".bad.json")
+        if target.is_file() and bad_file.is_file():
+            bad = json.loads(bad_file.read_text())
+            images = np.load(target, mmap_mode="r")
+            return _drop_bad(samples, {int(k): v for k, v in bad.items()}), images
+    n = len(samples)
+    if target is not None:
+        tmp = target.with_name(f".{target.name}.tmp.npy")
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
+    else:
+        array = np.empty((n, size, size, 3), dtype=np.uint8)
+    bad: dict[int, str] = {}
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(lambda p: _decode_one(p, size, resize), samples.paths)
+        for i, result in enumerate(results):
+            if isinstance(result, str):
+                bad[i] = result
+            else:
+                array[i] = result
+            if progress and (i + 1) % 500 == 0:
+                log.warning("decoded %d/%d images", i + 1, n)
+    keep = np.asarray([i for i in range(n) if i not in bad], dtype=np.int64)
+    if target is not None:
+        array.flush()
+        del array
+        if bad:  # rewrite without the holes so rows line up with the kept samples
+            full = np.load(tmp, mmap_mode="r")
+            compact = np.lib.format.open_memmap(tmp.with_name(tmp.name + "2.npy"), mode="w+", dtype=np.uint8,
+                                                shape=(len(keep), size, size, 3))
+            compact[:] = full[keep]
+            compact.flush()
+            del compact, full
+            os.replace(tmp.with_name(tmp.name + "2.npy"), tmp)
+        os.replace(tmp, target)
+        bad_file.write_text(json.dumps(bad))
+        images = np.load(target, mmap_mode="r")
+    else:
+        images = array[keep] if bad else array
+    return _drop_bad(samples, bad), images
+
+
+def _drop_bad(samples: Samples, bad: dict[int, str]) -> Samples:
+    if not bad:
+        return samples
+    for message in bad.values():
+        samples.problems.add("unreadable_images", message)
+    log.warning("%s", samples.problems.summary(samples.source or "images"))
+    kept = samples.drop(set(bad))
+    if len(kept) == 0:
+        raise DataError(f"{samples.source}: no image could be decoded ({samples.problems.summary('images')})")
+    return kept
+
+
+def targets_of(samples: Samples, with_defects: bool) -> dict[str, np.ndarray]:
+    targets = {"distribution": samples.targets.astype(np.float32)}
+    if with_defects:
+        if samples.defects is None:
+            raise DataError(f"{samples.source}: the model has a defect head but the labels have no defect_ columns")
+        targets["defects"] = samples.defects.astype(np.float32)
+    return targets
+
+
+def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size: int, batch_size: int,
+                 augment: str = "none", shuffle: bool = False, seed: int = 0):
+    """A tf.data.Dataset of (uint8 image batch, {output name: target batch}) from cached images."""
+    import tensorflow as tf
+
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
+    n = len(images)
+    names = sorted(targets)
+    arrays = [targets[name] for name in names]
+    stored = images.shape[1]
+
+    def fetch(index):
+        i = int(index)
+        return (np.asarray(images[i]), *(a[i] for a in arrays))
+
+    def load(index):
+        out = tf.numpy_function(fetch, [index], [tf.uint8, *([tf.float32] * len(arrays))], stateful=False)
+        image = tf.ensure_shape(out[0], (stored, stored, 3))
+        labels = {name: tf.ensure_shape(t, (a.shape[1],)) for name, t, a in zip(names, out[1:], arrays)}
+        return image, labels
+
+    def augment_one(image, labels):
+        if augment == "paper" and stored != input_size:
+            image = tf.image.random_crop(image, (input_size, input_size, 3))
+        if augment in ("paper", "flip"):
+            image = tf.image.random_flip_left_right(image)
+        return image, labels
+
+    def centre(image, labels):
+        if stored != input_size:  # evaluation of a paper-augmented cache: the centre crop
+            offset = (stored - input_size) // 2
+            image = image[offset:offset + input_size, offset:offset + input_size]
+        return image, labels
+
+    dataset = tf.data.Dataset.range(n)
+    if shuffle:
+        dataset = dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(augment_one if shuffle else centre, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

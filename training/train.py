@@ -1,0 +1,393 @@
+"""The fit loop: two phases (head only, then all layers), a checkpoint every epoch, resumable.
+
+RUN_DIR layout:
+  config.json        the TrainConfig (reloads; unknown keys are errors)
+  model.keras        the best model by validation EMD (r=1), with its NimaSpec inside
+  history.csv        one row per epoch
+  metrics.json       the test split's figures for model.keras
+  checkpoints/       last.weights.h5 + last_optimizer.npz + state.json, rewritten after each epoch
+  cache/             the preprocessed images (.npy), reused by --resume and later runs
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from nima_edge.runtime.errors import NimaError
+from nima_edge.runtime.fileio import OutputError, atomic_write_text
+
+from . import metrics as M
+from .config import TrainConfig, default_threshold
+from .data import Samples, read_dataset, split_indices
+from .model import (
+    HEAD_LAYERS,
+    NimaSpec,
+    build_nima,
+    check_base_weights,
+    save_nima,
+    set_backbone_trainable,
+    set_batchnorm_momentum,
+)
+from .pipeline import cache_images, make_dataset, stored_size, targets_of
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ("epoch", "phase", "loss", "val_emd", "val_lcc", "val_srcc", "lr", "seconds")
+
+
+class TrainingError(NimaError):
+    """A run directory or set-up that cannot be trained."""
+
+
+@dataclass
+class RunState:
+    """What the last finished epoch left behind; checkpoints/state.json."""
+
+    epochs_done: int = 0
+    best_val_emd: float = float("inf")
+    best_epoch: int = 0
+    finished: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> RunState:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(self.__dict__, indent=1), force=True)
+
+
+def split_cpu(replicas: int) -> None:
+    """Present the CPU as ``replicas`` logical devices (MirroredStrategy tests); call before TF starts."""
+    import tensorflow as tf
+
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * replicas)
+    except RuntimeError:
+        raise TrainingError("cannot split the CPU into logical devices: TensorFlow is already initialised") from None
+
+
+def make_strategy(name: str):
+    """default -> the current strategy; mirrored -> MirroredStrategy, or MultiWorkerMirroredStrategy
+    when TF_CONFIG names several workers (training across hosts)."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    workers = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}").get("cluster", {}).get("worker", [])
+    if len(workers) > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def make_optimizer(config: TrainConfig, phase: int, steps_per_epoch: int):
+    import keras
+
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.resolved_head_lr if phase == 1 else config.resolved_lr)
+    # The paper: SGD, momentum 0.9, 3e-6 head / 3e-7 backbone, x0.95 every 10 epochs.
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        config.resolved_head_lr, decay_steps=10 * max(1, steps_per_epoch), decay_rate=0.95, staircase=True)
+    return _scaled_sgd_class()(learning_rate=schedule, momentum=0.9,
+                               backbone_scale=config.resolved_lr / config.resolved_head_lr)
+
+
+def _scaled_sgd_class():
+    import keras
+
+    class BackboneScaledSGD(keras.optimizers.SGD):
+        """SGD whose backbone gradients are scaled: with momentum SGD, scaling a gradient by k is
+        exactly a learning rate k times smaller, which is how the paper's two rates are applied."""
+
+        def __init__(self, backbone_scale: float = 0.1, **kwargs):
+            super().__init__(**kwargs)
+            self.backbone_scale = float(backbone_scale)
+
+        def apply(self, grads, trainable_variables=None):
+            variables = trainable_variables if trainable_variables is not None else self._trainable_variables
+            grads = [g if g is None or v.path.split("/")[0] in HEAD_LAYERS else g * self.backbone_scale
+                     for g, v in zip(grads, variables)]
+            return super().apply(grads, trainable_variables)
+
+        def get_config(self):
+            return {**super().get_config(), "backbone_scale": self.backbone_scale}
+
+    return BackboneScaledSGD
+
+
+def compile_model(model, config: TrainConfig, phase: int, steps_per_epoch: int, with_defects: bool) -> None:
+    import keras
+
+    from .losses import EMDLoss
+
+    set_backbone_trainable(model, phase == 2)
+    losses = {"distribution": EMDLoss(r=config.loss_r)}
+    weights = {"distribution": 1.0}
+    if with_defects:
+        # Severities 0..1 are soft targets for the per-defect sigmoids.
+        losses["defects"] = keras.losses.BinaryCrossentropy()
+        weights["defects"] = config.defect_weight
+    model.compile(optimizer=make_optimizer(config, phase, steps_per_epoch), loss=losses, loss_weights=weights,
+                  jit_compile=False)
+    # Build the slots now (inside the strategy scope) so a checkpoint's state can be assigned.
+    model.optimizer.build(model.trainable_variables)
+
+
+class Run:
+    """One training run in RUN_DIR: prepares data, fits epoch by epoch, checkpoints, evaluates."""
+
+    def __init__(self, config: TrainConfig, out: Path, echo: Callable[[str], None]):
+        self.config = config
+        self.out = out
+        self.echo = echo
+        self.ckpt_dir = out / "checkpoints"
+        self.state_path = self.ckpt_dir / "state.json"
+
+    # ---- data -----------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        c = self.config
+        samples = read_dataset(c.data, c.format, c.images, c.score_values, c.limit)
+        self.echo(f"{len(samples)} labelled images from {c.data}"
+                  + (f" ({samples.problems.summary('labels')})" if samples.problems.total else ""))
+        if c.defect_head and samples.defects is None:
+            raise TrainingError(f"{c.data}: --defect-head needs defect_<name> columns in the labels")
+        self.with_defects = bool(samples.defect_labels) if c.defect_head is None else c.defect_head
+        train_i, val_i, test_i = split_indices(len(samples), c.seed, (1 - c.val_fraction - c.test_fraction,
+                                                                      c.val_fraction, c.test_fraction))
+        if len(val_i) == 0 or len(train_i) == 0:
+            raise TrainingError(f"{c.data}: {len(samples)} usable images are too few to split into train/val/test")
+        augment = c.resolved_augment
+        cache = self.out / "cache"
+        started = time.monotonic()
+        self.train, self.train_images = cache_images(samples.subset(train_i), stored_size(c.input_size, augment),
+                                                     cache, progress=True)
+        self.val, self.val_images = cache_images(samples.subset(val_i), c.input_size, cache)
+        self.test, self.test_images = cache_images(samples.subset(test_i), c.input_size, cache)
+        self.echo(f"split {len(self.train)}/{len(self.val)}/{len(self.test)} (train/val/test, seed {c.seed}); "
+                  f"images ready in {time.monotonic() - started:.1f}s")
+        self.samples = samples
+        values = samples.score_values
+        self.spec = NimaSpec(
+            backbone=c.backbone, alpha=c.alpha, input_size=c.input_size, score_values=values, dropout=c.dropout,
+            defect_labels=samples.defect_labels if self.with_defects else (),
+            threshold=c.threshold if c.threshold is not None else default_threshold(values),
+            provenance={"data": str(c.data), "format": c.format, "base_weights": c.base_weights,
+                        "run_dir": str(self.out), "seed": c.seed})
+
+    def dataset(self, part: str, shuffle: bool):
+        samples: Samples = getattr(self, part)
+        images = getattr(self, f"{part}_images")
+        return make_dataset(images, targets_of(samples, self.with_defects), self.config.input_size,
+                            self.config.batch_size, self.config.resolved_augment if shuffle else "none",
+                            shuffle=shuffle, seed=self.config.seed)
+
+    # ---- fitting ----------------------------------------------------------------------------
+    def fit(self, resume: bool, strategy) -> RunState:
+        import keras
+
+        c = self.config
+        keras.utils.set_random_seed(c.seed)
+        steps = -(-len(self.train) // c.batch_size)
+        state = RunState.load(self.state_path) if resume and self.state_path.is_file() else RunState()
+        if state.epochs_done:
+            self.echo(f"resuming after epoch {state.epochs_done}/{c.epochs} "
+                      f"(best val EMD {state.best_val_emd:.4f} at epoch {state.best_epoch})")
+        with strategy.scope():
+            model = build_nima(self.spec, "none" if state.epochs_done else c.base_weights)
+            if c.resolved_bn_momentum is not None:
+                set_batchnorm_momentum(model, c.resolved_bn_momentum)
+        train_ds = self.dataset("train", shuffle=True)
+        val_ds = self.dataset("val", shuffle=False)
+        phase1 = c.resolved_phase1_epochs
+        compiled_phase = None
+        started = time.monotonic()
+        verbose = 1 if sys.stderr.isatty() else 2
+        for epoch in range(state.epochs_done, c.epochs):
+            phase = 1 if epoch < phase1 else 2
+            if phase != compiled_phase:
+                with strategy.scope():
+                    compile_model(model, c, phase, steps, self.with_defects)
+                if epoch == state.epochs_done and state.epochs_done:
+                    self.restore_checkpoint(model, restore_optimizer=(epoch < phase1) == (epoch - 1 < phase1))
+                compiled_phase = phase
+                self.echo(f"phase {phase}: {'head only' if phase == 1 else 'all layers'}")
+            epoch_start = time.monotonic()
+            logs = model.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose).history
+            val = self.validate(model, val_ds)
+            state.epochs_done = epoch + 1
+            improved = val["emd"] < state.best_val_emd
+            if improved:
+                state.best_val_emd, state.best_epoch = val["emd"], epoch + 1
+                save_nima(model, self.spec.replace(provenance={**self.spec.provenance, "epoch": epoch + 1,
+                                                               "val_emd": val["emd"]}),
+                          self.out / "model.keras", force=True)
+            self.append_history({"epoch": epoch + 1, "phase": phase, "loss": logs["loss"][-1],
+                                 "val_emd": val["emd"], "val_lcc": val["lcc"], "val_srcc": val["srcc"],
+                                 "lr": _current_lr(model), "seconds": time.monotonic() - epoch_start})
+            self.save_checkpoint(model, state)
+            self.echo(f"epoch {epoch + 1}/{c.epochs}: loss {logs['loss'][-1]:.4f}  val EMD {val['emd']:.4f}  "
+                      f"LCC {_fmt(val['lcc'])}  SRCC {_fmt(val['srcc'])}" + ("  (best, saved)" if improved else ""))
+            if c.time_budget_min is not None and time.monotonic() - started > 60 * c.time_budget_min:
+                self.echo(f"time budget of {c.time_budget_min:g} min used after epoch {epoch + 1}: stopping "
+                          f"(--resume continues)")
+                break
+        state.finished = state.epochs_done >= c.epochs
+        state.save(self.state_path)
+        return state
+
+    def validate(self, model, dataset) -> dict[str, float]:
+        predicted = _predict_distribution(model, dataset)
+        true = self.val.targets
+        values = self.spec.score_values
+        true_mean, _ = M.mean_std(true, values)
+        pred_mean, _ = M.mean_std(predicted, values)
+        return {"emd": float(np.mean(M.emd(true, predicted, r=1))),
+                "lcc": _safe(M.lcc, true_mean, pred_mean), "srcc": _safe(M.srcc, true_mean, pred_mean)}
+
+    def append_history(self, row: dict) -> None:
+        path = self.out / "history.csv"
+        rows = []
+        if path.is_file():
+            with path.open(newline="") as handle:
+                # A resumed run replays from the checkpoint: drop rows of epochs it will redo.
+                rows = [r for r in csv.DictReader(handle) if int(r["epoch"]) < row["epoch"]]
+        rows.append({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(path, buffer.getvalue(), force=True)
+
+    def save_checkpoint(self, model, state: RunState) -> None:
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        weights = self.ckpt_dir / "last.weights.h5"
+        tmp = self.ckpt_dir / ".next.weights.h5"
+        model.save_weights(tmp, overwrite=True)
+        opt_tmp = self.ckpt_dir / ".next_optimizer.npz"
+        with opt_tmp.open("wb") as handle:
+            np.savez(handle, *[np.asarray(v.numpy()) for v in model.optimizer.variables])
+        # Weights, optimizer state, then the state file: the state file names a complete set.
+        os.replace(tmp, weights)
+        os.replace(opt_tmp, self.ckpt_dir / "last_optimizer.npz")
+        state.save(self.state_path)
+
+    def restore_checkpoint(self, model, restore_optimizer: bool) -> None:
+        model.load_weights(self.ckpt_dir / "last.weights.h5")
+        if not restore_optimizer:
+            return  # the run stopped at the phase boundary: phase 2 starts with a fresh optimizer
+        saved = np.load(self.ckpt_dir / "last_optimizer.npz")
+        arrays = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        variables = model.optimizer.variables
+        if len(arrays) != len(variables):
+            raise TrainingError(f"{self.ckpt_dir}: optimizer checkpoint has {len(arrays)} variables, "
+                                f"the model needs {len(variables)}")
+        for variable, value in zip(variables, arrays):
+            variable.assign(value)
+
+    # ---- test -------------------------------------------------------------------------------
+    def evaluate_best(self) -> dict:
+        from .evaluate import evaluate_predictions
+        from .model import load_nima
+
+        model, spec = load_nima(self.out / "model.keras")
+        dataset = self.dataset("test", shuffle=False)
+        outputs = _predict(model, dataset)
+        figures = evaluate_predictions(self.test, outputs["distribution"], spec,
+                                       outputs.get("defects"))
+        figures["split"] = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+        atomic_write_text(self.out / "metrics.json", json.dumps(figures, indent=1) + "\n", force=True)
+        save_nima(model, spec.replace(provenance={**spec.provenance, "test": _headline(figures)}),
+                  self.out / "model.keras", force=True)
+        return figures
+
+
+def _predict(model, dataset) -> dict[str, np.ndarray]:
+    outputs = model.predict(dataset.map(lambda x, y: x), verbose=0)
+    return {k: np.asarray(v) for k, v in outputs.items()}
+
+
+def _predict_distribution(model, dataset) -> np.ndarray:
+    return _predict(model, dataset)["distribution"]
+
+
+def _safe(func, x, y) -> float:
+    try:
+        return func(x, y)
+    except ValueError:
+        return float("nan")
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def _current_lr(model) -> float:
+    try:
+        return float(np.asarray(model.optimizer.learning_rate))
+    except (TypeError, ValueError, AttributeError):
+        return float("nan")
+
+
+def _headline(figures: dict) -> dict:
+    return {k: figures[k] for k in ("emd", "lcc_mean", "srcc_mean", "binary_accuracy", "n") if k in figures}
+
+
+def prepare_run_dir(config: TrainConfig, out: Path, resume: bool, force: bool) -> TrainConfig:
+    """Check RUN_DIR; on --resume of an existing run, the stored config wins."""
+    stored = out / "config.json"
+    if resume and stored.is_file():
+        return TrainConfig.load(stored)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise OutputError(f"{out}: run folder exists and is not empty (use --resume to continue it "
+                              f"or --force to start over)")
+        for name in ("model.keras", "history.csv", "metrics.json", "config.json"):
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(stored)
+    return config
+
+
+def train(config: TrainConfig, out: str | Path, resume: bool = False, force: bool = False,
+          echo: Callable[[str], None] = print, cpu_replicas: int = 0) -> dict:
+    """Train per ``config`` into RUN_DIR ``out``; returns the test figures (also in metrics.json)."""
+    out = Path(out)
+    if not (resume and (out / "config.json").is_file()):
+        # Fail before any folder is made or image decoded when the base weights are not there.
+        check_base_weights(NimaSpec(backbone=config.backbone, alpha=config.alpha, input_size=config.input_size),
+                           config.base_weights)
+    config = prepare_run_dir(config, out, resume, force)
+    if cpu_replicas:
+        split_cpu(cpu_replicas)
+    run = Run(config, out, echo)
+    if resume and run.state_path.is_file():
+        state = RunState.load(run.state_path)
+        if state.finished and (out / "metrics.json").is_file():
+            echo(f"{out}: run already complete ({state.epochs_done} epochs); nothing to do")
+            return json.loads((out / "metrics.json").read_text())
+    run.prepare_data()
+    strategy = make_strategy(config.strategy)
+    if config.strategy != "default":
+        echo(f"strategy {type(strategy).__name__} over {strategy.num_replicas_in_sync} replicas")
+    state = run.fit(resume, strategy)
+    figures = run.evaluate_best()
+    figures["epochs_done"] = state.epochs_done
+    figures["finished"] = state.finished
+    atomic_write_text(out / "metrics.json", json.dumps(figures, indent=1) + "\n", force=True)
+    echo(f"test: EMD {figures['emd']:.4f}  LCC {_fmt(figures['lcc_mean'])}  SRCC {_fmt(figures['srcc_mean'])}  "
+         f"binary accuracy {figures['binary_accuracy']:.3f} (n={figures['n']}) -> {out / 'model.keras'}")
+    return figures
