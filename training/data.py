@@ -273,7 +273,7 @@ def _read_json(data: Path, images: Path | None, values, limit) -> Samples:
                 raise ValueError("expected an object with 'image_id' and 'label'")
             label = row["label"]
             if not isinstance(label, list):
-                raise ValueError("'label' must be a list of vote counts")
+                raise TypeError("'label' must be a list of vote counts")
             bins = bins or len(label)
             if len(label) != bins:
                 raise ValueError(f"{len(label)} vote counts where earlier rows have {bins}")

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -331,7 +332,7 @@ def _safe(func, x, y) -> float:
 
 
 def _fmt(value) -> str:
-    return "n/a" if value is None or value != value else f"{value:.3f}"
+    return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
 
 
 def _current_lr(model) -> float:
