@@ -7,7 +7,6 @@ while a typical integration bug (feeding BGR instead of RGB) must fall outside i
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,27 +14,12 @@ import cv2
 import numpy as np
 import pytest
 from nima_edge.runtime import Scorer, load_image
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"pi_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from pi_fixtures import load_script
 
 
 @pytest.fixture(scope="module")
 def make_golden():
     return load_script("make_golden")
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    pytest.importorskip("tensorflow")
-    tiny = load_script("pi_tiny_model")
-    return tiny.make_tiny_model(tmp_path_factory.mktemp("model") / "tiny.tflite", size=64, defects=True)
 
 
 @pytest.fixture(scope="module")

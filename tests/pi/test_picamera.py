@@ -8,6 +8,7 @@ contract: configuration asked for, colour order, shape, release and the error me
 """
 from __future__ import annotations
 
+import json
 import sys
 import types
 from typing import ClassVar
@@ -144,3 +145,19 @@ def test_unexpected_frame_layout_is_named():
 def test_source_fits_the_videocapture_duck_type():
     for name in ("read", "release", "isOpened"):
         assert callable(getattr(PiCameraSource, name))
+
+
+def test_nima_watch_picamera_end_to_end(fake_picamera2, tiny_model, tmp_path):
+    """`nima watch picamera` opens the adapter, scores its frames and saves the best one."""
+    from click.testing import CliRunner
+
+    from nima_edge.cli import cli
+
+    result = CliRunner().invoke(cli, ["watch", "picamera", "--model", str(tiny_model), "--max-frames", "6",
+                                      "--ready-frames", "2", "--json", "--save-best", str(tmp_path / "best")])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert events[-1]["event"] == "end" and events[-1]["frames"] == 6
+    camera = fake_picamera2.instances[0]
+    assert camera.config["main"]["format"] == "RGB888" and camera.calls[-1] == "close"
+    assert sum(1 for e in events if e["event"] == "saved") == len(list((tmp_path / "best").glob("*.jpg")))
