@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -29,7 +30,12 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise ImageError(f"{path}: not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
             raise ImageError(f"{path}: file is over {MAX_FILE_BYTES // 2**20} MB; not an image this runtime decodes")
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
@@ -62,6 +68,9 @@ def decode_image(data: np.ndarray | bytes, name: str = "<bytes>") -> np.ndarray:
             raise ImageError(f"{name}: {kind} header declares an empty image ({width}x{height})")
         if width * height > MAX_DECODE_PIXELS:
             flags = _reduced_flags(name, kind, width, height)
+        if kind == "JPEG" and not _jpeg_complete(buffer):
+            # libjpeg pads a truncated JPEG with grey and only warns: refuse it here instead.
+            raise ImageError(f"{name}: truncated JPEG (no end-of-image marker after the image data)")
     try:
         image = cv2.imdecode(buffer, flags)
     except cv2.error as exc:
@@ -127,6 +136,28 @@ def _jpeg_header(head: bytes) -> tuple[str, int, int] | None:
             return None
         pos += 2 + length
     return None
+
+
+def _jpeg_complete(buffer: np.ndarray) -> bool:
+    """True when an end-of-image marker follows the main image's first scan.
+
+    Entropy-coded data stuffs every 0xFF with 0x00, so 0xFFD9 after the first start-of-scan is a
+    real marker; the search starts there so an EXIF thumbnail's own marker does not count.
+    """
+    data = buffer.tobytes() if buffer.size <= MAX_FILE_BYTES else b""
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker == 0xDA:  # start of scan
+            return data.find(b"\xff\xd9", pos) != -1
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return True  # no scan found by this walk: let the decoder judge
 
 
 def _webp_header(head: bytes) -> tuple[str, int, int] | None:

@@ -25,9 +25,9 @@ BINS = 10
 
 
 def cache_dir() -> Path:
-    import tensorflow as tf
+    from importlib.metadata import version  # not `import tensorflow`: a cache hit needs no TF
 
-    key = hashlib.sha256(Path(__file__).read_bytes() + tf.__version__.encode()).hexdigest()[:12]
+    key = hashlib.sha256(Path(__file__).read_bytes() + version("tensorflow").encode()).hexdigest()[:12]
     path = Path(os.environ.get("NIMA_TEST_CACHE", tempfile.gettempdir())) / f"nima-runtime-test-models-{key}"
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -1,0 +1,65 @@
+"""The native-resolution OpenCV checks on rendered pages."""
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from nima_edge.runtime.checks import run_checks
+from pages import render_page
+
+
+def test_sharp_page_is_found_whole_and_sharp():
+    checks = run_checks(render_page())
+    assert checks.page_found
+    assert 0.6 < checks.coverage < 0.8  # the page fills 84% x 84% of the frame
+    assert not checks.touches_edge
+    assert len(checks.page_quad) == 4
+    assert checks.brightness > 200 and checks.glare_fraction == 0
+    assert checks.blur_ratio is not None and checks.blur_ratio < 0.2
+
+
+def test_blur_estimate_grows_with_blur_and_reads_sigma():
+    ratios, sigmas = [], []
+    for blur in (0.0, 1.0, 1.5, 2.0, 3.0):
+        checks = run_checks(render_page(blur=blur))
+        ratios.append(checks.blur_ratio)
+        sigmas.append(checks.blur_sigma)
+    assert ratios == sorted(ratios) and ratios[-1] > 3 * max(ratios[0], 0.1)
+    # The estimator reads the Gaussian's sigma (plus pixel sampling) within ~25%.
+    assert sigmas[3] == pytest.approx(np.hypot(2.0, 0.8), rel=0.25)
+
+
+def test_blur_ratio_does_not_depend_on_lighting():
+    bright = run_checks(render_page(blur=1.5)).blur_ratio
+    dim = run_checks(render_page(blur=1.5, brightness=0.5)).blur_ratio
+    assert dim == pytest.approx(bright, rel=0.2)
+
+
+def test_cut_off_page_touches_the_frame_edge():
+    assert run_checks(render_page(shift=(500, 0))).touches_edge
+    assert run_checks(render_page(margin=-0.05)).touches_edge
+
+
+def test_dark_glare_and_blank_frames():
+    assert run_checks(render_page(brightness=0.2)).brightness < 70
+    assert run_checks(render_page(glare=True)).glare_fraction > 0.01
+    blank = run_checks(np.full((720, 1280, 3), 90, np.uint8))
+    assert blank.blur_ratio is None  # no ink anywhere: nothing to judge, no crash
+
+
+def test_small_and_grey_frames():
+    checks = run_checks(np.zeros((40, 40), np.uint8))
+    assert not checks.page_found and checks.blur_ratio is None
+
+
+def test_checks_are_fast_on_720p():
+    frame = render_page(1280, 720)
+    run_checks(frame)
+    times = []
+    for _ in range(15):
+        start = time.perf_counter()
+        run_checks(frame)
+        times.append(time.perf_counter() - start)
+    # Target 5 ms (docs/runtime.md); the bound leaves room for a busy 2-core CI machine.
+    assert np.median(times) < 0.015

@@ -1,0 +1,136 @@
+"""Reading every kind of image file a batch meets: broken ones fail clearly, odd ones decode right."""
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from nima_edge.runtime import ImageError, decode_image, load_image
+from nima_edge.runtime.images import MAX_DECODE_PIXELS, image_header
+from pages import render_page
+
+
+@pytest.fixture(scope="module")
+def page():
+    return render_page(320, 240)
+
+
+def _png_with_size(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.jpg", b"", "empty file"),
+    ("text.jpg", b"this is not an image\n", "not a readable image"),
+    ("doc.jpg", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "not a readable image"),
+])
+def test_broken_files_give_one_line_naming_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ImageError) as info:
+        load_image(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and message in text and "\n" not in text
+
+
+def test_truncated_jpeg_and_png_are_refused(tmp_path, page):
+    for suffix in (".jpg", ".png"):
+        data = cv2.imencode(suffix, page)[1].tobytes()
+        path = tmp_path / f"cut{suffix}"
+        path.write_bytes(data[: len(data) // 2])
+        with pytest.raises(ImageError, match=rf"{path.name}: (truncated JPEG|not a readable image)"):
+            load_image(path)
+
+
+def test_missing_directory_fifo_and_unreadable(tmp_path, page):
+    with pytest.raises(ImageError, match="no such file"):
+        load_image(tmp_path / "nope.jpg")
+    (tmp_path / "folder.jpg").mkdir()
+    with pytest.raises(ImageError, match="is a directory"):
+        load_image(tmp_path / "folder.jpg")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(ImageError, match="not a regular file"):  # would block forever if read
+        load_image(tmp_path / "pipe.jpg")
+    locked = tmp_path / "locked.jpg"
+    cv2.imwrite(str(locked), page)
+    locked.chmod(0)
+    if os.geteuid() != 0:  # root reads anything
+        with pytest.raises(ImageError, match="permission denied"):
+            load_image(locked)
+
+
+def test_16bit_grey_and_rgba_png(tmp_path, page):
+    sixteen = page.astype(np.uint16) * 257
+    cv2.imwrite(str(tmp_path / "deep.png"), sixteen)
+    image = load_image(tmp_path / "deep.png")
+    assert image.dtype == np.uint8 and image.shape == page.shape
+    assert np.abs(image.astype(int) - page).max() <= 1
+    cv2.imwrite(str(tmp_path / "grey.jpg"), cv2.cvtColor(page, cv2.COLOR_BGR2GRAY))
+    assert load_image(tmp_path / "grey.jpg").shape == page.shape
+    cv2.imwrite(str(tmp_path / "alpha.png"), cv2.cvtColor(page, cv2.COLOR_BGR2BGRA))
+    assert np.array_equal(load_image(tmp_path / "alpha.png"), page)
+
+
+def test_cmyk_jpeg_decodes_to_the_right_colours(tmp_path):
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[:, :32] = (200, 30, 30)  # red half, white half
+    rgb[:, 32:] = 255
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    bgr = load_image(tmp_path / "cmyk.jpg")
+    assert bgr.shape == (64, 64, 3)
+    assert np.abs(bgr[32, 10].astype(int) - (30, 30, 200)).max() < 25
+    assert bgr[32, 50].min() > 230
+
+
+def test_exif_rotated_photo_is_upright(tmp_path):
+    stored = np.zeros((60, 100, 3), np.uint8)  # landscape as stored, marker in the top-left corner
+    stored[:10, :10] = 255
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    image.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    upright = load_image(tmp_path / "phone.jpg")
+    assert upright.shape[:2] == (100, 60)  # shown portrait
+    assert upright[:10, -10:].mean() > 200  # the marker moved to the top-right
+
+
+def test_header_sizes_of_every_format(page):
+    for suffix, kind in ((".jpg", "JPEG"), (".png", "PNG"), (".bmp", "BMP"), (".webp", "WebP"), (".tif", "TIFF")):
+        data = cv2.imencode(suffix, page)[1].tobytes()
+        assert image_header(data) == (kind, 320, 240)
+
+
+def test_huge_png_is_refused_before_decoding():
+    with pytest.raises(ImageError, match=r"PNG of 20000x20000 \(400 MP\) is over the 50-MP decoding limit"):
+        decode_image(_png_with_size(20000, 20000), name="huge.png")
+    with pytest.raises(ImageError, match="declares an empty image"):
+        decode_image(_png_with_size(0, 10), name="zero.png")
+
+
+def test_huge_jpeg_is_decoded_reduced_in_bounded_memory(tmp_path):
+    """A 20000x20000 JPEG decodes at 1/4 (5000x5000, the first DCT scale under 50 MP) without the
+    1.2 GB full frame."""
+    path = tmp_path / "huge.jpg"
+    make = f"import cv2, numpy as np; cv2.imwrite({str(path)!r}, np.full((20000, 20000), 200, np.uint8))"
+    subprocess.run([sys.executable, "-c", make], check=True, timeout=120)
+    probe = textwrap.dedent(f"""
+        import resource
+        from nima_edge.runtime import load_image
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        image = load_image({str(path)!r})
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(image.shape[0], image.shape[1], (after - before) // 1024)
+    """)
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    height, width, grown_mb = (int(v) for v in run.stdout.split())
+    assert (height, width) == (5000, 5000)
+    assert height * width <= MAX_DECODE_PIXELS
+    assert grown_mb < 300, f"decoding grew the process by {grown_mb} MB"

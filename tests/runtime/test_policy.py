@@ -1,0 +1,78 @@
+"""The retake decision: combination with native sharpness, reasons, thresholds."""
+import cv2
+import numpy as np
+import pytest
+
+from nima_edge.runtime import Scorer
+from nima_edge.runtime.checks import run_checks
+from nima_edge.runtime.defects import REASONS
+from nima_edge.runtime.policy import GENERIC_REASON, Assessor, Policy, decide
+from nima_edge.runtime.scorer import Score
+from pages import render_page
+
+VALUES = np.arange(1, 11, dtype=np.float64)
+
+
+def test_blurred_text_scores_below_its_sharp_twin_though_both_look_alike_at_224(float_model):
+    """Small text blurred with sigma 1.8 at 1600 px: invisible at the model's size, fatal to reading."""
+    sharp, blurred = render_page(), render_page(blur=1.8)
+    view = [cv2.resize(img, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32) for img in (sharp, blurred)]
+    assert np.abs(view[0] - view[1]).mean() < 4.0  # grey levels: the 224-px views are near twins
+    assessor = Assessor(Scorer(float_model, threads=1), threshold=4.0)
+    a_sharp, a_blurred = assessor.assess(sharp), assessor.assess(blurred)
+    assert abs(a_sharp.model_mean - a_blurred.model_mean) < 0.3  # the model alone cannot tell
+    assert a_blurred.mean < a_sharp.mean - 1.0
+    assert a_sharp.verdict == "ok" and a_blurred.verdict == "retake"
+    assert a_blurred.reasons[0] == REASONS["defocus"]
+
+
+def test_penalty_keeps_mean_equal_to_distribution_mean():
+    p = np.array([0, 0, 0, 0, 0.1, 0.2, 0.4, 0.2, 0.1, 0], dtype=np.float32)
+    score = Score(p, float((p * VALUES).sum()), 1.0)
+    checks = run_checks(render_page(blur=2.0))
+    a = decide(score, checks, VALUES, Policy(threshold=5))
+    assert a.blur_penalty > 0.5
+    assert a.mean == pytest.approx(float((a.distribution * VALUES).sum()), abs=1e-4)
+    assert a.mean == pytest.approx(a.model_mean - a.blur_penalty * (a.model_mean - 1.0), abs=1e-4)
+    assert a.distribution.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_sharp_capture_has_no_penalty_and_ok_has_no_reasons():
+    p = np.zeros(10, np.float32)
+    p[7] = 1.0
+    a = decide(Score(p, 8.0, 0.0), run_checks(render_page()), VALUES, Policy(threshold=5))
+    assert a.blur_penalty == 0 and a.mean == pytest.approx(8.0) and a.verdict == "ok" and a.reasons == []
+
+
+def test_reasons_come_from_model_defects_most_severe_first():
+    p = np.zeros(10, np.float32)
+    p[1] = 1.0
+    extras = {"defects": {"motion": 0.9, "glare": 0.6, "jpeg": 0.2}}
+    a = decide(Score(p, 2.0, 0.0, extras), None, VALUES, Policy(threshold=5))
+    assert a.reasons == [REASONS["motion"], REASONS["glare"]]
+    assert a.reason_codes == ["motion", "glare"]
+
+
+def test_retake_without_a_found_cause_says_so():
+    p = np.zeros(10, np.float32)
+    p[1] = 1.0
+    assert decide(Score(p, 2.0, 0.0), None, VALUES, Policy(threshold=5)).reasons == [GENERIC_REASON]
+
+
+@pytest.mark.parametrize("variant, code", [
+    ({"brightness": 0.2}, "underexposed"), ({"glare": True}, "glare"), ({"shift": (500, 0)}, "incomplete"),
+])
+def test_check_reasons(variant, code):
+    p = np.zeros(10, np.float32)
+    p[1] = 1.0
+    a = decide(Score(p, 2.0, 0.0), run_checks(render_page(**variant)), VALUES, Policy(threshold=5))
+    assert code in a.reason_codes
+
+
+def test_threshold_override_and_policy_rejects_unknown_keys(float_model):
+    scorer = Scorer(float_model, threads=1)
+    assert Assessor(scorer).policy.threshold == scorer.metadata.threshold
+    assert Assessor(scorer, threshold=1.0).assess(render_page()).verdict == "ok"
+    assert Assessor(scorer, threshold=10.0).assess(render_page()).verdict == "retake"
+    with pytest.raises(ValueError, match="unknown policy keys: treshold"):
+        Policy.from_dict({"treshold": 3})
