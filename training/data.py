@@ -123,8 +123,27 @@ def gaussian_distribution(mean: float, std: float, values: Sequence[float]) -> n
         if abs(got_mean - mean) < 1e-4 * spacing and abs(got_std - std) < 1e-4 * spacing:
             break
         centre += mean - got_mean
-        width = float(np.clip(width * std / got_std, 0.05 * spacing, 10 * (v[-1] - v[0])))
+        width = float(np.clip(width * std / got_std, 0.05 * spacing, v[-1] - v[0]))
         p = _gaussian(v, centre, width)
+    # Near the ends some (mean, std) pairs are impossible on the bins; the mean matters more, so
+    # settle it last by bisection on the centre (the mean rises monotonically with the centre).
+    def mean_at(c: float) -> float:
+        return float(_gaussian(v, c, width) @ v)
+
+    low, high, reach = centre - spacing, centre + spacing, v[-1] - v[0]
+    for _ in range(60):  # widen the bracket until it holds the target mean
+        if mean_at(low) <= mean <= mean_at(high):
+            break
+        low, high, reach = low - reach, high + reach, 2 * reach
+    for _ in range(100):
+        if abs(float(p @ v) - mean) < 1e-5 * spacing:
+            break
+        centre = (low + high) / 2
+        p = _gaussian(v, centre, width)
+        if float(p @ v) < mean:
+            low = centre
+        else:
+            high = centre
     return p.astype(np.float32)
 
 

@@ -1,0 +1,118 @@
+"""Each label reader on a fixture in its real file format, bad rows and missing images included."""
+import logging
+
+import numpy as np
+import pytest
+from nima_edge.training.data import DataError, read_dataset, split_indices
+
+
+@pytest.fixture
+def images_of(draw_page):
+    page, write = draw_page
+
+    def make(folder, names):
+        rng = np.random.default_rng(1)
+        for name in names:
+            write(folder / name, page(0.5, rng))
+        return folder
+
+    return make
+
+
+def _one_warning(caplog) -> str:
+    records = [r for r in caplog.records if r.name == "nima_edge.training.data" and r.levelno == logging.WARNING]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    return records[0].getMessage()
+
+
+def test_ava_reader(tmp_path, fixture_copy, images_of, caplog):
+    labels = fixture_copy("AVA.txt", tmp_path)
+    images_of(tmp_path / "images", ["953619.jpg", "953958.jpg", "954184.jpg", "954113.jpg"])
+    with caplog.at_level(logging.WARNING):
+        samples = read_dataset(labels, "ava", tmp_path / "images")
+    assert [p.name for p in samples.paths] == ["953619.jpg", "953958.jpg", "954184.jpg", "954113.jpg"]
+    assert samples.score_values == tuple(float(v) for v in range(1, 11))
+    # Line 1: votes 0 1 5 17 38 36 15 6 5 1 over scores 1..10.
+    votes = np.array([0, 1, 5, 17, 38, 36, 15, 6, 5, 1], float)
+    np.testing.assert_allclose(samples.targets[0], votes / votes.sum(), rtol=1e-6)
+    assert samples.problems.bad_rows == 3  # 14 fields, no votes, a non-number
+    assert samples.problems.missing_images == 1
+    message = _one_warning(caplog)
+    assert "3 bad rows" in message and "line 5: expected 15 fields, got 14" in message
+    assert "1 missing images" in message and "999999.jpg" in message
+
+
+def test_tid2013_reader_builds_distributions_from_mos_and_std(tmp_path, fixture_copy, images_of, caplog):
+    labels = fixture_copy("mos_with_names.txt", tmp_path)
+    fixture_copy("mos_std.txt", tmp_path)
+    # The real set has the images in distorted_images/, some names in a different case.
+    images_of(tmp_path / "distorted_images", ["i01_01_1.bmp", "i01_01_2.bmp", "i01_01_3.bmp", "I01_01_4.bmp"])
+    with caplog.at_level(logging.WARNING):
+        samples = read_dataset(labels, "tid2013")
+    assert len(samples) == 4
+    assert samples.paths[3].name == "I01_01_4.bmp"
+    assert samples.score_values == tuple(float(v) for v in range(10))
+    np.testing.assert_allclose(samples.means, [5.51429, 5.56757, 4.94444, 4.37838], atol=1e-3)
+    np.testing.assert_allclose(samples.stds, [0.9, 1.1, 1.3, 0.7], atol=1e-3)
+    assert samples.problems.bad_rows == 2 and samples.problems.missing_images == 1
+    message = _one_warning(caplog)
+    assert "MOS 12.5 outside 0..9" in message and "i01_02_2.bmp" in message
+
+
+def test_json_reader(tmp_path, fixture_copy, images_of, caplog):
+    labels = fixture_copy("ratings.json", tmp_path)
+    images_of(tmp_path / "images", ["42039.jpg", "42040.jpg", "42041.jpg"])
+    with caplog.at_level(logging.WARNING):
+        samples = read_dataset(labels, "json")
+    assert [p.name for p in samples.paths] == ["42039.jpg", "42040.jpg", "42041.jpg"]
+    assert samples.problems.bad_rows == 3 and samples.problems.missing_images == 1
+    assert "item 3: 3 vote counts where earlier rows have 10" in _one_warning(caplog)
+
+
+def test_csv_reader_with_means_and_defects(tmp_path, fixture_copy, images_of, caplog):
+    labels = fixture_copy("labels_mean.csv", tmp_path)
+    images_of(tmp_path / "img", ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg", "f.jpg"])
+    with caplog.at_level(logging.WARNING):
+        samples = read_dataset(labels, "csv")
+    assert [p.name for p in samples.paths] == ["a.jpg", "b.jpg", "c.jpg", "f.jpg"]
+    assert samples.paths[0] == tmp_path / "img" / "a.jpg"  # relative to the CSV's folder
+    np.testing.assert_allclose(samples.means, [7.5, 2.5, 5.0, 4.0], atol=1e-3)
+    assert samples.stds[0] == pytest.approx(1.2, abs=1e-3)
+    assert samples.defect_labels == ("defocus", "glare")
+    np.testing.assert_allclose(samples.defects, [[0.0, 0.1], [0.9, 0.0], [0.3, 0.7], [0.2, 0.2]])
+    assert samples.problems.bad_rows == 3 and samples.problems.missing_images == 1
+    message = _one_warning(caplog)
+    assert "mean 11.0 outside 1..10" in message and "empty path" in message
+
+
+def test_csv_reader_with_votes_and_limit(tmp_path, fixture_copy, images_of):
+    labels = fixture_copy("labels_votes.csv", tmp_path)
+    images_of(tmp_path / "img", ["a.jpg", "b.jpg", "c.jpg"])
+    samples = read_dataset(labels, "csv")
+    assert samples.score_values == (1.0, 2.0, 3.0, 4.0, 5.0)
+    np.testing.assert_allclose(samples.targets[1], np.array([7, 8, 3, 1, 0]) / 19, rtol=1e-6)
+    assert samples.defects is None
+    assert len(read_dataset(labels, "csv", limit=1)) == 1
+    with pytest.raises(DataError, match="5 bins but 10 score values"):
+        read_dataset(labels, "csv", score_values=range(1, 11))
+
+
+def test_csv_without_usable_rows_is_a_clear_error(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,mean\nnothing.jpg,5\n")
+    with pytest.raises(DataError, match=r"labels.csv: no usable samples .*1 missing images"):
+        read_dataset(labels, "csv")
+    labels.write_text("file,mean\na.jpg,5\n")
+    with pytest.raises(DataError, match="no 'path' column"):
+        read_dataset(labels, "csv")
+
+
+def test_split_is_deterministic_and_disjoint():
+    a = split_indices(100, seed=3)
+    b = split_indices(100, seed=3)
+    c = split_indices(100, seed=4)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], c[0])
+    assert [len(x) for x in a] == [80, 10, 10]
+    assert sorted(np.concatenate(a).tolist()) == list(range(100))
