@@ -124,8 +124,9 @@ class Scorer:
                 if match:
                     by_name[name] = match[0]
                     taken.add(id(match[0]))
-        if tuple(by_name[wanted]["shape"]) != (1, bins):
-            raise ModelError(f"{self.path}: distribution output has shape {tuple(by_name[wanted]['shape'])}, expected (1, {bins})")
+        shape = tuple(int(s) for s in by_name[wanted]["shape"])
+        if shape != (1, bins):
+            raise ModelError(f"{self.path}: distribution output has shape {shape}, expected (1, {bins})")
         return by_name
 
     def prepare(self, image_bgr: np.ndarray) -> np.ndarray:

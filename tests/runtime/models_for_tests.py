@@ -76,6 +76,17 @@ def build_keras_model():
     return keras.Model(inputs, outputs, name="tiny_nima")
 
 
+def build_not_nima(channels: int, outputs: int):
+    """A small classifier that is not a NIMA: wrong input channels or wrong number of outputs."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(SIZE, SIZE, channels), dtype="float32", name="image")
+    x = layers.Conv2D(4, 3, strides=4, activation="relu")(inputs)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layers.Dense(outputs, activation="softmax")(x))
+
+
 def train(model, steps: int = 320) -> None:
     import keras
 
@@ -118,13 +129,16 @@ def metadata(quantization: str) -> ModelMetadata:
 
 
 def build_all(directory: Path | None = None) -> dict[str, Path]:
-    """keras, float (with metadata), int8 (with metadata), bare (no metadata) model files."""
+    """keras, float (with metadata), int8 (with metadata), bare (no metadata) model files, and two
+    models that are not NIMAs (wrong_output: 5 classes; wrong_input: one channel)."""
     directory = directory or cache_dir()
     paths = {
         "keras": directory / "tiny.keras",
         "float": directory / "tiny_float.tflite",
         "int8": directory / "tiny_int8.tflite",
         "bare": directory / "tiny_bare.tflite",
+        "wrong_output": directory / "wrong_output.tflite",
+        "wrong_input": directory / "wrong_input.tflite",
     }
     if all(p.exists() for p in paths.values()):
         return paths
@@ -140,6 +154,8 @@ def build_all(directory: Path | None = None) -> dict[str, Path]:
         (paths["bare"], float_bytes),
         (paths["float"], embed_metadata(float_bytes, metadata("float32"))),
         (paths["int8"], embed_metadata(int8_bytes, metadata("int8"))),
+        (paths["wrong_output"], convert(build_not_nima(3, 5), int8=False)),
+        (paths["wrong_input"], convert(build_not_nima(1, BINS), int8=False)),
     ):
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)

@@ -1,0 +1,112 @@
+"""Bounded fuzzing of the parsers that meet untrusted bytes: images and model metadata.
+
+The property: our own error (ImageError / MetadataError) or a valid result — never another
+exception, never a hang (pytest-timeout guards each test).
+"""
+import io
+import json
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nima_edge.runtime import ImageError, MetadataError, ModelMetadata, decode_image
+from nima_edge.runtime.images import image_header
+from nima_edge.runtime.metadata import METADATA_ENTRY, read_metadata_bytes
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+_rng = np.random.default_rng(3)
+_picture = cv2.GaussianBlur(_rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), (5, 5), 0)
+SEEDS = {suffix: cv2.imencode(suffix, _picture)[1].tobytes() for suffix in (".jpg", ".png", ".bmp", ".webp", ".tif")}
+
+
+def _decode_or_own_error(data: bytes) -> None:
+    try:
+        image = decode_image(data, name="fuzz")
+    except ImageError as exc:
+        assert str(exc).startswith("fuzz: ")
+        return
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+
+@pytest.mark.timeout(120)
+@FUZZ
+@given(st.binary(max_size=4096))
+def test_decode_random_bytes(data):
+    _decode_or_own_error(data)
+    header = image_header(data)
+    assert header is None or (isinstance(header[1], int) and isinstance(header[2], int))
+
+
+@pytest.mark.timeout(120)
+@FUZZ
+@given(
+    st.sampled_from(sorted(SEEDS)),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+    st.one_of(st.none(), st.integers(0, 10**6)),
+)
+def test_decode_mutated_images(suffix, flips, cut):
+    data = bytearray(SEEDS[suffix])
+    for position, value in flips:
+        data[position % len(data)] = value
+    if cut is not None:
+        data = data[: cut % len(data)]
+    _decode_or_own_error(bytes(data))
+
+
+def _zip(document: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA_ENTRY, document)
+    return buffer.getvalue()
+
+
+SEED_MODEL = b"TFL3" + bytes(200) + _zip(json.dumps(ModelMetadata().to_dict()).encode())
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=15), children, max_size=5),
+    max_leaves=20,
+)
+metadata_keys = st.sampled_from([
+    "score_values", "input_size", "color_order", "resize", "threshold", "distribution_output",
+    "extra_outputs", "quantization", "name", "calibration", "training", "fidelity", "format", "bogus",
+])
+
+
+@pytest.mark.timeout(120)
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
+       st.one_of(st.none(), st.integers(0, 10**6)))
+def test_metadata_archive_mutations(flips, cut):
+    data = bytearray(SEED_MODEL)
+    for position, value in flips:
+        data[position % len(data)] = value
+    if cut is not None:
+        data = data[: cut % len(data)]
+    try:
+        result = read_metadata_bytes(bytes(data))
+    except MetadataError:
+        return
+    assert result is None or isinstance(result, ModelMetadata)
+
+
+@pytest.mark.timeout(120)
+@FUZZ
+@given(st.dictionaries(metadata_keys, json_values, max_size=6))
+def test_metadata_documents(document):
+    base = ModelMetadata().to_dict()
+    base.update(document)
+    try:
+        text = json.dumps(base).encode()
+    except (ValueError, TypeError):
+        return
+    try:
+        result = read_metadata_bytes(b"TFL3" + _zip(text))
+    except MetadataError:
+        return
+    assert isinstance(result, ModelMetadata)

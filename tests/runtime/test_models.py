@@ -1,0 +1,114 @@
+"""Bad model files are refused at load with one clear message naming the file."""
+import io
+import json
+import struct
+import zipfile
+
+import pytest
+
+from nima_edge.runtime import MetadataError, ModelError, ModelMetadata, Scorer, embed_metadata, read_metadata
+from nima_edge.runtime.metadata import MAX_METADATA_BYTES, METADATA_ENTRY, read_metadata_bytes, strip_metadata
+
+
+def _with_document(model_bytes: bytes, document: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA_ENTRY, document)
+    return strip_metadata(model_bytes) + buffer.getvalue()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a model at all\n", b"\x00" * 4096, b"TFL3" + b"\xff" * 500])
+def test_corrupt_tflite(tmp_path, content):
+    path = tmp_path / "broken.tflite"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match=rf"^{path}: "):
+        Scorer(path)
+
+
+def test_truncated_tflite(tmp_path, float_model):
+    path = tmp_path / "half.tflite"
+    path.write_bytes(float_model.read_bytes()[:5000])
+    with pytest.raises(ModelError, match=rf"^{path}: "):
+        Scorer(path)
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(ModelError, match="no such model file"):
+        Scorer(tmp_path / "nope.tflite")
+    with pytest.raises(ModelError, match="is a directory"):
+        Scorer(tmp_path)
+
+
+def test_models_that_are_not_nimas(tiny_models):
+    with pytest.raises(ModelError, match=r"no output of shape \(1, 10\)"):
+        Scorer(tiny_models["wrong_output"])
+    with pytest.raises(ModelError, match=r"expected an input of shape \(1, H, W, 3\), got \(1, 64, 64, 1\)"):
+        Scorer(tiny_models["wrong_input"])
+
+
+def test_metadata_that_disagrees_with_the_tensors(tmp_path, float_model):
+    path = tmp_path / "lie.tflite"
+    path.write_bytes(embed_metadata(float_model.read_bytes(), ModelMetadata(input_size=(224, 224))))
+    with pytest.raises(ModelError, match=r"metadata says input \(224, 224\), the model takes \(64, 64\)"):
+        Scorer(path)
+    path.write_bytes(embed_metadata(float_model.read_bytes(),
+                                    ModelMetadata(input_size=(64, 64), score_values=tuple(range(1, 6)), threshold=3)))
+    with pytest.raises(ModelError, match=r"distribution output has shape \(1, 10\), expected \(1, 5\)"):
+        Scorer(path)
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"score_values": []}, "score_values must have 2..1000 entries, got 0"),
+    ({"score_values": list(range(5000))}, "score_values must have 2..1000 entries"),
+    ({"input_size": [100000, 100000]}, "input_size must be two integers in 16..2048"),
+    ({"input_size": [224]}, "input_size must be two integers"),
+    ({"threshold": 50}, "lies outside the score range"),
+    ({"score_values": [3, 2, 1]}, "strictly increasing"),
+    ({"score_values": ["a", "b"]}, "malformed metadata"),
+    ({"colour_order": "RGB"}, "unknown metadata keys: colour_order"),
+    ({"format": "other/9"}, "unknown metadata format"),
+    ([1, 2, 3], "must be a JSON object"),
+])
+def test_malformed_and_absurd_metadata(tmp_path, float_model, document, message):
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(_with_document(float_model.read_bytes(), json.dumps(document).encode()))
+    with pytest.raises(MetadataError, match=message):
+        Scorer(path)
+    with pytest.raises(MetadataError, match=rf"^{path}: "):
+        read_metadata(path)
+
+
+def test_metadata_not_json(tmp_path, float_model):
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(_with_document(float_model.read_bytes(), b"{not json"))
+    with pytest.raises(MetadataError, match="not valid JSON"):
+        Scorer(path)
+
+
+def test_oversized_metadata_is_refused(tmp_path, float_model):
+    big = json.dumps({"training": {"notes": "x" * (MAX_METADATA_BYTES + 10)}}).encode()
+    path = tmp_path / "big.tflite"
+    path.write_bytes(_with_document(float_model.read_bytes(), big))
+    with pytest.raises(MetadataError, match="over the 262144-byte limit"):
+        Scorer(path)
+
+
+def test_zip_bomb_with_a_lying_size_header_is_refused(float_model):
+    """The entry says it is 100 bytes; it inflates to 50 MB. Reading stops past the limit."""
+    payload = b"{" + b" " * (50 * 2**20)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA_ENTRY, payload)
+    archive_bytes = bytearray(buffer.getvalue())
+    # Patch the uncompressed size in the local header (offset 22) and the central directory.
+    struct.pack_into("<I", archive_bytes, 22, 100)
+    central = archive_bytes.rfind(b"PK\x01\x02")
+    struct.pack_into("<I", archive_bytes, central + 24, 100)
+    model = strip_metadata(float_model.read_bytes()) + bytes(archive_bytes)
+    with pytest.raises(MetadataError):
+        read_metadata_bytes(model)
+
+
+def test_missing_metadata_reads_as_none(tiny_models):
+    assert read_metadata(tiny_models["bare"]) is None
+    assert read_metadata(tiny_models["float"]).extra_outputs["defects"][0] == "defocus"
