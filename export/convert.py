@@ -1,0 +1,166 @@
+"""Keras NIMA -> TFLite flatbuffer bytes, one function per step.
+
+Why the int8 model looks the way it does:
+
+* Input: the Keras NIMA takes uint8 RGB pixels and normalises inside the graph, so the int8 model
+  keeps a uint8 input fed raw pixels (the converter adds one CAST+QUANTIZE at the front; all the
+  MobileNet work runs in int8). A camera frame goes in with no scaling code on the device.
+* Output: float32. The int8 softmax already holds probabilities in 1/256 steps; dequantizing its
+  ten values at the end of the graph costs nothing and keeps every format's outputs
+  interchangeable, so the runtime, the fidelity check and any third-party reader never have to
+  apply (scale, zero_point) to get probabilities — a classic source of silent bugs. A uint8 output
+  would save 30 bytes of memory and no time.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nima_edge.runtime.errors import ImageError
+from nima_edge.runtime.images import iter_image_paths, load_image
+from nima_edge.runtime.preprocess import preprocess
+
+from .formats import ExportError, ExportFormat
+
+log = logging.getLogger(__name__)
+
+MIN_CALIBRATION_WARN = 100
+DEFAULT_BATCH_SIZE = 8
+
+
+def default_calibration_dir() -> Path:
+    """The shipped calibration set (calibration/default), found beside the installed package."""
+    from nima_edge import calibration
+
+    return Path(calibration.__file__).resolve().parent / "default"
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Preprocessed model inputs with the files they came from."""
+
+    paths: tuple[Path, ...]
+    inputs: np.ndarray  # (n, H, W, 3) uint8 RGB
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, indices: Sequence[int]) -> ImageSet:
+        return ImageSet(tuple(self.paths[i] for i in indices), self.inputs[list(indices)])
+
+    def content_hash(self) -> str:
+        """sha256 over the model inputs in file-name order: what the calibration actually saw."""
+        digest = hashlib.sha256()
+        for path, image in sorted(zip((p.name for p in self.paths), self.inputs), key=lambda t: t[0]):
+            digest.update(path.encode())
+            digest.update(image.tobytes())
+        return digest.hexdigest()
+
+
+def load_image_set(source: str | os.PathLike, input_size: tuple[int, int], resize: str = "area",
+                   what: str = "calibration") -> ImageSet:
+    """Every readable image under ``source`` through the runtime's one preprocessing function.
+
+    Unreadable files are skipped with a warning naming each; a source without images is an error.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise ExportError(f"{source}: {what} folder not found")
+    paths, inputs = [], []
+    for path in iter_image_paths([source]):
+        try:
+            inputs.append(preprocess(load_image(path), input_size, resize))
+        except ImageError as exc:
+            log.warning("skipping %s", exc)
+            continue
+        paths.append(path)
+    if not paths:
+        raise ExportError(f"{source}: no readable images for the {what} set")
+    return ImageSet(tuple(paths), np.stack(inputs))
+
+
+def check_calibration_size(images: ImageSet, batch_size: int, source: str | os.PathLike) -> None:
+    """Refuse fewer images than one batch; warn under MIN_CALIBRATION_WARN."""
+    if len(images) < batch_size:
+        raise ExportError(f"{source}: {len(images)} calibration images, fewer than the batch size {batch_size}")
+    if len(images) < MIN_CALIBRATION_WARN:
+        log.warning("%s: only %d calibration images; int8 ranges are more reliable with %d or more",
+                    source, len(images), MIN_CALIBRATION_WARN)
+
+
+def split_holdout(images: ImageSet, every: int = 5) -> tuple[ImageSet, ImageSet]:
+    """(calibration, held-out validation): every ``every``-th image is held out, deterministically."""
+    held = [i for i in range(len(images)) if i % every == every - 1]
+    kept = [i for i in range(len(images)) if i % every != every - 1]
+    return images.subset(kept), images.subset(held)
+
+
+@contextlib.contextmanager
+def _quiet_converter():
+    """The converter prints its SavedModel signature (hundreds of lines) to stdout; keep it in logs."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), warnings.catch_warnings():
+        # A uint8 input that is cast inside the graph has no quantization statistics; expected.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        yield
+    log.debug("converter output:\n%s", buffer.getvalue())
+
+
+def convert(model, fmt: ExportFormat, calibration: ImageSet | None = None) -> bytes:
+    """Convert a Keras NIMA to TFLite bytes in ``fmt`` (qat-int8 goes through export.qat instead)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if fmt.name == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif fmt.name == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif fmt.name == "int8":
+        if calibration is None:
+            raise ExportError("int8 export needs a calibration set")
+        configure_full_integer(converter, calibration)
+    elif fmt.name != "float32":
+        raise ExportError(f"format {fmt.name} is not converted by export.convert")
+    with _quiet_converter():
+        try:
+            return converter.convert()
+        except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
+            raise ExportError(f"TFLite conversion to {fmt.name} failed: {str(exc).strip().splitlines()[0]}") from None
+
+
+def configure_full_integer(converter, calibration: ImageSet) -> None:
+    """int8 ops only, uint8 raw-pixel input, float32 output (see the module docstring)."""
+    import tensorflow as tf
+
+    inputs = calibration.inputs
+
+    def representative_dataset():
+        for image in inputs:
+            yield [image[None]]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.float32
+
+
+def signature_output_names(model_bytes: bytes) -> list[str]:
+    """The output names of the model's serving signature (what the runtime matches first)."""
+    from nima_edge.runtime.interpreter import make_interpreter
+
+    interpreter = make_interpreter(model_bytes, threads=1)
+    try:
+        return list(interpreter.get_signature_runner().get_output_details())
+    except (ValueError, RuntimeError):
+        return []

@@ -1,0 +1,90 @@
+"""The export formats as one table of data, and the check that an option fits a format.
+
+Adding a format means adding a row here and a branch in ``convert.converter_settings``; the CLI,
+the error messages and the README table all read this table.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from nima_edge.runtime.errors import NimaError
+
+
+class ExportError(NimaError):
+    """An export that cannot be made as asked (bad format, option, calibration set, model)."""
+
+
+# Options every format takes (besides the model and --out).
+COMMON_OPTIONS: frozenset[str] = frozenset(
+    {"val", "val_format", "min_srcc", "max_median_delta", "min_agreement", "no_gate", "force"}
+)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One row of the format table."""
+
+    name: str
+    quantization: str  # the metadata ``quantization`` value
+    description: str
+    options: frozenset[str]  # options this format takes beyond COMMON_OPTIONS
+    needs_calibration: bool = False
+
+    @property
+    def accepted(self) -> frozenset[str]:
+        return COMMON_OPTIONS | self.options
+
+
+FORMATS: dict[str, ExportFormat] = {
+    f.name: f
+    for f in (
+        ExportFormat("float32", "float32", "the Keras graph as is; the reference for every other format",
+                     frozenset()),
+        ExportFormat("float16", "float16", "weights stored as float16 (half the size), computed in float32",
+                     frozenset()),
+        ExportFormat("dynamic", "dynamic", "int8 weights, float activations; no calibration set needed",
+                     frozenset()),
+        ExportFormat("int8", "int8", "full-integer: uint8 raw-pixel input, int8 compute, float32 output; "
+                     "calibrated on --calibration", frozenset({"calibration", "batch_size"}),
+                     needs_calibration=True),
+        ExportFormat("qat-int8", "qat-int8", "quantization-aware fine-tuning (tfmot) then full-integer "
+                     "conversion", frozenset({"calibration", "batch_size", "data", "data_format", "epochs",
+                                              "learning_rate"}), needs_calibration=True),
+    )
+}
+
+
+def option_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def get_format(name: str) -> ExportFormat:
+    """The table row for ``name``; an unknown name is refused with the choices and a near miss."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, FORMATS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ExportError(f"unknown format {name!r}{hint}; choose from {', '.join(FORMATS)}") from None
+
+
+def check_options(fmt: ExportFormat, given: Iterable[str]) -> None:
+    """Refuse options the format does not take, naming the valid ones and the formats that take it."""
+    for option in sorted(set(given) - fmt.accepted):
+        takers = [f.name for f in FORMATS.values() if option in f.accepted]
+        own = sorted(option_flag(o) for o in fmt.options) or ["no format-specific options"]
+        raise ExportError(
+            f"{option_flag(option)} does not apply to format {fmt.name} (it takes {', '.join(own)}); "
+            f"{option_flag(option)} is for: {', '.join(takers)}"
+        )
+
+
+def format_table_markdown() -> str:
+    """The format table as markdown, for the README and `nima export --help`."""
+    lines = ["| format | quantization | options | what it is |", "|---|---|---|---|"]
+    for f in FORMATS.values():
+        options = ", ".join(option_flag(o) for o in sorted(f.options)) or "-"
+        lines.append(f"| {f.name} | {f.quantization} | {options} | {f.description} |")
+    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""Session fixtures for export tests: page-like captures and one tiny trained NIMA."""
+from __future__ import annotations
+
+import pytest
+
+from export_tiny import build_tiny_model, write_captures
+
+
+@pytest.fixture(scope="session")
+def captures(tmp_path_factory):
+    """(calibration folder of 48 captures, validation folder of 30 others, calibration qualities)."""
+    root = tmp_path_factory.mktemp("captures")
+    qualities = write_captures(root / "calib", 48, seed=1)
+    write_captures(root / "val", 30, seed=2)
+    return root / "calib", root / "val", qualities
+
+
+@pytest.fixture(scope="session")
+def tiny_model(captures, tmp_path_factory):
+    calib, _, qualities = captures
+    return build_tiny_model(calib, qualities, tmp_path_factory.mktemp("model") / "tiny.keras", steps=24)
+
+
+@pytest.fixture(scope="session")
+def black_frames(tmp_path_factory):
+    """A deliberately bad calibration set: 16 black frames (int8 ranges fitted to nothing)."""
+    import cv2
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("black")
+    for i in range(16):
+        cv2.imwrite(str(folder / f"black_{i:02d}.png"), np.zeros((120, 90, 3), np.uint8))
+    return folder
