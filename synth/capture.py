@@ -242,6 +242,18 @@ def _motion_kernel(length: float, angle: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
+def _motion_blur(image: np.ndarray, length: float, angle: float) -> np.ndarray:
+    """Hand-shake streak. Long streaks are applied at reduced resolution (cost of a long kernel
+    grows with its area); the detail lost across the streak is small next to the streak itself."""
+    if length <= 16:
+        return cv2.filter2D(image, -1, _motion_kernel(length, angle), borderType=cv2.BORDER_REFLECT)
+    h, w = image.shape[:2]
+    factor = 16.0 / length
+    small = cv2.resize(image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
+    small = cv2.filter2D(small, -1, _motion_kernel(16.0, angle), borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur; large sigmas go through a downscale so cost stays flat."""
     if sigma < 0.3:
@@ -267,13 +279,13 @@ def motion_length(severity: float, char_px: float) -> float:
 
 
 def exposure_gain(under: float, over: float, jitter: float = 0.0) -> float:
-    """Multiplier on scene light: under-exposure down to 0.1x, over-exposure up to 16x."""
-    return float((0.1 ** under) * (16.0 ** over) * (1.0 + jitter))
+    """Multiplier on scene light: under-exposure down to 0.06x, over-exposure up to 4x."""
+    return float((0.06 ** under) * (1.0 + 3.0 * over) * (1.0 + jitter))
 
 
 def exposure_veil(over: float) -> float:
-    """Flare that lifts dark ink in an over-exposed frame (fraction of white)."""
-    return 0.15 * over
+    """Flare / haze that lifts dark ink in an over-exposed frame (fraction of white)."""
+    return 0.7 * over
 
 
 def expose(bgr: tuple[float, float, float], gain: float, veil: float) -> float:
@@ -284,12 +296,12 @@ def expose(bgr: tuple[float, float, float], gain: float, veil: float) -> float:
 
 def noise_gain(under: float) -> float:
     """Dark frames are pushed by the camera's gain, which amplifies read noise."""
-    return 1.0 + 9.0 * under
+    return 1.0 + 12.0 * under
 
 
 def lowres_factor(severity: float, char_px: float) -> float:
-    """Resolution scale: at full severity the body text is about 2.5 pixels tall."""
-    return float(min(1.0, (2.5 / max(char_px, 2.5)) ** severity))
+    """Resolution scale: at full severity the body text is about 1.8 pixels tall."""
+    return float(min(1.0, (1.8 / max(char_px, 1.8)) ** severity))
 
 
 def glare_core_fraction(severity: float) -> float:
@@ -297,13 +309,19 @@ def glare_core_fraction(severity: float) -> float:
     return 0.45 * severity ** 1.3
 
 
+def glare_intensity(severity: float) -> float:
+    """Peak brightness the glare adds (1 = white), growing with severity as the spot grows."""
+    return 0.7 + 0.5 * severity
+
+
 def cutoff_fraction(severity: float) -> float:
     """Fraction of the page outside the frame."""
-    return 0.6 * severity ** 1.2
+    return 0.55 * severity ** 1.3
 
 
 def jpeg_quality_for(severity: float, base: int) -> int:
-    return int(round(base - severity * (base - 3)))
+    """JPEG quality falls geometrically from the scene's own to 2."""
+    return max(2, int(round(base * (2.0 / base) ** (severity ** 0.8))))
 
 
 def render_capture(seed: int, defects: dict[str, float] | None = None, kind: str | None = None,
@@ -364,7 +382,9 @@ def _noise_tile() -> np.ndarray:
         rng = np.random.default_rng(20240611)
         luma = rng.standard_normal((NOISE_TILE, NOISE_TILE, 1), dtype=np.float32)
         chroma = rng.standard_normal((NOISE_TILE, NOISE_TILE, 3), dtype=np.float32)
-        _noise_tile_cache.append(np.round((luma + 0.5 * chroma) / np.sqrt(1.25) * 16).astype(np.int16))
+        tile = np.round((luma + 0.5 * chroma) / np.sqrt(1.25) * 16).astype(np.int16)
+        # Wrapped out to tile + the largest default frame, so any window is one slice (no copy).
+        _noise_tile_cache.append(cv2.copyMakeBorder(tile, 0, 2048, 0, 2048, cv2.BORDER_WRAP))
     return _noise_tile_cache[0]
 
 
@@ -372,19 +392,14 @@ def _noise_field(seed: int, height: int, width: int, sigma: float) -> np.ndarray
     """int16 noise of std `sigma` (in 8-bit levels) for one frame, from the shared tile."""
     rng = _rng(seed, NOISE)
     oy, ox = (int(v) for v in rng.integers(0, NOISE_TILE, 2))
-    flips = rng.random(3)
-    tile = np.roll(_noise_tile(), (oy, ox), (0, 1))
-    if flips[0] < 0.5:
-        tile = tile[::-1]
-    if flips[1] < 0.5:
-        tile = tile[:, ::-1]
-    if flips[2] < 0.5:
-        tile = tile.transpose(1, 0, 2)
-    tile = cv2.multiply(np.ascontiguousarray(tile), (sigma / 16.0,) * 3 + (0.0,))
-    pad_y, pad_x = max(0, height - NOISE_TILE), max(0, width - NOISE_TILE)
-    if pad_y or pad_x:
-        tile = cv2.copyMakeBorder(tile, 0, pad_y, 0, pad_x, cv2.BORDER_WRAP)
-    return tile[:height, :width]
+    flip = int(rng.integers(-1, 3))  # cv2.flip code, or 2 = none
+    big = _noise_tile()
+    if height + oy > big.shape[0] or width + ox > big.shape[1]:  # frames beyond the cached size
+        big = cv2.copyMakeBorder(big, 0, height, 0, width, cv2.BORDER_WRAP)
+    window = big[oy:oy + height, ox:ox + width]
+    if flip != 2:
+        window = cv2.flip(window, flip)
+    return cv2.multiply(window, (sigma / 16.0,) * 3 + (0.0,))
 
 
 def _exposure_lut(gain: np.ndarray, veil: float) -> np.ndarray:
@@ -402,9 +417,12 @@ def _camera(image: np.ndarray, sc: _Scene, seed: int, gain: float, veil: float, 
     return cv2.add(image, noise, dtype=cv2.CV_8U)
 
 
-def _gain3(field: np.ndarray) -> np.ndarray:
-    """A float light field (0..~2) as a 3-channel uint8 fixed-point map for cv2.multiply(scale=1/128)."""
-    g = np.clip(field * 128.0 + 0.5, 0, 255).astype(np.uint8)
+def _gain3(field_small: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A smooth low-resolution light field (0..~2) as a full-size 3-channel uint8 fixed-point map,
+    for cv2.multiply(..., scale=1/128). Quantised and upsampled in uint8: it is smooth, and this is
+    several times cheaper than float maths at full resolution."""
+    g = np.clip(field_small * 128.0 + 0.5, 0, 255).astype(np.uint8)
+    g = cv2.resize(g, (width, height), interpolation=cv2.INTER_LINEAR)
     return cv2.merge([g, g, g])
 
 
@@ -439,12 +457,10 @@ def _render_document(seed: int, kind: str, defects: dict[str, float], size: int 
     lh, lw = light_small.shape
     small_mask = cv2.resize(mask, (lw, lh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     drop = np.roll(cv2.GaussianBlur(small_mask, (0, 0), max(W, H) * 0.006 / 8 + 0.5), (1, 1), (0, 1))
-    surface_gain = cv2.resize(light_small * (1.0 - 0.35 * drop), (W, H), interpolation=cv2.INTER_LINEAR)
     inverse = cv2.merge([255 - mask] * 3)
     surface = cv2.multiply(surface, inverse, scale=1 / 255)
-    surface = cv2.multiply(surface, _gain3(surface_gain), scale=1 / 128)
-    page_light = cv2.resize(light_small, (W, H), interpolation=cv2.INTER_LINEAR)
-    frame = cv2.add(surface, cv2.multiply(warped, _gain3(page_light), scale=1 / 128))
+    surface = cv2.multiply(surface, _gain3(light_small * (1.0 - 0.35 * drop), W, H), scale=1 / 128)
+    frame = cv2.add(surface, cv2.multiply(warped, _gain3(light_small, W, H), scale=1 / 128))
     alpha = mask
     in_frame = _area_inside(quad, W, H)
     page_area = abs(cv2.contourArea(quad.astype(np.float32)))
@@ -456,7 +472,7 @@ def _render_document(seed: int, kind: str, defects: dict[str, float], size: int 
     frame = _blur(frame, sigma)
     streak = motion_length(defects["motion"], char_px)
     if streak >= 1.5:
-        frame = cv2.filter2D(frame, -1, _motion_kernel(streak, d_draws[4] * np.pi), borderType=cv2.BORDER_REFLECT)
+        frame = _motion_blur(frame, streak, d_draws[4] * np.pi)
     # Sensor: exposure, cast, noise; resolution; JPEG.
     gain = exposure_gain(defects["underexposed"], defects["overexposed"], sc.exposure_jitter)
     veil = exposure_veil(defects["overexposed"])
@@ -507,10 +523,11 @@ def _glare(frame: np.ndarray, alpha: np.ndarray, quad: np.ndarray, severity: flo
     d = np.hypot(xx * (W / sw) - cx, yy * (H / sh) - cy)
     halo_r = core_r * 1.8 + 10
     strength = np.clip(1.0 - (d - core_r) / (halo_r - core_r), 0, 1) ** 2
-    strength = np.where(d < core_r, 1.0, strength).astype(np.float32) * min(1.0, 0.4 + severity)
+    strength = np.where(d < core_r, 1.0, strength).astype(np.float32) * glare_intensity(severity)
     strength = cv2.GaussianBlur(strength, (0, 0), max(1.0, core_r / (W / sw) / 12 + 0.5))
-    washed = float(((strength > 0.8) & (small_alpha > 0.5)).sum()) / page_small
-    add = cv2.resize(np.clip(strength * 300.0, 0, 255).astype(np.uint8), (W, H),
+    # Washed out: the added light lifts ink to within ~15% of the paper, so the text is gone.
+    washed = float(((strength > 0.75) & (small_alpha > 0.5)).sum()) / page_small
+    add = cv2.resize(np.clip(strength * 255.0, 0, 255).astype(np.uint8), (W, H),
                      interpolation=cv2.INTER_LINEAR)
     add = cv2.multiply(add, alpha, scale=1 / 255)  # sharp page edge: glare is on the paper only
     return cv2.add(frame, cv2.merge([add, add, add])), washed
@@ -536,8 +553,7 @@ def _render_junk(seed: int, kind: str, size: int | None, junk_image: np.ndarray 
     else:
         frame = scene.draw_surface(_rng(seed, SURFACE), sc.junk_scene, W, H)
         light, _ = _illumination(sc, W, H)
-        light = cv2.resize(light, (W, H), interpolation=cv2.INTER_LINEAR)
-        frame = cv2.multiply(frame, _gain3(light), scale=1 / 128)
+        frame = cv2.multiply(frame, _gain3(light, W, H), scale=1 / 128)
         frame = _blur(frame, sc.optics_blur * 1.5)
     image = _camera(frame, sc, seed, 1.0 + sc.exposure_jitter, 0.0, sc.noise)
     data = _encode(image, sc.jpeg_quality)

@@ -4,21 +4,23 @@ The formula (also in docs/synth.md). A document capture's usability U in [0, 1] 
 factors, each in (0, 1] and each falling as exactly one physical quantity gets worse, so a defect
 made more severe on the same page can only lower the score:
 
-    U = q_scene * F_sharp * F_size * F_contrast * F_light * F_glare * F_frame * F_jpeg * F_scrawl
+    U = q_scene * F_sharp * F_size * F_contrast * F_snr * F_light * F_glare * F_frame * F_jpeg * F_scrawl
 
-    F_sharp    = 1 / (1 + (r / 0.22)^3),   r = total blur std dev / character height (capture px)
-    F_size     = 1 / (1 + (4.5 / h)^3),    h = character height after the low-resolution defect (px)
-    F_contrast = 1 / (1 + (0.10 / C)^2) * 1 / (1 + (3 / SNR)^2),  C = paper - ink luminance after
-                 exposure (clipped at white), SNR = C / noise std dev
-    F_light    = 1 / (1 + (0.25 / P)^4) * (1 - 0.4 * shadow),   P = paper luminance after exposure
-    F_glare    = exp(-4.5 * g),             g = fraction of the page washed out by glare
-    F_frame    = exp(-4.0 * o),             o = fraction of the page outside the frame
-    F_jpeg     = 1 / (1 + (a / 0.4)^3),     a = (1 - quality/100)^3 * sqrt(12 / character height)
-    F_scrawl   = 1 / (1 + (s / 0.45)^3)     (handwritten pages only; s = scrawl severity)
+    F_sharp    = 1 / (1 + (r / 0.22)^3)    r = total blur std dev / character cap height (capture px):
+                                           optics, defocus, hand-shake streak (length / sqrt 12), resampling
+    F_size     = 1 / (1 + (5 / h)^4)       h = cap height after the low-resolution defect (px)
+    F_contrast = 1 / (1 + (0.3 / c)^4)     c = (P - I) / P, the ink's relative contrast after exposure,
+                                           P, I = paper, ink luminance (0..1) after gain, flare, clipping
+    F_snr      = 1 / (1 + (4 / SNR)^2)     SNR = (P - I) / sensor noise std dev
+    F_light    = 1 / (1 + (0.12 / P)^3) * (1 - 0.25 * shadow)  (dark frames; hand/phone shadow depth)
+    F_glare    = exp(-4.5 g)               g = fraction of the page washed out by glare
+    F_frame    = exp(-3.5 o)               o = fraction of the page outside the frame
+    F_jpeg     = 1 / (1 + (10 / Q)^2 * sqrt(12 / h0))   Q = JPEG quality, h0 = cap height (px)
+    F_scrawl   = 1 / (1 + (s / 0.45)^3)    handwritten pages only; s = scrawl severity
 
-and q_scene (0.96..1) covers small scene imperfections; other documents than prescriptions get
-0.97 (legible paper, but not what the pharmacy asked for). Junk (not a document) gets U in
-[0, 0.06]. The target mean is mu = 1 + 9 U.
+q_scene (0.96..1) covers small scene imperfections; documents other than prescriptions get 0.97
+(legible paper, but not what the pharmacy asked for). Junk (not a document) gets U in [0, 0.06].
+The target mean is mu = 1 + 9 U.
 
 Votes: ~200 raters. Rater i has a fixed personal offset z_i ~ N(0, 1) clipped to +-2.3 (drawn from
 the capture's seed) and votes round(mu + sd(mu) z_i), clipped to 1..10, where
@@ -44,17 +46,21 @@ def sharpness_factor(blur_px: float, char_px: float) -> float:
 
 
 def size_factor(char_px: float) -> float:
-    return 1.0 / (1.0 + (4.5 / max(char_px, 1e-3)) ** 3)
+    return 1.0 / (1.0 + (5.0 / max(char_px, 1e-3)) ** 4)
 
 
-def contrast_factor(contrast: float, noise: float) -> float:
-    contrast = max(contrast, 1e-3)
-    snr = contrast / max(noise, 1e-4)
-    return 1.0 / (1.0 + (0.10 / contrast) ** 2) / (1.0 + (3.0 / snr) ** 2)
+def contrast_factor(paper: float, ink: float) -> float:
+    relative = max(paper - ink, 1e-3) / max(paper, 1e-3)
+    return 1.0 / (1.0 + (0.3 / relative) ** 4)
 
 
-def light_factor(paper_level: float, shadow_depth: float) -> float:
-    return 1.0 / (1.0 + (0.25 / max(paper_level, 1e-3)) ** 4) * (1.0 - 0.4 * min(max(shadow_depth, 0.0), 1.0))
+def snr_factor(paper: float, ink: float, noise: float) -> float:
+    snr = max(paper - ink, 1e-4) / max(noise, 1e-4)
+    return 1.0 / (1.0 + (4.0 / snr) ** 2)
+
+
+def light_factor(paper: float, shadow_depth: float) -> float:
+    return 1.0 / (1.0 + (0.12 / max(paper, 1e-3)) ** 3) * (1.0 - 0.25 * min(max(shadow_depth, 0.0), 1.0))
 
 
 def glare_factor(fraction: float) -> float:
@@ -62,12 +68,11 @@ def glare_factor(fraction: float) -> float:
 
 
 def frame_factor(outside: float) -> float:
-    return float(np.exp(-4.0 * max(outside, 0.0)))
+    return float(np.exp(-3.5 * max(outside, 0.0)))
 
 
 def jpeg_factor(quality: int, char_px: float) -> float:
-    artefact = (1.0 - quality / 100.0) ** 3 * np.sqrt(12.0 / max(char_px, 1.0))
-    return 1.0 / (1.0 + (artefact / 0.4) ** 3)
+    return 1.0 / (1.0 + (10.0 / max(quality, 1)) ** 2 * np.sqrt(12.0 / max(char_px, 1.0)))
 
 
 def scrawl_factor(severity: float) -> float:
@@ -83,8 +88,10 @@ def usability(info: CaptureInfo) -> float:
         u *= OTHER_DOCUMENT_FACTOR
     u *= sharpness_factor(info.blur_px, info.char_height_px)
     u *= size_factor(info.effective_char_px)
-    u *= contrast_factor(info.contrast, info.noise)
-    u *= light_factor(info.paper_level, info.shadow_depth)
+    paper, ink = info.paper_level, info.paper_level - info.contrast
+    u *= contrast_factor(paper, ink)
+    u *= snr_factor(paper, ink, info.noise)
+    u *= light_factor(paper, info.shadow_depth)
     u *= glare_factor(info.glare_fraction)
     u *= frame_factor(1.0 - info.page_in_frame)
     u *= jpeg_factor(info.jpeg_quality, info.char_height_px)

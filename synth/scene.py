@@ -29,12 +29,19 @@ def _fractal(rng: np.random.Generator, width: int, height: int, octaves: int = 4
 
 
 def _colorise(field: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    t = np.clip(field * 0.5 + 0.5, 0, 1)[..., None]
-    return low[None, None, :] * (1 - t) + high[None, None, :] * t
+    """Map a [-1, 1] field onto a colour ramp through a 256-entry lookup table (fast, uint8)."""
+    index = np.clip(field * 127.5 + 128.0, 0, 255).astype(np.uint8)
+    t = np.linspace(0, 1, 256, dtype=np.float32)[:, None]
+    lut = np.clip(low[None, :] * (1 - t) + high[None, :] * t, 0, 255).astype(np.uint8).reshape(256, 1, 3)
+    return cv2.LUT(cv2.merge([index, index, index]), lut)
 
 
 def _rand_color(rng: np.random.Generator, lo: int = 30, hi: int = 230) -> np.ndarray:
-    return rng.uniform(lo, hi, 3).astype(np.float32)
+    """A muted colour: real desks, cloths and floors are rarely saturated."""
+    grey = rng.uniform(lo, hi)
+    saturation = rng.uniform(0.1, 0.55)
+    hue = rng.uniform(lo, hi, 3)
+    return (grey + saturation * (hue - grey)).astype(np.float32)
 
 
 def wood(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
@@ -45,6 +52,7 @@ def wood(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     period = rng.uniform(6, 22)
     rings = np.sin((u + warp) / period * 2 * np.pi) * 0.6 + _smooth_noise(rng, width, height, 40) * 0.25
     base = np.array([rng.uniform(20, 70), rng.uniform(60, 110), rng.uniform(110, 190)], np.float32)
+    base = base * rng.uniform(0.5, 1.15)  # dark walnut to pale pine
     return _colorise(rings, base * 0.65, base * 1.15)
 
 
@@ -152,7 +160,10 @@ JUNK_SCENES = {"wood": wood, "cloth": cloth, "tiles": tiles, "floor": floor, "cl
 
 
 def draw_surface(rng: np.random.Generator, name: str, width: int, height: int) -> np.ndarray:
-    """One surface of the given name at (width, height), drawn at half size and upscaled, BGR uint8."""
-    half_w, half_h = max(8, width // 2), max(8, height // 2)
-    img = np.clip(JUNK_SCENES[name](rng, half_w, half_h), 0, 255).astype(np.uint8)
+    """One surface of the given name at (width, height), drawn at a third of the size and upscaled
+    (BGR uint8): surfaces are smooth at that scale, and it cuts their cost by nine."""
+    small_w, small_h = max(8, width // 3), max(8, height // 3)
+    img = JUNK_SCENES[name](rng, small_w, small_h)
+    if img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
     return cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
