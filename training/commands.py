@@ -93,6 +93,6 @@ def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_value
         input_size=input_size, score_values=_score_values(bins, score_values), epochs=epochs,
         phase1_epochs=phase1_epochs, batch_size=batch_size, base_weights=str(base_weights), optimizer=optimizer,
         lr=lr, head_lr=head_lr, loss_r=loss_r, augment=augment, defect_head=defect_head, bn_momentum=bn_momentum, threshold=threshold,
-        seed=seed, limit=limit, strategy=strategy, time_budget_min=time_budget)
+        seed=seed, limit=limit, strategy=strategy)
     run_training(config, out, resume=resume, force=force, echo=lambda m: click.echo(m, err=True),
-                 cpu_replicas=cpu_replicas)
+                 cpu_replicas=cpu_replicas, time_budget_min=time_budget)

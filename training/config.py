@@ -52,7 +52,6 @@ class TrainConfig:
     seed: int = 0
     limit: int | None = None
     strategy: str = "default"
-    time_budget_min: float | None = None
     val_fraction: float = 0.1
     test_fraction: float = 0.1
 

@@ -175,8 +175,13 @@ class NimaSpec:
 
 def imagenet_weights_path(spec: NimaSpec) -> Path:
     """Where keras.applications expects the backbone's ImageNet weights (its cache)."""
-    home = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
-    if not os.access(home, os.W_OK):  # keras falls back the same way
+    try:  # the folder keras settled on when it was imported (KERAS_HOME or ~/.keras)
+        from keras.src.backend.config import keras_home
+
+        home = os.path.expanduser(keras_home())
+    except ImportError:
+        home = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
+    if not os.access(home, os.W_OK):  # keras.utils.get_file falls back the same way
         home = os.path.join(tempfile.gettempdir(), ".keras")
     return Path(home) / "models" / BACKBONES[spec.backbone].weights_file(spec.alpha, spec.input_size)
 

@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,7 +197,7 @@ class Run:
                             shuffle=shuffle, seed=self.config.seed)
 
     # ---- fitting ----------------------------------------------------------------------------
-    def fit(self, resume: bool, strategy) -> RunState:
+    def fit(self, resume: bool, strategy, time_budget_min: float | None = None) -> RunState:
         import keras
 
         c = self.config
@@ -241,8 +242,8 @@ class Run:
             self.save_checkpoint(model, state)
             self.echo(f"epoch {epoch + 1}/{c.epochs}: loss {logs['loss'][-1]:.4f}  val EMD {val['emd']:.4f}  "
                       f"LCC {_fmt(val['lcc'])}  SRCC {_fmt(val['srcc'])}" + ("  (best, saved)" if improved else ""))
-            if c.time_budget_min is not None and time.monotonic() - started > 60 * c.time_budget_min:
-                self.echo(f"time budget of {c.time_budget_min:g} min used after epoch {epoch + 1}: stopping "
+            if time_budget_min is not None and time.monotonic() - started > 60 * time_budget_min:
+                self.echo(f"time budget of {time_budget_min:g} min used after epoch {epoch + 1}: stopping "
                           f"(--resume continues)")
                 break
         state.finished = state.epochs_done >= c.epochs
@@ -286,7 +287,11 @@ class Run:
         state.save(self.state_path)
 
     def restore_checkpoint(self, model, restore_optimizer: bool) -> None:
-        model.load_weights(self.ckpt_dir / "last.weights.h5")
+        with warnings.catch_warnings():
+            # Keras also stores the optimizer in .weights.h5 and warns when a new phase's optimizer
+            # differs; the optimizer state is restored from last_optimizer.npz below instead.
+            warnings.simplefilter("ignore", UserWarning)
+            model.load_weights(self.ckpt_dir / "last.weights.h5")
         if not restore_optimizer:
             return  # the run stopped at the phase boundary: phase 2 starts with a fresh optimizer
         saved = np.load(self.ckpt_dir / "last_optimizer.npz")
@@ -364,8 +369,12 @@ def prepare_run_dir(config: TrainConfig, out: Path, resume: bool, force: bool) -
 
 
 def train(config: TrainConfig, out: str | Path, resume: bool = False, force: bool = False,
-          echo: Callable[[str], None] = print, cpu_replicas: int = 0) -> dict:
-    """Train per ``config`` into RUN_DIR ``out``; returns the test figures (also in metrics.json)."""
+          echo: Callable[[str], None] = print, cpu_replicas: int = 0, time_budget_min: float | None = None) -> dict:
+    """Train per ``config`` into RUN_DIR ``out``; returns the test figures (also in metrics.json).
+
+    ``time_budget_min`` belongs to this invocation, not the run: training stops after the epoch
+    that passes it, outputs are still written, and a later --resume continues.
+    """
     out = Path(out)
     if not (resume and (out / "config.json").is_file()):
         # Fail before any folder is made or image decoded when the base weights are not there.
@@ -384,7 +393,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, force: boo
     strategy = make_strategy(config.strategy)
     if config.strategy != "default":
         echo(f"strategy {type(strategy).__name__} over {strategy.num_replicas_in_sync} replicas")
-    state = run.fit(resume, strategy)
+    state = run.fit(resume, strategy, time_budget_min)
     figures = run.evaluate_best()
     figures["epochs_done"] = state.epochs_done
     figures["finished"] = state.finished

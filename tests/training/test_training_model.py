@@ -12,6 +12,7 @@ from nima_edge.training.model import (
     SpecError,
     WeightsError,
     build_nima,
+    imagenet_weights_path,
     load_nima,
     read_spec,
     save_nima,
@@ -119,12 +120,14 @@ def test_plain_keras_file_is_not_a_nima(tmp_path):
         read_spec(tmp_path / "plain.keras")
 
 
-def test_missing_imagenet_weights_name_the_expected_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+def test_missing_imagenet_weights_name_the_expected_file():
+    spec = NimaSpec(alpha=0.35, input_size=96)
+    expected = imagenet_weights_path(spec)
+    if expected.exists():
+        pytest.skip(f"{expected} is present on this machine")
+    assert expected.name == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
     with pytest.raises(WeightsError) as info:
-        build_nima(NimaSpec(alpha=0.35, input_size=96), "imagenet")
-    message = str(info.value)
-    assert str(tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5") in message
-    assert "--base-weights" in message
+        build_nima(spec, "imagenet")
+    assert f"expected {expected}" in str(info.value) and "--base-weights" in str(info.value)
     with pytest.raises(WeightsError, match="only for alpha"):
         build_nima(NimaSpec(alpha=0.6, input_size=96), "imagenet")

@@ -1,0 +1,233 @@
+"""Real training runs on generated page images: two phases, checkpoints, resume, eval, mirrored."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from nima_edge.runtime.fileio import OutputError
+from nima_edge.training.config import TrainConfig
+from nima_edge.training.model import SpecError, load_nima
+
+from nima_edge.cli import cli
+
+pytest.importorskip("tensorflow")
+
+TINY = {"backbone": "mobilenet_v2", "alpha": 0.35, "input_size": 96, "batch_size": 8, "bn_momentum": 0.8, "limit": 64}
+
+
+def _config(data, **changes) -> TrainConfig:
+    return TrainConfig(data=str(data), format="csv", **{**TINY, **changes})
+
+
+@pytest.fixture(scope="module")
+def resumed_run(document_set, tmp_path_factory):
+    """A 3-epoch run stopped by its time budget after epoch 1, then resumed to the end."""
+    from nima_edge.training.train import train
+
+    out = tmp_path_factory.mktemp("run") / "run"
+    first_log: list[str] = []
+    first = train(_config(document_set, epochs=3, phase1_epochs=1), out, echo=first_log.append,
+                  time_budget_min=0.0)
+    first_history = (out / "history.csv").read_text()
+    second_log: list[str] = []
+    second = train(_config(document_set, epochs=99), out, resume=True, echo=second_log.append)
+    return out, first, first_history, first_log, second, second_log
+
+
+def test_budget_stop_writes_outputs_and_resume_finishes(resumed_run):
+    out, first, first_history, first_log, second, second_log = resumed_run
+    assert first["epochs_done"] == 1 and first["finished"] is False
+    assert len(first_history.strip().splitlines()) == 2  # header + epoch 1
+    assert any("time budget" in line for line in first_log)
+    assert any("resuming after epoch 1/3" in line for line in second_log)
+    # The stored config wins on --resume (epochs=99 was ignored).
+    assert second["epochs_done"] == 3 and second["finished"] is True
+    rows = [line.split(",") for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
+    assert [int(r[0]) for r in rows] == [1, 2, 3]
+    assert [int(r[1]) for r in rows] == [1, 2, 2]  # phase 1 head only, then all layers
+    for name in ("model.keras", "config.json", "metrics.json", "checkpoints/last.weights.h5",
+                 "checkpoints/last_optimizer.npz", "checkpoints/state.json"):
+        assert (out / name).is_file(), name
+
+
+def test_training_lowers_the_loss(resumed_run):
+    out = resumed_run[0]
+    losses = [float(line.split(",")[2]) for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
+    assert losses[-1] < losses[0]
+
+
+def test_metrics_and_config_files(resumed_run):
+    out = resumed_run[0]
+    figures = json.loads((out / "metrics.json").read_text())
+    for key in ("emd", "lcc_mean", "srcc_mean", "binary_accuracy", "confusion"):
+        assert key in figures
+    assert figures["n"] == figures["split"]["test"] == 6
+    assert set(figures["defects"]) == {"defocus", "glare"}
+    config = TrainConfig.load(out / "config.json")
+    assert config.epochs == 3 and config.alpha == 0.35
+    data = json.loads((out / "config.json").read_text())
+    with pytest.raises(SpecError, match="unknown training config keys: epoch"):
+        TrainConfig.from_dict({**data, "epoch": 3})
+    _model, spec = load_nima(out / "model.keras")
+    assert spec.defect_labels == ("defocus", "glare") and spec.input_size == 96
+    assert spec.provenance["test"]["n"] == 6
+
+
+def test_resume_of_a_finished_run_does_nothing(resumed_run):
+    from nima_edge.training.train import train
+
+    out = resumed_run[0]
+    log: list[str] = []
+    train(_config("unused.csv"), out, resume=True, echo=log.append)
+    assert "nothing to do" in log[-1]
+
+
+def test_existing_run_folder_is_not_overwritten(resumed_run):
+    from nima_edge.training.train import train
+
+    with pytest.raises(OutputError, match="use --resume to continue it or --force"):
+        train(_config("unused.csv"), resumed_run[0], echo=lambda m: None)
+
+
+def test_eval_command_on_the_trained_model(resumed_run, document_set, tmp_path):
+    model = resumed_run[0] / "model.keras"
+    plot = tmp_path / "eval.png"
+    result = CliRunner().invoke(cli, ["eval", str(model), "--data", str(document_set), "--format", "csv",
+                                      "--limit", "40", "--json", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["n"] == 40
+    confusion = figures["confusion"]
+    assert sum(confusion["true_ok"].values()) + sum(confusion["true_retake"].values()) == 40
+    assert set(figures["defects"]["defocus"]) == {"accuracy", "precision", "recall", "support"}
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = CliRunner().invoke(cli, ["eval", str(model), "--data", str(document_set), "--format", "csv",
+                                     "--plot", str(plot)])
+    assert again.exit_code == 1 and "already exists" in again.output
+    table = CliRunner().invoke(cli, ["eval", str(model), "--data", str(document_set), "--format", "csv",
+                                     "--limit", "20"])
+    assert "EMD (r=1)" in table.output and "true retake" in table.output
+
+
+def test_missing_imagenet_weights_fail_fast_with_the_file_to_place(tmp_path, document_set):
+    from nima_edge.training.model import NimaSpec, imagenet_weights_path
+
+    expected = imagenet_weights_path(NimaSpec(alpha=0.5, input_size=128))
+    if expected.exists():
+        pytest.skip(f"{expected} is present on this machine")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "--data", str(document_set), "--format", "csv", "--out", str(out),
+                                      "--alpha", "0.5", "--input-size", "128", "--base-weights", "imagenet"])
+    assert result.exit_code == 1
+    assert f"expected {expected}" in result.output
+    assert expected.name == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_128_no_top.h5"
+    assert not out.exists()
+
+
+MIRRORED_STEP = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from nima_edge.training.config import TrainConfig
+    from nima_edge.training.model import NimaSpec, build_nima
+    from nima_edge.training.pipeline import make_dataset
+    from nima_edge.training.train import compile_model, make_strategy, split_cpu
+    split_cpu(2)
+    config = TrainConfig(data="unused.csv", format="csv", strategy="mirrored", batch_size=8)
+    strategy = make_strategy(config.strategy)
+    with strategy.scope():
+        model = build_nima(NimaSpec(backbone="mobilenet", alpha=0.25, input_size=32))
+        compile_model(model, config, phase=2, steps_per_epoch=2, with_defects=False)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+    targets = {"distribution": rng.dirichlet(np.ones(10), size=16).astype(np.float32)}
+    history = model.fit(make_dataset(images, targets, 32, 8, shuffle=True), epochs=2, verbose=0).history
+    print(json.dumps({"replicas": strategy.num_replicas_in_sync, "kind": type(strategy).__name__,
+                      "loss": history["loss"]}))
+""")
+
+
+def _run_python(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+    return subprocess.run([sys.executable, "-c", script, *args], check=False, capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def test_mirrored_training_step_over_two_logical_cpus():
+    done = _run_python(MIRRORED_STEP)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["kind"] == "MirroredStrategy" and result["replicas"] == 2
+    assert all(np.isfinite(result["loss"]))
+
+
+@pytest.mark.slow
+def test_nima_train_mirrored_end_to_end(document_set, tmp_path):
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "nima_edge.cli", "train", "--data", str(document_set), "--format",
+                           "csv", "--out", str(out), "--alpha", "0.35", "--input-size", "32", "--batch-size", "8",
+                           "--epochs", "1", "--limit", "24", "--strategy", "mirrored", "--cpu-replicas", "2"],
+                          check=False, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "strategy MirroredStrategy over 2 replicas" in done.stderr
+    assert np.isfinite(json.loads((out / "metrics.json").read_text())["emd"])
+
+
+def _train_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nima_edge.cli", "train", "--format", "csv", "--alpha", "0.35", "--input-size",
+            "96", "--batch-size", "8", "--limit", "64", "--bn-momentum", "0.8", *args]
+
+
+@pytest.mark.slow
+def test_run_killed_after_epoch_one_resumes_to_the_full_count(document_set, tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+    process = subprocess.Popen(_train_cli("--data", str(document_set), "--out", str(out), "--epochs", "4"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    state = out / "checkpoints" / "state.json"
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if state.is_file() and json.loads(state.read_text())["epochs_done"] >= 1:
+                break
+            time.sleep(0.2)
+    finally:
+        process.kill()  # SIGKILL: no clean-up code runs
+        process.wait()
+    done_before = json.loads(state.read_text())["epochs_done"]
+    assert 1 <= done_before < 4
+    resumed = subprocess.run(_train_cli("--data", str(document_set), "--out", str(out), "--resume"),
+                             check=False, capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming after epoch {done_before}/4" in resumed.stderr
+    epochs = [int(line.split(",")[0]) for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
+    assert epochs == [1, 2, 3, 4]
+    assert json.loads((out / "metrics.json").read_text())["epochs_done"] == 4
+
+
+@pytest.mark.slow
+def test_eval_of_a_tflite_conversion_matches_keras(resumed_run, document_set, tmp_path):
+    import tensorflow as tf
+    from nima_edge.runtime.metadata import ModelMetadata, embed_metadata
+
+    model, spec = load_nima(resumed_run[0] / "model.keras")
+    flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    metadata = ModelMetadata(score_values=spec.score_values, input_size=spec.input_hw, threshold=spec.threshold,
+                             extra_outputs={"defects": spec.defect_labels})
+    tflite = tmp_path / "model.tflite"
+    tflite.write_bytes(embed_metadata(flat, metadata))
+    args = ["--data", str(document_set), "--format", "csv", "--limit", "30", "--json"]
+    keras_run = CliRunner().invoke(cli, ["eval", str(resumed_run[0] / "model.keras"), *args])
+    lite_run = CliRunner().invoke(cli, ["eval", str(tflite), *args])
+    assert lite_run.exit_code == 0, lite_run.output
+    a = json.loads(keras_run.output.strip().splitlines()[-1])
+    b = json.loads(lite_run.output.strip().splitlines()[-1])
+    assert b["n"] == a["n"] == 30
+    assert b["emd"] == pytest.approx(a["emd"], abs=1e-3)
+    assert b["mean_predicted"] == pytest.approx(a["mean_predicted"], abs=1e-3)
+    assert set(b["defects"]) == {"defocus", "glare"}
