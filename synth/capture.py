@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-
 from nima_edge.runtime.defects import DEFECTS
 from nima_edge.runtime.errors import NimaError
 
@@ -136,7 +135,7 @@ def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
         long_side = int(size)
     portrait = rng.random() < 0.75
     aspect = (4 / 3) if rng.random() < 0.8 else (16 / 9)
-    short = int(round(long_side / aspect))
+    short = round(long_side / aspect)
     width, height = (short, long_side) if portrait else (long_side, short)
     size_mm = page_format(rng, kind) if kind in DOCUMENT_KINDS else (210.0, 297.0)
     handwritten = bool(rng.random() < (0.65 if kind == "prescription" else 1.0))
@@ -237,7 +236,7 @@ def _motion_kernel(length: float, angle: float) -> np.ndarray:
     kernel = np.zeros((size, size), np.float32)
     c = size // 2
     dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
-    cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1.0, 1,
+    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1,
              cv2.LINE_AA)
     return kernel / kernel.sum()
 
@@ -300,8 +299,8 @@ def noise_gain(under: float) -> float:
 
 
 def lowres_factor(severity: float, char_px: float) -> float:
-    """Resolution scale: at full severity the body text is about 1.8 pixels tall."""
-    return float(min(1.0, (1.8 / max(char_px, 1.8)) ** severity))
+    """Resolution scale: at full severity the body text is about 1.5 pixels tall."""
+    return float(min(1.0, (1.5 / max(char_px, 1.5)) ** severity))
 
 
 def glare_core_fraction(severity: float) -> float:
@@ -321,7 +320,7 @@ def cutoff_fraction(severity: float) -> float:
 
 def jpeg_quality_for(severity: float, base: int) -> int:
     """JPEG quality falls geometrically from the scene's own to 2."""
-    return max(2, int(round(base * (2.0 / base) ** (severity ** 0.8))))
+    return max(2, round(base * (2.0 / base) ** (severity ** 0.8)))
 
 
 def render_capture(seed: int, defects: dict[str, float] | None = None, kind: str | None = None,
@@ -440,7 +439,7 @@ def _render_document(seed: int, kind: str, defects: dict[str, float], size: int 
     quad = _page_quad(sc, page_w, page_h)
     scale = np.sqrt(abs(cv2.contourArea(quad.astype(np.float32))) / (page_w * page_h))
     page_w, page_h = page_w * scale, page_h * scale
-    page = render_page(_rng(seed, PAGE), kind, sc.size_mm, int(round(max(page_w, page_h))), defects["scrawl"],
+    page = render_page(_rng(seed, PAGE), kind, sc.size_mm, round(max(page_w, page_h)), defects["scrawl"],
                        handwritten=sc.handwritten)
     ph_px, pw_px = page.image.shape[:2]
     char_px = page.char_height * (max(page_w, page_h) / max(pw_px, ph_px))
@@ -537,7 +536,7 @@ def _fit_junk_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Cover-crop a user photo to the frame size."""
     h, w = image.shape[:2]
     s = max(width / w, height / h)
-    resized = cv2.resize(image, (max(width, int(round(w * s))), max(height, int(round(h * s)))),
+    resized = cv2.resize(image, (max(width, round(w * s)), max(height, round(h * s))),
                          interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
     y0 = (resized.shape[0] - height) // 2
     x0 = (resized.shape[1] - width) // 2

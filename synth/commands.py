@@ -5,9 +5,9 @@ import os
 from pathlib import Path
 
 import click
+from nima_edge.runtime.fileio import check_writable
 
 from nima_edge.clitools import force_option, translate_errors
-from nima_edge.runtime.fileio import check_writable
 
 from .dataset import SynthConfig, Throughput, check_junk_dir, write_dataset
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from nima_edge.runtime.defects import DEFECTS
 from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.fileio import OutputError, atomic_write_text
@@ -36,11 +35,12 @@ JOURNAL = ".labels.journal"
 RUN_FILE = ".synth_run.json"
 USER_JUNK_SHARE = 0.5  # of junk frames, when --junk-dir is given
 
-CONTRACT_COLUMNS = (["path"] + [f"votes_{i}" for i in range(1, 11)] + ["mean", "std", "kind"]
-                    + [f"defect_{name}" for name in DEFECTS])
-EXTRA_COLUMNS = ["seed", "width", "height", "usability", "page_coverage", "page_in_frame", "char_height_px",
-                 "effective_char_px", "blur_px", "contrast", "noise", "glare_fraction", "jpeg_quality", "source"]
-COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
+# The columns `nima train --format csv` reads, in this order; extra columns follow them.
+CONTRACT_COLUMNS: tuple[str, ...] = tuple(["path"] + [f"votes_{i}" for i in range(1, 11)] + ["mean", "std", "kind"]
+                                          + [f"defect_{name}" for name in DEFECTS])
+EXTRA_COLUMNS: tuple[str, ...] = ("seed", "width", "height", "usability", "page_coverage", "page_in_frame", "char_height_px",
+                 "effective_char_px", "blur_px", "contrast", "noise", "glare_fraction", "jpeg_quality", "source")
+COLUMNS: tuple[str, ...] = CONTRACT_COLUMNS + EXTRA_COLUMNS
 
 
 @dataclass(frozen=True)

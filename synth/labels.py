@@ -6,9 +6,10 @@ made more severe on the same page can only lower the score:
 
     U = q_scene * F_sharp * F_size * F_contrast * F_snr * F_light * F_glare * F_frame * F_jpeg * F_scrawl
 
-    F_sharp    = 1 / (1 + (r / 0.22)^3)    r = total blur std dev / character cap height (capture px):
-                                           optics, defocus, hand-shake streak (length / sqrt 12), resampling
-    F_size     = 1 / (1 + (5 / h)^4)       h = cap height after the low-resolution defect (px)
+    F_sharp    = 1 / (1 + ((r - 0.04)+ / 0.2)^2)   r = total blur std dev / character cap height (capture
+                                           px): optics, defocus, hand-shake streak (length / sqrt 12),
+                                           resampling; blur under 4% of the cap height costs nothing
+    F_size     = 1 / (1 + (4.5 / h)^3)     h = cap height after the low-resolution defect (px)
     F_contrast = 1 / (1 + (0.3 / c)^4)     c = (P - I) / P, the ink's relative contrast after exposure,
                                            P, I = paper, ink luminance (0..1) after gain, flare, clipping
     F_snr      = 1 / (1 + (4 / SNR)^2)     SNR = (P - I) / sensor noise std dev
@@ -16,7 +17,7 @@ made more severe on the same page can only lower the score:
     F_glare    = exp(-4.5 g)               g = fraction of the page washed out by glare
     F_frame    = exp(-3.5 o)               o = fraction of the page outside the frame
     F_jpeg     = 1 / (1 + (10 / Q)^2 * sqrt(12 / h0))   Q = JPEG quality, h0 = cap height (px)
-    F_scrawl   = 1 / (1 + (s / 0.45)^3)    handwritten pages only; s = scrawl severity
+    F_scrawl   = 1 / (1 + (s / 0.42)^2.5)    handwritten pages only; s = scrawl severity
 
 q_scene (0.96..1) covers small scene imperfections; documents other than prescriptions get 0.97
 (legible paper, but not what the pharmacy asked for). Junk (not a document) gets U in [0, 0.06].
@@ -41,12 +42,12 @@ OTHER_DOCUMENT_FACTOR = 0.97
 
 
 def sharpness_factor(blur_px: float, char_px: float) -> float:
-    ratio = blur_px / max(char_px, 1e-3)
-    return 1.0 / (1.0 + (ratio / 0.22) ** 3)
+    excess = max(blur_px / max(char_px, 1e-3) - 0.04, 0.0)
+    return 1.0 / (1.0 + (excess / 0.2) ** 2)
 
 
 def size_factor(char_px: float) -> float:
-    return 1.0 / (1.0 + (5.0 / max(char_px, 1e-3)) ** 4)
+    return 1.0 / (1.0 + (4.5 / max(char_px, 1e-3)) ** 3)
 
 
 def contrast_factor(paper: float, ink: float) -> float:
@@ -76,7 +77,7 @@ def jpeg_factor(quality: int, char_px: float) -> float:
 
 
 def scrawl_factor(severity: float) -> float:
-    return 1.0 / (1.0 + (severity / 0.45) ** 3)
+    return 1.0 / (1.0 + (severity / 0.42) ** 2.5)
 
 
 def usability(info: CaptureInfo) -> float:

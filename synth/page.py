@@ -60,8 +60,8 @@ class Canvas:
         self.rng = rng
         width_mm, height_mm = size_mm
         self.px_per_mm = long_side_px / max(width_mm, height_mm)
-        self.width = max(32, int(round(width_mm * self.px_per_mm)))
-        self.height = max(32, int(round(height_mm * self.px_per_mm)))
+        self.width = max(32, round(width_mm * self.px_per_mm))
+        self.height = max(32, round(height_mm * self.px_per_mm))
         self.image = _paper(rng, self.width, self.height, tint)
         self.margin = 12 * self.px_per_mm
         self.y = self.margin
@@ -77,7 +77,7 @@ class Canvas:
         """Print one line with its baseline at the cursor; returns the width drawn in pixels."""
         scale = cap_px / _CAP[font & 0xF]
         if thickness is None:
-            thickness = max(1, int(round(cap_px / 11)))
+            thickness = max(1, round(cap_px / 11))
         limit = (self.width - self.margin - x) if max_width is None else max_width
         (w, _), _ = cv2.getTextSize(text, font, scale, thickness)
         while w > limit and " " in text:  # drop words, not shrink: the body text size is a label input
@@ -99,7 +99,7 @@ class Canvas:
         slant, wobble_amp, wobble_freq, phase, squash_jitter = rng.uniform(-0.1, 0.45), *rng.uniform(0, 1, 4)
         jitter = rng.standard_normal(16)
         scale = cap_px / _CAP[font & 0xF]
-        thickness = max(1, int(round(cap_px / 9 * (1 + 0.8 * scrawl))))
+        thickness = max(1, round(cap_px / 9 * (1 + 0.8 * scrawl)))
         limit = (self.width - self.margin - x) if max_width is None else max_width
         squash = (1.0 - 0.45 * scrawl) * (0.95 + 0.1 * squash_jitter)
         (w, h), base = cv2.getTextSize(text, font, scale, thickness)
@@ -162,7 +162,7 @@ def _signature(canvas: Canvas, x: float, cap_px: float, color: tuple[int, int, i
     pts = np.stack([np.cumsum(np.cos(angles) * steps + cap_px * 0.25), np.cumsum(np.sin(angles) * steps)], 1)
     pts[:, 1] = np.clip(pts[:, 1], -cap_px * 1.5, cap_px * 1.5)
     pts += np.array([x, canvas.y])
-    thickness = max(1, int(round(cap_px / 8)))
+    thickness = max(1, round(cap_px / 8))
     cv2.polylines(canvas.image, [pts.astype(np.int32)], False, color, thickness, cv2.LINE_AA)
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.fileio import atomic_write_bytes
 from nima_edge.runtime.images import load_image
@@ -84,7 +83,7 @@ def make_preview(labels_csv: str | os.PathLike, out_png: str | os.PathLike, forc
         raise SynthError(f"{labels_csv}: no rows to preview")
     order = sorted(range(len(table)), key=lambda i: float(table[i]["mean"]))
     n = min(columns * rows, len(order))
-    picks = [order[int(round(j))] for j in np.linspace(0, len(order) - 1, n)]
+    picks = [order[round(j)] for j in np.linspace(0, len(order) - 1, n)]
     cells = [_thumb(labels_csv.parent / table[i]["path"], float(table[i]["mean"]), table[i]["kind"],
                     _defect_text(table[i])) for i in picks]
     blank = np.full_like(cells[0], 255)

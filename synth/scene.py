@@ -14,7 +14,7 @@ import numpy as np
 def _smooth_noise(rng: np.random.Generator, width: int, height: int, cells: int) -> np.ndarray:
     """Value noise in about [-1, 1]: a coarse random grid, bicubically upsampled."""
     gw = max(2, cells)
-    gh = max(2, int(round(cells * height / max(width, 1))))
+    gh = max(2, round(cells * height / max(width, 1)))
     grid = rng.standard_normal((gh, gw)).astype(np.float32)
     return cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
 
