@@ -85,9 +85,8 @@ def tiles(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
 
 def floor(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """Speckled stone / terrazzo / carpet."""
-    speck = rng.standard_normal((height // 2 + 1, width // 2 + 1)).astype(np.float32)
-    speck = cv2.resize(speck, (width, height), interpolation=cv2.INTER_NEAREST)[:height, :width]
-    field = 0.5 * _fractal(rng, width, height, 4, 6) + 0.35 * speck
+    speck = cv2.GaussianBlur(rng.standard_normal((height, width), dtype=np.float32), (0, 0), 0.8)
+    field = 0.5 * _fractal(rng, width, height, 4, 6) + rng.uniform(0.2, 0.6) * speck
     return _colorise(field, _rand_color(rng, 20, 120), _rand_color(rng, 100, 230))
 
 
