@@ -21,6 +21,7 @@ from .overlay import Prompt
 from .policy import Assessment, Assessor
 from .sources import FrameReader, SourceSpec
 
+STABLE_FRAMES = 100  # frames after which a reopened source counts as recovered
 HEADLINES = {"retake": "RETAKE", "ok": "HOLD STILL", "ready": "READY"}
 
 
@@ -96,6 +97,7 @@ def watch(
     best: tuple[float, np.ndarray | None] = (-np.inf, None)
     last_checks = None
     reader = _open_with_retries(source, config, on_event, attempt_first=True)
+    losses, frames_since_open = 0, 0
     start = time.perf_counter()
     try:
         while config.max_frames is None or summary.frames < config.max_frames:
@@ -112,10 +114,16 @@ def watch(
                     summary.end_reason = "video ended"
                     break
                 reader.close()
-                on_event({"event": "source_lost", "source": source.description,
-                          "detail": str(stalled) if stalled else "no more frames"})
+                detail = str(stalled) if stalled else f"{source.description}: no more frames"
+                on_event({"event": "source_lost", "source": source.description, "detail": detail})
+                # A source that dies again soon after each reopen is as dead as one that never opens.
+                losses = losses + 1 if frames_since_open < STABLE_FRAMES else 1
+                if losses > config.retries:
+                    raise SourceError(f"{detail}; lost {losses} times, giving up")
                 reader = _open_with_retries(source, config, on_event, attempt_first=False)
+                frames_since_open = 0
                 continue
+            frames_since_open += 1
             checks_now = summary.frames % config.checks_every == 0
             model_input, checks, ms = assessor.inspect(frame) if checks_now else (
                 assessor.scorer.prepare(frame), last_checks, 0.0)

@@ -1,0 +1,134 @@
+"""`nima score | rank | info | annotate` through click's CliRunner: contract, exit codes, outputs."""
+import csv
+import json
+
+import cv2
+import pytest
+from click.testing import CliRunner
+
+from nima_edge.cli import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def json_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture()
+def mixed_folder(tmp_path, page_files):
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("sharp", "dark"):
+        (folder / f"{name}.jpg").write_bytes(page_files[name].read_bytes())
+    (folder / "sub" / "blurred.jpg").write_bytes(page_files["blurred"].read_bytes())
+    (folder / "notes.txt").write_text("not walked: not an image suffix")
+    return folder
+
+
+def test_score_json_contract(page_files, float_model):
+    result = run("score", page_files["sharp"], page_files["blurred"], "--json", "--model", float_model,
+                 "--threshold", 4)
+    assert result.exit_code == 0, result.output
+    records = json_lines(result.output)
+    assert [r["path"] for r in records] == [str(page_files["sharp"]), str(page_files["blurred"])]
+    for record in records:
+        assert set(record) >= {"path", "mean", "std", "distribution", "verdict", "reasons", "ms"}
+        assert len(record["distribution"]) == 10 and abs(sum(record["distribution"]) - 1) < 1e-3
+        assert abs(record["mean"] - sum((i + 1) * p for i, p in enumerate(record["distribution"]))) < 1e-3
+        assert record["verdict"] in ("ok", "retake") and isinstance(record["reasons"], list)
+    assert records[0]["verdict"] == "ok" and records[1]["verdict"] == "retake"
+    assert records[1]["reasons"][0] == "Tap to focus: the text is blurred"
+
+
+def test_score_exit_codes(page_files, float_model, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    assert run("score", page_files["sharp"], "--model", float_model, "--threshold", 4).exit_code == 0
+    failed = run("score", page_files["sharp"], bad, "--json", "--model", float_model)
+    assert failed.exit_code == 2
+    assert json_lines(failed.output)[1] == {"path": str(bad), "error": f"{bad}: not a readable image (unsupported format or corrupt data)"}
+    retake = run("score", page_files["blurred"], "--fail-on-retake", "--model", float_model, "--threshold", 4)
+    assert retake.exit_code == 1
+    ok = run("score", page_files["sharp"], "--fail-on-retake", "--model", float_model, "--threshold", 4)
+    assert ok.exit_code == 0
+    # A failure outranks a retake: the batch is incomplete.
+    assert run("score", page_files["blurred"], bad, "--fail-on-retake", "--model", float_model).exit_code == 2
+
+
+def test_score_walks_folders_and_globs_and_prints_a_table(mixed_folder, float_model):
+    result = run("score", mixed_folder, "--model", float_model)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].startswith("verdict")
+    assert sum(str(mixed_folder) in line for line in lines) == 3
+    assert "sub/blurred.jpg" in result.output and "notes.txt" not in result.output
+    globbed = run("score", str(mixed_folder / "*.jpg"), "--json", "--model", float_model)
+    assert [r["path"].rsplit("/", 1)[-1] for r in json_lines(globbed.output)] == ["dark.jpg", "sharp.jpg"]
+
+
+def test_score_nothing_found_and_bad_options(tmp_path, float_model):
+    (tmp_path / "empty").mkdir()
+    result = run("score", tmp_path / "empty", "--model", float_model)
+    assert result.exit_code == 2 and "no images found" in result.output
+    bad = run("score", tmp_path, "--model", float_model, "--threshold", 42)
+    assert bad.exit_code == 2 and "outside the model's score range 1..10" in bad.output
+
+
+def test_score_model_errors_exit_1(tmp_path, page_files):
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"garbage")
+    result = run("score", page_files["sharp"], "--model", broken)
+    assert result.exit_code == 1 and result.output.startswith(f"Error: {broken}: ")
+
+
+def test_rank_sorts_filters_writes_and_copies(mixed_folder, float_model, tmp_path):
+    out_csv, keep = tmp_path / "rank.csv", tmp_path / "keep"
+    result = run("rank", mixed_folder, "--model", float_model, "--top", 2, "--out", out_csv, "--copy-to", keep)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 2 and float(rows[0]["mean"]) >= float(rows[1]["mean"])
+    assert sorted(p.name for p in keep.iterdir()) == sorted(r["path"].rsplit("/", 1)[-1] for r in rows)
+    # Outputs are never overwritten without --force.
+    again = run("rank", mixed_folder, "--model", float_model, "--out", out_csv)
+    assert again.exit_code == 1 and "already exists (use --force to overwrite)" in again.output
+    out_json = tmp_path / "rank.json"
+    forced = run("rank", mixed_folder, "--model", float_model, "--min-score", 0, "--out", out_json, "--force")
+    assert forced.exit_code == 0 and len(json.loads(out_json.read_text())) == 3
+    none_kept = run("rank", mixed_folder, "--model", float_model, "--min-score", 9.99, "--out", out_json, "--force")
+    assert json.loads(out_json.read_text()) == [] and none_kept.exit_code == 0
+
+
+def test_info_prints_metadata(float_model, tiny_models):
+    readable = run("info", float_model)
+    assert readable.exit_code == 0 and "64x64 RGB" in readable.output and "defocus" in readable.output
+    document = json.loads(run("info", float_model, "--json").output)
+    assert document["metadata"]["input_size"] == [64, 64]
+    assert document["tensors"]["outputs"]["distribution"]["shape"] == [1, 10]
+    bare = run("info", tiny_models["bare"])
+    assert bare.exit_code == 0 and "no nima-edge metadata" in bare.output
+    not_nima = run("info", tiny_models["wrong_output"])
+    assert not_nima.exit_code == 1 and "no output of shape (1, 10)" in not_nima.output
+
+
+def test_annotate_writes_overlays_and_refuses_to_overwrite(mixed_folder, float_model, tmp_path):
+    out = tmp_path / "annotated"
+    result = run("annotate", mixed_folder, "--out", out, "--model", float_model)
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["blurred.jpg", "dark.jpg", "sharp.jpg"]
+    picture = cv2.imread(str(out / "dark.jpg"))
+    original = cv2.imread(str(mixed_folder / "dark.jpg"))
+    assert picture.shape == original.shape
+    assert abs(picture.astype(int) - original).mean() > 1  # something was drawn
+    again = run("annotate", mixed_folder, "--out", out, "--model", float_model)
+    assert again.exit_code == 2 and "already exists (use --force to overwrite)" in again.output
+    assert run("annotate", mixed_folder, "--out", out, "--model", float_model, "--force").exit_code == 0
+
+
+def test_every_runtime_command_has_help_with_an_example():
+    for name in ("score", "watch", "rank", "info", "annotate"):
+        result = run(name, "--help")
+        assert result.exit_code == 0 and "Example" in result.output, name

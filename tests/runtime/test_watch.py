@@ -1,0 +1,138 @@
+"""`nima watch` on video files standing in for cameras: states, hysteresis, saving, faults."""
+import json
+import time
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from nima_edge.cli import cli
+from nima_edge.runtime import Scorer, SourceError
+from nima_edge.runtime.policy import Assessor
+from nima_edge.runtime.sources import SourceSpec, parse_source
+from nima_edge.runtime.watch import PromptState, WatchConfig, watch
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def events(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_hysteresis_does_not_flicker_around_the_threshold():
+    state = PromptState(5.0, WatchConfig(alpha=0.5, hysteresis=0.25, ready_frames=5))
+    rng = np.random.default_rng(0)
+    changes = [state.update(s) for s in 5.0 + rng.normal(0, 0.15, 200)]
+    assert sum(c is not None for c in changes) <= 2  # jitter around the line: at most the first state
+
+
+def test_states_go_retake_ok_ready_and_back():
+    state = PromptState(5.0, WatchConfig(alpha=1.0, hysteresis=0.25, ready_frames=3))
+    sequence = [2, 2, 6, 6, 6, 6, 4.9, 4.7, 2]
+    assert [state.update(s) for s in sequence] == ["retake", None, "ok", None, "ready", None, None, "retake", None]
+
+
+def test_watch_video_ready_saves_best_and_writes_overlay(capture_video, float_model, tmp_path):
+    out, best = tmp_path / "overlay.mp4", tmp_path / "best"
+    result = run("watch", capture_video, "--model", float_model, "--threshold", 4, "--json",
+                 "--out", out, "--save-best", best, "--ready-frames", 5)
+    assert result.exit_code == 0, result.output
+    log = events(result.output)
+    states = [e["state"] for e in log if e["event"] == "state"]
+    assert states == ["retake", "ok", "ready"]
+    assert log[0]["reasons"]  # a retake says why
+    saved = [e for e in log if e["event"] == "saved"]
+    assert len(saved) == 1 and cv2.imread(saved[0]["path"]).shape == (360, 640, 3)
+    end = log[-1]
+    assert end["event"] == "end" and end["reason"] == "video ended" and end["frames"] == 42
+    video = cv2.VideoCapture(str(out))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 42
+    video.release()
+    assert not list(tmp_path.glob(".overlay.partial*"))
+
+
+def test_watch_max_frames_and_human_output(capture_video, float_model):
+    result = run("watch", capture_video, "--model", float_model, "--max-frames", 5)
+    assert result.exit_code == 0
+    assert "RETAKE" in result.output and "max frames: 5 frames" in result.output
+
+
+def test_watch_refuses_existing_output_and_bad_sources(capture_video, float_model, tmp_path):
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"old")
+    result = run("watch", capture_video, "--model", float_model, "--out", out)
+    assert result.exit_code == 1 and "already exists" in result.output and out.read_bytes() == b"old"
+    missing = run("watch", tmp_path / "nope.mp4", "--model", float_model)
+    assert missing.exit_code == 1 and "no such video file" in missing.output
+    not_video = tmp_path / "text.mp4"
+    not_video.write_text("hello")
+    broken = run("watch", not_video, "--model", float_model)
+    assert broken.exit_code == 1 and "cannot open" in broken.output
+
+
+def test_camera_that_does_not_open_is_retried_then_gives_up(float_model):
+    start = time.monotonic()
+    result = run("watch", "57", "--model", float_model, "--retries", 1, "--json")
+    assert result.exit_code == 1
+    assert "camera 57: cannot open" in result.output and "after 2 attempts; giving up" in result.output
+    assert time.monotonic() - start < 20
+
+
+def test_show_without_a_gui_is_a_clear_error(capture_video, float_model):
+    gui = [line for line in cv2.getBuildInformation().splitlines() if line.strip().startswith("GUI:")]
+    if not gui or "NONE" not in gui[0]:
+        pytest.skip("this OpenCV has a GUI")
+    result = run("watch", capture_video, "--model", float_model, "--show", "--max-frames", 1)
+    assert result.exit_code == 1 and "cannot open a window" in result.output
+
+
+class _StallingCapture:
+    """Frames from a real video, then silence: a camera whose driver stops delivering."""
+
+    def __init__(self, path, frames):
+        self.video, self.left = cv2.VideoCapture(str(path)), frames
+
+    def read(self):
+        if self.left == 0:
+            time.sleep(5)
+        self.left -= 1
+        return self.video.read()
+
+    def release(self):
+        self.video.release()
+
+
+def test_live_source_that_stalls_is_reopened_then_abandoned(capture_video, float_model):
+    opened = []
+
+    def opener():
+        opened.append(1)
+        return _StallingCapture(capture_video, 4)
+
+    spec = SourceSpec("camera test", live=True, open=opener)
+    config = WatchConfig(retries=1, retry_delay=0.01, stall_timeout=0.3)
+    log = []
+    assessor = Assessor(Scorer(float_model, threads=1))
+    start = time.monotonic()
+    # The second capture also stalls: after one reopen the loop gives up.
+    with pytest.raises(SourceError, match=r"camera test: no frame for 0.3 s; lost 2 times, giving up"):
+        summary_frames(watch(assessor, spec, config, on_event=log.append, save_dir=None))
+    assert time.monotonic() - start < 10
+    assert any(e["event"] == "source_lost" for e in log)
+    assert len(opened) >= 2
+
+
+def summary_frames(summary):
+    return summary.frames
+
+
+def test_parse_source_kinds(capture_video):
+    assert parse_source("0").live and parse_source("0").description == "camera 0"
+    assert parse_source("rtsp://127.0.0.1/x").live
+    video = parse_source(str(capture_video))
+    assert not video.live and video.fps == pytest.approx(30.0)
+    with pytest.raises(SourceError, match="no such video file"):
+        parse_source("/nonexistent/clip.mp4")
