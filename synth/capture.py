@@ -367,62 +367,79 @@ def _encode(image: np.ndarray, quality: int) -> bytes:
 
 
 NOISE_TILE = 1031  # a prime-sized tile: repeats are not aligned with JPEG blocks or text lines
+NOISE_CODE_SCALE = 32.0  # the tile stores 128 + 32 z (z ~ N(0, 1), clipped to +-4)
 _noise_tile_cache: list[np.ndarray] = []
 
 
 def _noise_tile() -> np.ndarray:
-    """A fixed tile of sensor-like noise (std 16 in int16): luminance grain plus weaker colour noise.
+    """A fixed tile of sensor-like noise, luminance grain plus weaker colour noise, as uint8 codes.
 
-    Drawing fresh normal samples for every pixel of every frame is the single largest cost of a
-    capture; a cached tile shifted, flipped and transposed per frame looks the same to a camera
-    model and costs a few copies.
+    Drawing fresh normal samples for every pixel of every frame was the largest single cost of a
+    capture; a cached tile at a per-frame offset looks the same to a camera model. It is wrapped
+    out beyond the largest default frame so any window is one slice, and stored as codes so a
+    frame's noise level is applied with two 256-entry lookups instead of arithmetic.
     """
     if not _noise_tile_cache:
         rng = np.random.default_rng(20240611)
         luma = rng.standard_normal((NOISE_TILE, NOISE_TILE, 1), dtype=np.float32)
         chroma = rng.standard_normal((NOISE_TILE, NOISE_TILE, 3), dtype=np.float32)
-        tile = np.round((luma + 0.5 * chroma) / np.sqrt(1.25) * 16).astype(np.int16)
-        # Wrapped out to tile + the largest default frame, so any window is one slice (no copy).
+        z = (luma + 0.5 * chroma) / np.sqrt(1.25)
+        tile = np.clip(np.round(128 + NOISE_CODE_SCALE * z), 0, 255).astype(np.uint8)
         _noise_tile_cache.append(cv2.copyMakeBorder(tile, 0, 2048, 0, 2048, cv2.BORDER_WRAP))
     return _noise_tile_cache[0]
 
 
-def _noise_field(seed: int, height: int, width: int, sigma: float) -> np.ndarray:
-    """int16 noise of std `sigma` (in 8-bit levels) for one frame, from the shared tile."""
+def _add_noise(image: np.ndarray, seed: int, sigma: float) -> np.ndarray:
+    """Add zero-mean noise of std `sigma` (8-bit levels) to a uint8 frame, saturating."""
+    h, w = image.shape[:2]
     rng = _rng(seed, NOISE)
     oy, ox = (int(v) for v in rng.integers(0, NOISE_TILE, 2))
-    flip = int(rng.integers(-1, 3))  # cv2.flip code, or 2 = none
     big = _noise_tile()
-    if height + oy > big.shape[0] or width + ox > big.shape[1]:  # frames beyond the cached size
-        big = cv2.copyMakeBorder(big, 0, height, 0, width, cv2.BORDER_WRAP)
-    window = big[oy:oy + height, ox:ox + width]
-    if flip != 2:
-        window = cv2.flip(window, flip)
-    return cv2.multiply(window, (sigma / 16.0,) * 3 + (0.0,))
+    if h + oy > big.shape[0] or w + ox > big.shape[1]:  # frames beyond the cached size
+        big = cv2.copyMakeBorder(big, 0, h, 0, w, cv2.BORDER_WRAP)
+    codes = np.ascontiguousarray(big[oy:oy + h, ox:ox + w])
+    z = (np.arange(256, dtype=np.float32) - 128.0) * (sigma / NOISE_CODE_SCALE)
+    positive = np.clip(np.round(z), 0, 255).astype(np.uint8)
+    negative = np.clip(np.round(-z), 0, 255).astype(np.uint8)
+    image = cv2.add(image, cv2.LUT(codes, positive))
+    return cv2.subtract(image, cv2.LUT(codes, negative))
 
 
-def _exposure_lut(gain: np.ndarray, veil: float) -> np.ndarray:
-    """Per-channel 8-bit curve: scene light x exposure gain (x colour cast) + flare, clipped."""
-    levels = np.arange(256, dtype=np.float32)[:, None]
-    out = levels * gain[None, :].astype(np.float32) + veil * 255.0
-    return np.clip(np.round(out), 0, 255).astype(np.uint8).reshape(256, 1, 3)
+def _exposure_lut(gain: float, veil: float) -> np.ndarray:
+    """8-bit curve: exposure gain + flare, clipped at white (what the sensor keeps)."""
+    out = np.arange(256, dtype=np.float32) * gain + veil * 255.0
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def _camera(image: np.ndarray, sc: _Scene, seed: int, gain: float, veil: float, noise_sigma: float) -> np.ndarray:
-    """Exposure, colour cast, sensor noise and 8-bit quantisation of a uint8 frame."""
-    h, w = image.shape[:2]
-    image = cv2.LUT(image, _exposure_lut(gain * (1.0 + 0.06 * sc.cast), veil))
-    noise = _noise_field(seed, h, w, noise_sigma * 255.0)
-    return cv2.add(image, noise, dtype=cv2.CV_8U)
+def _camera(image: np.ndarray, seed: int, gain: float, veil: float, noise_sigma: float) -> np.ndarray:
+    """Exposure, sensor noise and 8-bit quantisation of a uint8 frame (colour cast is in the light)."""
+    image = cv2.LUT(image, _exposure_lut(gain, veil))
+    return _add_noise(image, seed, noise_sigma * 255.0)
 
 
-def _gain3(field_small: np.ndarray, width: int, height: int) -> np.ndarray:
+def _gain3(field_small: np.ndarray, width: int, height: int, cast: np.ndarray | None = None) -> np.ndarray:
     """A smooth low-resolution light field (0..~2) as a full-size 3-channel uint8 fixed-point map,
-    for cv2.multiply(..., scale=1/128). Quantised and upsampled in uint8: it is smooth, and this is
-    several times cheaper than float maths at full resolution."""
-    g = np.clip(field_small * 128.0 + 0.5, 0, 255).astype(np.uint8)
-    g = cv2.resize(g, (width, height), interpolation=cv2.INTER_LINEAR)
-    return cv2.merge([g, g, g])
+    for cv2.multiply(..., scale=1/128), times a per-channel colour cast. Quantised and upsampled
+    in uint8: it is smooth, and this is several times cheaper than float maths at full resolution."""
+    g = cv2.resize(np.clip(field_small * 128.0 + 0.5, 0, 255).astype(np.uint8), (width, height),
+                   interpolation=cv2.INTER_LINEAR)
+    if cast is None:
+        return cv2.merge([g, g, g])
+    return cv2.merge([cv2.LUT(g, np.clip(np.round(np.arange(256) * k), 0, 255).astype(np.uint8)) for k in cast])
+
+
+def _warp_into_frame(page: np.ndarray, M: np.ndarray, quad: np.ndarray, width: int, height: int) -> np.ndarray:
+    """warpPerspective of the page into a frame-sized canvas, computed over the page's bounding box only."""
+    x0, y0 = (max(0, int(np.floor(v)) - 1) for v in quad.min(0))
+    x1, y1 = min(width, int(np.ceil(quad[:, 0].max())) + 2), min(height, int(np.ceil(quad[:, 1].max())) + 2)
+    frame = np.zeros((height, width, 3), np.uint8)
+    if x1 <= x0 or y1 <= y0:
+        return frame
+    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+    # Replicated border, so the anti-aliased mask (not a black fringe) decides the page edge.
+    frame[y0:y1, x0:x1] = cv2.warpPerspective(page, shift @ M, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                              borderMode=cv2.BORDER_REPLICATE)
+    return frame
 
 
 def _render_document(seed: int, kind: str, defects: dict[str, float], size: int | None) -> tuple[bytes, CaptureInfo]:
@@ -445,21 +462,22 @@ def _render_document(seed: int, kind: str, defects: dict[str, float], size: int 
     char_px = page.char_height * (max(page_w, page_h) / max(pw_px, ph_px))
     quad = _cut_off(quad, sc, cutoff_fraction(defects["incomplete"]), d_draws[0] * 2 * np.pi)
     # Compose in uint8 (4x less memory traffic than float): surface with the page's drop shadow,
-    # the page warped into place (its black border is premultiplied coverage), then uneven light.
+    # the page warped into place through an anti-aliased mask, then uneven light.
     surface = scene.draw_surface(_rng(seed, SURFACE), sc.surface, W, H)
     src = np.array([[0, 0], [pw_px, 0], [pw_px, ph_px], [0, ph_px]], np.float32)
     M = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
-    warped = cv2.warpPerspective(page.image, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    warped = _warp_into_frame(page.image, M, quad, W, H)
     mask = np.zeros((H, W), np.uint8)
     cv2.fillConvexPoly(mask, np.round(quad * 16).astype(np.int32), 255, cv2.LINE_AA, 4)
     light_small, shadow_depth = _illumination(sc, W, H, quad)
     lh, lw = light_small.shape
     small_mask = cv2.resize(mask, (lw, lh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     drop = np.roll(cv2.GaussianBlur(small_mask, (0, 0), max(W, H) * 0.006 / 8 + 0.5), (1, 1), (0, 1))
-    inverse = cv2.merge([255 - mask] * 3)
-    surface = cv2.multiply(surface, inverse, scale=1 / 255)
-    surface = cv2.multiply(surface, _gain3(light_small * (1.0 - 0.35 * drop), W, H), scale=1 / 128)
-    frame = cv2.add(surface, cv2.multiply(warped, _gain3(light_small, W, H), scale=1 / 128))
+    surface = cv2.multiply(surface, cv2.merge([255 - mask] * 3), scale=1 / 255)
+    warped = cv2.multiply(warped, cv2.merge([mask] * 3), scale=1 / 255)
+    cast = 1.0 + 0.06 * sc.cast
+    surface = cv2.multiply(surface, _gain3(light_small * (1.0 - 0.35 * drop), W, H, cast), scale=1 / 128)
+    frame = cv2.add(surface, cv2.multiply(warped, _gain3(light_small, W, H, cast), scale=1 / 128))
     alpha = mask
     in_frame = _area_inside(quad, W, H)
     page_area = abs(cv2.contourArea(quad.astype(np.float32)))
@@ -479,10 +497,10 @@ def _render_document(seed: int, kind: str, defects: dict[str, float], size: int 
     factor = lowres_factor(defects["lowres"], char_px)
     if factor < 0.999:
         small = cv2.resize(frame, (max(8, int(W * factor)), max(8, int(H * factor))), interpolation=cv2.INTER_AREA)
-        image = _camera(small, sc, seed, gain, veil, noise_sigma)
+        image = _camera(small, seed, gain, veil, noise_sigma)
         image = cv2.resize(image, (W, H), interpolation=cv2.INTER_LINEAR)
     else:
-        image = _camera(frame, sc, seed, gain, veil, noise_sigma)
+        image = _camera(frame, seed, gain, veil, noise_sigma)
     quality = jpeg_quality_for(defects["jpeg"], sc.jpeg_quality)
     data = _encode(image, quality)
     paper = expose(page.paper_bgr, gain, veil)
@@ -552,9 +570,9 @@ def _render_junk(seed: int, kind: str, size: int | None, junk_image: np.ndarray 
     else:
         frame = scene.draw_surface(_rng(seed, SURFACE), sc.junk_scene, W, H)
         light, _ = _illumination(sc, W, H)
-        frame = cv2.multiply(frame, _gain3(light, W, H), scale=1 / 128)
+        frame = cv2.multiply(frame, _gain3(light, W, H, 1.0 + 0.06 * sc.cast), scale=1 / 128)
         frame = _blur(frame, sc.optics_blur * 1.5)
-    image = _camera(frame, sc, seed, 1.0 + sc.exposure_jitter, 0.0, sc.noise)
+    image = _camera(frame, seed, 1.0 + sc.exposure_jitter, 0.0, sc.noise)
     data = _encode(image, sc.jpeg_quality)
     defects = {name: 0.0 for name in DEFECTS}
     defects["not_document"] = 1.0
