@@ -162,8 +162,8 @@ class Run:
     def prepare_data(self) -> None:
         c = self.config
         samples = read_dataset(c.data, c.format, c.images, c.score_values, c.limit)
-        self.echo(f"{len(samples)} labelled images from {c.data}"
-                  + (f" ({samples.problems.summary('labels')})" if samples.problems.total else ""))
+        # Skipped rows and images were already reported once, by the reader.
+        self.echo(f"{len(samples)} labelled images from {c.data}")
         if c.defect_head and samples.defects is None:
             raise TrainingError(f"{c.data}: --defect-head needs defect_<name> columns in the labels")
         self.with_defects = bool(samples.defect_labels) if c.defect_head is None else c.defect_head
