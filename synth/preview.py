@@ -17,7 +17,7 @@ from nima_edge.runtime.images import load_image
 
 from .capture import SynthError
 
-THUMB = 150
+THUMB = 130
 COLUMNS = 8
 ROWS = 5
 
@@ -27,21 +27,22 @@ def read_rows(labels_csv: str | os.PathLike) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _thumb(path: Path, mean: float, kind: str, defects: str) -> np.ndarray:
-    cell = np.full((THUMB + 34, THUMB, 3), 255, np.uint8)
+def _thumb(path: Path, mean: float, kind: str, defects: str, size: int = THUMB) -> np.ndarray:
+    cell = np.full((size + 34, max(size, 130), 3), 255, np.uint8)
     try:
         image = load_image(path)
     except ImageError:
         image = np.zeros((THUMB, THUMB, 3), np.uint8)
     h, w = image.shape[:2]
-    s = THUMB / max(h, w)
+    s = size / max(h, w)
     small = cv2.resize(image, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
-    y0, x0 = (THUMB - small.shape[0]) // 2, (THUMB - small.shape[1]) // 2
-    cell[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    y0, x0 = (size - small.shape[0]) // 2, (cell.shape[1] - small.shape[1]) // 2
+    # 32 levels per channel: invisible at this size, and it keeps the PNG small enough to commit.
+    cell[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small & 0xF8
     color = (0, 0, 200) if mean < 5 else (0, 140, 0)
-    cv2.putText(cell, f"{mean:.1f} {kind[:12]}", (3, THUMB + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1,
+    cv2.putText(cell, f"{mean:.1f} {kind[:12]}", (3, size + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1,
                 cv2.LINE_AA)
-    cv2.putText(cell, defects[:26], (3, THUMB + 28), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (60, 60, 60), 1, cv2.LINE_AA)
+    cv2.putText(cell, defects[:26], (3, size + 28), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (60, 60, 60), 1, cv2.LINE_AA)
     return cell
 
 
@@ -75,8 +76,11 @@ def _histogram(means: np.ndarray, width: int, height: int = 220) -> np.ndarray:
 
 
 def make_preview(labels_csv: str | os.PathLike, out_png: str | os.PathLike, force: bool = False,
-                 columns: int = COLUMNS, rows: int = ROWS) -> Path:
-    """Draw the sheet: columns x rows captures spread evenly over the sorted means, then the histogram."""
+                 columns: int = COLUMNS, rows: int = ROWS, thumb: int = THUMB) -> Path:
+    """Draw the sheet: columns x rows captures spread evenly over the sorted means, then the histogram.
+
+    PNG (lossless, for the labels' small text) or any other suffix OpenCV can write, e.g. .jpg.
+    """
     labels_csv = Path(labels_csv)
     table = read_rows(labels_csv)
     if not table:
@@ -85,7 +89,7 @@ def make_preview(labels_csv: str | os.PathLike, out_png: str | os.PathLike, forc
     n = min(columns * rows, len(order))
     picks = [order[round(j)] for j in np.linspace(0, len(order) - 1, n)]
     cells = [_thumb(labels_csv.parent / table[i]["path"], float(table[i]["mean"]), table[i]["kind"],
-                    _defect_text(table[i])) for i in picks]
+                    _defect_text(table[i]), thumb) for i in picks]
     blank = np.full_like(cells[0], 255)
     cells += [blank] * (-len(cells) % columns)
     grid = np.vstack([np.hstack(cells[r:r + columns]) for r in range(0, len(cells), columns)])
