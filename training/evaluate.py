@@ -191,7 +191,7 @@ def plot_figures(arrays: dict, figures: dict, path: Path, force: bool) -> None:
     left.axvline(arrays["threshold"], color="r", lw=0.6)
     left.set_xlabel("true mean score")
     left.set_ylabel("predicted mean score")
-    left.set_title(f"LCC {figures['lcc_mean']}  SRCC {figures['srcc_mean']}  (n={figures['n']})")
+    left.set_title(f"LCC {_fmt(figures['lcc_mean'])}  SRCC {_fmt(figures['srcc_mean'])}  (n={figures['n']})")
     bins = np.linspace(values[0], values[-1], 31)
     right.hist(arrays["true_mean"], bins=bins, alpha=0.6, label="true")
     right.hist(arrays["pred_mean"], bins=bins, alpha=0.6, label="predicted")
