@@ -11,6 +11,7 @@ capture comes from generators keyed by (seed, stream), each consumed in a fixed 
 So `render_capture(s, {"defocus": 0.3})` and `render_capture(s, {"defocus": 0.7})` show the same
 page in the same place under the same light, differing only in focus: twins for label tests.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,14 +24,14 @@ from nima_edge.runtime.errors import NimaError
 from . import scene
 from .page import DOCUMENT_KINDS, page_format, render_page
 
-KINDS: tuple[str, ...] = DOCUMENT_KINDS + ("junk", "user_junk")
+KINDS: tuple[str, ...] = (*DOCUMENT_KINDS, "junk", "user_junk")
 # Defects a generated document can get (not_document is a kind, not something added to a page).
 PAGE_DEFECTS: tuple[str, ...] = tuple(d for d in DEFECTS if d != "not_document")
 
 MIX, SCENE, PAGE, SURFACE, DEFECT, NOISE, VOTES = range(7)
 
-JUNK_SHARE = 0.12          # of all frames
-CLEAN_SHARE = 0.42         # of document frames (so ~37% of all frames are clean-ish good captures)
+JUNK_SHARE = 0.12  # of all frames
+CLEAN_SHARE = 0.42  # of document frames (so ~37% of all frames are clean-ish good captures)
 KIND_WEIGHTS = {"prescription": 0.68, "receipt": 0.07, "form": 0.07, "letter": 0.08, "handwritten_note": 0.10}
 
 
@@ -44,23 +45,23 @@ class CaptureInfo:
 
     seed: int
     kind: str
-    defects: dict[str, float]            # every name in DEFECTS -> severity 0..1 (0 = absent)
+    defects: dict[str, float]  # every name in DEFECTS -> severity 0..1 (0 = absent)
     width: int
     height: int
     handwritten: bool = False
-    page_coverage: float = 0.0           # fraction of the frame covered by (the visible part of) the page
-    page_in_frame: float = 1.0           # fraction of the page inside the frame
-    char_height_px: float = 0.0          # cap height of the body text in capture pixels
-    effective_char_px: float = 0.0       # the same after the low-resolution defect
-    blur_px: float = 0.0                 # total blur std dev in capture pixels (optics+defocus+motion+resampling)
-    contrast: float = 0.0                # ink-to-paper luminance difference after exposure, 0..1
-    paper_level: float = 0.0             # paper luminance after exposure, 0..1
-    noise: float = 0.0                   # sensor noise std dev, 0..1 units
-    glare_fraction: float = 0.0          # fraction of the page washed out by glare
-    shadow_depth: float = 0.0            # darkest light loss over the page, 0..1
+    page_coverage: float = 0.0  # fraction of the frame covered by (the visible part of) the page
+    page_in_frame: float = 1.0  # fraction of the page inside the frame
+    char_height_px: float = 0.0  # cap height of the body text in capture pixels
+    effective_char_px: float = 0.0  # the same after the low-resolution defect
+    blur_px: float = 0.0  # total blur std dev in capture pixels (optics+defocus+motion+resampling)
+    contrast: float = 0.0  # ink-to-paper luminance difference after exposure, 0..1
+    paper_level: float = 0.0  # paper luminance after exposure, 0..1
+    noise: float = 0.0  # sensor noise std dev, 0..1 units
+    glare_fraction: float = 0.0  # fraction of the page washed out by glare
+    shadow_depth: float = 0.0  # darkest light loss over the page, 0..1
     jpeg_quality: int = 90
-    base_quality: float = 1.0            # the scene's own small imperfections (0.9..1)
-    source: str = ""                     # the --junk-dir file a user_junk frame came from
+    base_quality: float = 1.0  # the scene's own small imperfections (0.9..1)
+    source: str = ""  # the --junk-dir file a user_junk frame came from
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -97,7 +98,7 @@ def sample_mix(seed: int) -> tuple[str, dict[str, float], bool]:
         return kind, {}, True
     count = 1 if draws[3] < 0.7 else 2
     chosen = [PAGE_DEFECTS[i] for i in order if kind_can_have(kind, PAGE_DEFECTS[i])][:count]
-    return kind, dict(zip(chosen, severities.tolist())), True
+    return kind, dict(zip(chosen, severities.tolist(), strict=False)), True
 
 
 def kind_can_have(kind: str, defect: str) -> bool:
@@ -156,14 +157,39 @@ def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
     noise = float(rng.uniform(1.0, 3.5)) / 255.0
     jpeg_quality = int(rng.integers(78, 96))
     exposure_jitter = float(rng.uniform(-0.08, 0.08))
-    return _Scene(width, height, kind, handwritten, size_mm, coverage, angle, tilt, centre, surface, junk_scene,
-                  light, shadow, cast, optics_blur, noise, jpeg_quality, exposure_jitter)
+    return _Scene(
+        width,
+        height,
+        kind,
+        handwritten,
+        size_mm,
+        coverage,
+        angle,
+        tilt,
+        centre,
+        surface,
+        junk_scene,
+        light,
+        shadow,
+        cast,
+        optics_blur,
+        noise,
+        jpeg_quality,
+        exposure_jitter,
+    )
 
 
 def _page_quad(sc: _Scene, page_w: float, page_h: float) -> np.ndarray:
     """Corners (TL, TR, BR, BL) of the page in the frame: rotated, tilted, fitted inside."""
-    rect = np.array([[-page_w / 2, -page_h / 2], [page_w / 2, -page_h / 2], [page_w / 2, page_h / 2],
-                     [-page_w / 2, page_h / 2]], np.float64)
+    rect = np.array(
+        [
+            [-page_w / 2, -page_h / 2],
+            [page_w / 2, -page_h / 2],
+            [page_w / 2, page_h / 2],
+            [-page_w / 2, page_h / 2],
+        ],
+        np.float64,
+    )
     rect += sc.tilt * np.array([page_w, page_h])
     a = np.deg2rad(sc.angle)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
@@ -199,8 +225,9 @@ def _cut_off(quad: np.ndarray, sc: _Scene, fraction: float, direction: float) ->
     return quad + step * hi
 
 
-def _illumination(sc: _Scene, width: int, height: int, quad: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, float]:
+def _illumination(
+    sc: _Scene, width: int, height: int, quad: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """Uneven light at 1/8 resolution: a gradient, vignetting and a soft shadow of a hand or phone.
 
     Returns the light field and the shadow depth over the page (1 - darkest/median light on it).
@@ -236,8 +263,7 @@ def _motion_kernel(length: float, angle: float) -> np.ndarray:
     kernel = np.zeros((size, size), np.float32)
     c = size // 2
     dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
-    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1,
-             cv2.LINE_AA)
+    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
     return kernel / kernel.sum()
 
 
@@ -248,7 +274,9 @@ def _motion_blur(image: np.ndarray, length: float, angle: float) -> np.ndarray:
         return cv2.filter2D(image, -1, _motion_kernel(length, angle), borderType=cv2.BORDER_REFLECT)
     h, w = image.shape[:2]
     factor = 16.0 / length
-    small = cv2.resize(image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA
+    )
     small = cv2.filter2D(small, -1, _motion_kernel(16.0, angle), borderType=cv2.BORDER_REFLECT)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -261,7 +289,9 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
         return cv2.GaussianBlur(image, (0, 0), sigma)
     factor = 3.0 / sigma
     h, w = image.shape[:2]
-    small = cv2.resize(image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA
+    )
     small = cv2.GaussianBlur(small, (0, 0), 3.0 * np.sqrt(max(1 - (1 / 3.0) ** 2, 0.1)))
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -279,7 +309,7 @@ def motion_length(severity: float, char_px: float) -> float:
 
 def exposure_gain(under: float, over: float, jitter: float = 0.0) -> float:
     """Multiplier on scene light: under-exposure down to 0.06x, over-exposure up to 4x."""
-    return float((0.06 ** under) * (1.0 + 3.0 * over) * (1.0 + jitter))
+    return float((0.06**under) * (1.0 + 3.0 * over) * (1.0 + jitter))
 
 
 def exposure_veil(over: float) -> float:
@@ -305,7 +335,7 @@ def lowres_factor(severity: float, char_px: float) -> float:
 
 def glare_core_fraction(severity: float) -> float:
     """Target page fraction washed out by the glare's saturated core."""
-    return 0.45 * severity ** 1.3
+    return 0.45 * severity**1.3
 
 
 def glare_intensity(severity: float) -> float:
@@ -315,17 +345,22 @@ def glare_intensity(severity: float) -> float:
 
 def cutoff_fraction(severity: float) -> float:
     """Fraction of the page outside the frame."""
-    return 0.55 * severity ** 1.3
+    return 0.55 * severity**1.3
 
 
 def jpeg_quality_for(severity: float, base: int) -> int:
     """JPEG quality falls geometrically from the scene's own to 2."""
-    return max(2, round(base * (2.0 / base) ** (severity ** 0.8)))
+    return max(2, round(base * (2.0 / base) ** (severity**0.8)))
 
 
-def render_capture(seed: int, defects: dict[str, float] | None = None, kind: str | None = None,
-                   size: int | None = None, junk_image: np.ndarray | None = None,
-                   source: str = "") -> tuple[np.ndarray, CaptureInfo]:
+def render_capture(
+    seed: int,
+    defects: dict[str, float] | None = None,
+    kind: str | None = None,
+    size: int | None = None,
+    junk_image: np.ndarray | None = None,
+    source: str = "",
+) -> tuple[np.ndarray, CaptureInfo]:
     """Render capture `seed`: a BGR uint8 photo (already through its JPEG) and its CaptureInfo.
 
     With `defects` and `kind` left None the dataset's mix decides them; pass them to make twins
@@ -337,9 +372,14 @@ def render_capture(seed: int, defects: dict[str, float] | None = None, kind: str
     return image, info
 
 
-def render_capture_jpeg(seed: int, defects: dict[str, float] | None = None, kind: str | None = None,
-                        size: int | None = None, junk_image: np.ndarray | None = None,
-                        source: str = "") -> tuple[bytes, CaptureInfo]:
+def render_capture_jpeg(
+    seed: int,
+    defects: dict[str, float] | None = None,
+    kind: str | None = None,
+    size: int | None = None,
+    junk_image: np.ndarray | None = None,
+    source: str = "",
+) -> tuple[bytes, CaptureInfo]:
     """As render_capture, but returns the JPEG file bytes (what the dataset writes)."""
     mix_kind, mix_defects, _ = sample_mix(seed)
     if kind is None:
@@ -359,8 +399,18 @@ def render_capture_jpeg(seed: int, defects: dict[str, float] | None = None, kind
 
 
 def _encode(image: np.ndarray, quality: int) -> bytes:
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality),
-                                           cv2.IMWRITE_JPEG_OPTIMIZE, 0, cv2.IMWRITE_JPEG_PROGRESSIVE, 0])
+    ok, buf = cv2.imencode(
+        ".jpg",
+        image,
+        [
+            cv2.IMWRITE_JPEG_QUALITY,
+            int(quality),
+            cv2.IMWRITE_JPEG_OPTIMIZE,
+            0,
+            cv2.IMWRITE_JPEG_PROGRESSIVE,
+            0,
+        ],
+    )
     if not ok:
         raise SynthError("JPEG encoding failed")
     return buf.tobytes()
@@ -397,7 +447,7 @@ def _add_noise(image: np.ndarray, seed: int, sigma: float) -> np.ndarray:
     big = _noise_tile()
     if h + oy > big.shape[0] or w + ox > big.shape[1]:  # frames beyond the cached size
         big = cv2.copyMakeBorder(big, 0, h, 0, w, cv2.BORDER_WRAP)
-    codes = np.ascontiguousarray(big[oy:oy + h, ox:ox + w])
+    codes = np.ascontiguousarray(big[oy : oy + h, ox : ox + w])
     z = (np.arange(256, dtype=np.float32) - 128.0) * (sigma / NOISE_CODE_SCALE)
     positive = np.clip(np.round(z), 0, 255).astype(np.uint8)
     negative = np.clip(np.round(-z), 0, 255).astype(np.uint8)
@@ -421,14 +471,21 @@ def _gain3(field_small: np.ndarray, width: int, height: int, cast: np.ndarray | 
     """A smooth low-resolution light field (0..~2) as a full-size 3-channel uint8 fixed-point map,
     for cv2.multiply(..., scale=1/128), times a per-channel colour cast. Quantised and upsampled
     in uint8: it is smooth, and this is several times cheaper than float maths at full resolution."""
-    g = cv2.resize(np.clip(field_small * 128.0 + 0.5, 0, 255).astype(np.uint8), (width, height),
-                   interpolation=cv2.INTER_LINEAR)
+    g = cv2.resize(
+        np.clip(field_small * 128.0 + 0.5, 0, 255).astype(np.uint8),
+        (width, height),
+        interpolation=cv2.INTER_LINEAR,
+    )
     if cast is None:
         return cv2.merge([g, g, g])
-    return cv2.merge([cv2.LUT(g, np.clip(np.round(np.arange(256) * k), 0, 255).astype(np.uint8)) for k in cast])
+    return cv2.merge(
+        [cv2.LUT(g, np.clip(np.round(np.arange(256) * k), 0, 255).astype(np.uint8)) for k in cast]
+    )
 
 
-def _warp_into_frame(page: np.ndarray, M: np.ndarray, quad: np.ndarray, width: int, height: int) -> np.ndarray:
+def _warp_into_frame(
+    page: np.ndarray, M: np.ndarray, quad: np.ndarray, width: int, height: int
+) -> np.ndarray:
     """warpPerspective of the page into a frame-sized canvas, computed over the page's bounding box only."""
     x0, y0 = (max(0, int(np.floor(v)) - 1) for v in quad.min(0))
     x1, y1 = min(width, int(np.ceil(quad[:, 0].max())) + 2), min(height, int(np.ceil(quad[:, 1].max())) + 2)
@@ -437,12 +494,15 @@ def _warp_into_frame(page: np.ndarray, M: np.ndarray, quad: np.ndarray, width: i
         return frame
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
     # Replicated border, so the anti-aliased mask (not a black fringe) decides the page edge.
-    frame[y0:y1, x0:x1] = cv2.warpPerspective(page, shift @ M, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                                              borderMode=cv2.BORDER_REPLICATE)
+    frame[y0:y1, x0:x1] = cv2.warpPerspective(
+        page, shift @ M, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return frame
 
 
-def _render_document(seed: int, kind: str, defects: dict[str, float], size: int | None) -> tuple[bytes, CaptureInfo]:
+def _render_document(
+    seed: int, kind: str, defects: dict[str, float], size: int | None
+) -> tuple[bytes, CaptureInfo]:
     sc = _draw_scene(seed, kind, size)
     d_draws = _rng(seed, DEFECT).uniform(0, 1, 8)
     if not sc.handwritten:
@@ -456,8 +516,14 @@ def _render_document(seed: int, kind: str, defects: dict[str, float], size: int 
     quad = _page_quad(sc, page_w, page_h)
     scale = np.sqrt(abs(cv2.contourArea(quad.astype(np.float32))) / (page_w * page_h))
     page_w, page_h = page_w * scale, page_h * scale
-    page = render_page(_rng(seed, PAGE), kind, sc.size_mm, round(max(page_w, page_h)), defects["scrawl"],
-                       handwritten=sc.handwritten)
+    page = render_page(
+        _rng(seed, PAGE),
+        kind,
+        sc.size_mm,
+        round(max(page_w, page_h)),
+        defects["scrawl"],
+        handwritten=sc.handwritten,
+    )
     ph_px, pw_px = page.image.shape[:2]
     char_px = page.char_height * (max(page_w, page_h) / max(pw_px, ph_px))
     quad = _cut_off(quad, sc, cutoff_fraction(defects["incomplete"]), d_draws[0] * 2 * np.pi)
@@ -496,7 +562,9 @@ def _render_document(seed: int, kind: str, defects: dict[str, float], size: int 
     noise_sigma = sc.noise * noise_gain(defects["underexposed"])
     factor = lowres_factor(defects["lowres"], char_px)
     if factor < 0.999:
-        small = cv2.resize(frame, (max(8, int(W * factor)), max(8, int(H * factor))), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            frame, (max(8, int(W * factor)), max(8, int(H * factor))), interpolation=cv2.INTER_AREA
+        )
         image = _camera(small, seed, gain, veil, noise_sigma)
         image = cv2.resize(image, (W, H), interpolation=cv2.INTER_LINEAR)
     else:
@@ -508,19 +576,31 @@ def _render_document(seed: int, kind: str, defects: dict[str, float], size: int 
     resample_blur = 0.5 / factor if factor < 0.999 else 0.0
     motion_std = streak / np.sqrt(12.0)
     info = CaptureInfo(
-        seed=seed, kind=kind, defects=dict(defects), width=W, height=H, handwritten=sc.handwritten,
-        page_coverage=in_frame / (W * H), page_in_frame=min(1.0, in_frame / max(page_area, 1.0)),
-        char_height_px=float(char_px), effective_char_px=float(char_px * factor),
-        blur_px=float(np.sqrt(sigma ** 2 + motion_std ** 2 + resample_blur ** 2)),
-        contrast=float(max(paper - ink, 0.0)), paper_level=float(paper), noise=float(noise_sigma),
-        glare_fraction=float(glare_fraction), shadow_depth=shadow_depth, jpeg_quality=quality,
+        seed=seed,
+        kind=kind,
+        defects=dict(defects),
+        width=W,
+        height=H,
+        handwritten=sc.handwritten,
+        page_coverage=in_frame / (W * H),
+        page_in_frame=min(1.0, in_frame / max(page_area, 1.0)),
+        char_height_px=float(char_px),
+        effective_char_px=float(char_px * factor),
+        blur_px=float(np.sqrt(sigma**2 + motion_std**2 + resample_blur**2)),
+        contrast=float(max(paper - ink, 0.0)),
+        paper_level=float(paper),
+        noise=float(noise_sigma),
+        glare_fraction=float(glare_fraction),
+        shadow_depth=shadow_depth,
+        jpeg_quality=quality,
         base_quality=float(1.0 - 0.04 * abs(sc.exposure_jitter) / 0.08),
     )
     return data, info
 
 
-def _glare(frame: np.ndarray, alpha: np.ndarray, quad: np.ndarray, severity: float,
-           draws: np.ndarray) -> tuple[np.ndarray, float]:
+def _glare(
+    frame: np.ndarray, alpha: np.ndarray, quad: np.ndarray, severity: float, draws: np.ndarray
+) -> tuple[np.ndarray, float]:
     """A specular spot on the page: a saturated core (text gone) in a soft halo.
 
     Computed on a quarter-resolution grid (it is smooth), measured there, then upsampled.
@@ -544,8 +624,9 @@ def _glare(frame: np.ndarray, alpha: np.ndarray, quad: np.ndarray, severity: flo
     strength = cv2.GaussianBlur(strength, (0, 0), max(1.0, core_r / (W / sw) / 12 + 0.5))
     # Washed out: the added light lifts ink to within ~15% of the paper, so the text is gone.
     washed = float(((strength > 0.75) & (small_alpha > 0.5)).sum()) / page_small
-    add = cv2.resize(np.clip(strength * 255.0, 0, 255).astype(np.uint8), (W, H),
-                     interpolation=cv2.INTER_LINEAR)
+    add = cv2.resize(
+        np.clip(strength * 255.0, 0, 255).astype(np.uint8), (W, H), interpolation=cv2.INTER_LINEAR
+    )
     add = cv2.multiply(add, alpha, scale=1 / 255)  # sharp page edge: glare is on the paper only
     return cv2.add(frame, cv2.merge([add, add, add])), washed
 
@@ -554,15 +635,19 @@ def _fit_junk_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Cover-crop a user photo to the frame size."""
     h, w = image.shape[:2]
     s = max(width / w, height / h)
-    resized = cv2.resize(image, (max(width, round(w * s)), max(height, round(h * s))),
-                         interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        image,
+        (max(width, round(w * s)), max(height, round(h * s))),
+        interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+    )
     y0 = (resized.shape[0] - height) // 2
     x0 = (resized.shape[1] - width) // 2
-    return resized[y0:y0 + height, x0:x0 + width]
+    return resized[y0 : y0 + height, x0 : x0 + width]
 
 
-def _render_junk(seed: int, kind: str, size: int | None, junk_image: np.ndarray | None,
-                 source: str) -> tuple[bytes, CaptureInfo]:
+def _render_junk(
+    seed: int, kind: str, size: int | None, junk_image: np.ndarray | None, source: str
+) -> tuple[bytes, CaptureInfo]:
     sc = _draw_scene(seed, kind, size)
     W, H = sc.width, sc.height
     if kind == "user_junk":
@@ -576,7 +661,17 @@ def _render_junk(seed: int, kind: str, size: int | None, junk_image: np.ndarray 
     data = _encode(image, sc.jpeg_quality)
     defects = {name: 0.0 for name in DEFECTS}
     defects["not_document"] = 1.0
-    info = CaptureInfo(seed=seed, kind=kind, defects=defects, width=W, height=H, page_coverage=0.0,
-                       page_in_frame=0.0, noise=sc.noise, jpeg_quality=sc.jpeg_quality, source=source,
-                       extra={"junk_scene": float(list(scene.JUNK_SCENES).index(sc.junk_scene))})
+    info = CaptureInfo(
+        seed=seed,
+        kind=kind,
+        defects=defects,
+        width=W,
+        height=H,
+        page_coverage=0.0,
+        page_in_frame=0.0,
+        noise=sc.noise,
+        jpeg_quality=sc.jpeg_quality,
+        source=source,
+        extra={"junk_scene": float(list(scene.JUNK_SCENES).index(sc.junk_scene))},
+    )
     return data, info

@@ -1,4 +1,5 @@
 """`nima synth`: write synthetic prescription captures with rater-vote labels."""
+
 from __future__ import annotations
 
 import os
@@ -15,20 +16,49 @@ from .dataset import SynthConfig, Throughput, check_junk_dir, write_dataset
 @click.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--count", "-n", type=click.IntRange(min=1), required=True, help="How many captures to write.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Run seed: the same seed gives identical files.")
-@click.option("--size", type=click.IntRange(64, 8000), default=None,
-              help="Long side of every capture in pixels [default: drawn per capture in 1200..2000].")
-@click.option("--junk-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A folder of your own non-document photos, used for half of the junk frames.")
-@click.option("--preview", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also draw a contact sheet (sorted by score) with a histogram of label means.")
-@click.option("--workers", "-j", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1),
-              show_default=True, help="Processes rendering in parallel (output does not depend on it).")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Run seed: the same seed gives identical files."
+)
+@click.option(
+    "--size",
+    type=click.IntRange(64, 8000),
+    default=None,
+    help="Long side of every capture in pixels [default: drawn per capture in 1200..2000].",
+)
+@click.option(
+    "--junk-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A folder of your own non-document photos, used for half of the junk frames.",
+)
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also draw a contact sheet (sorted by score) with a histogram of label means.",
+)
+@click.option(
+    "--workers",
+    "-j",
+    type=click.IntRange(min=1),
+    default=min(2, os.cpu_count() or 1),
+    show_default=True,
+    help="Processes rendering in parallel (output does not depend on it).",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUT (same settings).")
 @force_option
 @translate_errors
-def synth(out: Path, count: int, seed: int, size: int | None, junk_dir: Path | None, preview: Path | None,
-          workers: int, resume: bool, force: bool) -> None:
+def synth(
+    out: Path,
+    count: int,
+    seed: int,
+    size: int | None,
+    junk_dir: Path | None,
+    preview: Path | None,
+    workers: int,
+    resume: bool,
+    force: bool,
+) -> None:
     """Write COUNT synthetic document captures to OUT/images and OUT/labels.csv.
 
     Each capture is a prescription (or receipt, form, letter, note) photographed on a surface,

@@ -6,6 +6,7 @@ finish. Each image is written to a temporary name and renamed; each finished row
 OUT/.labels.journal so an interrupted run can be continued with --resume; labels.csv is written
 once, atomically, at the end (sorted by index), and the journal removed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -36,10 +37,28 @@ RUN_FILE = ".synth_run.json"
 USER_JUNK_SHARE = 0.5  # of junk frames, when --junk-dir is given
 
 # The columns `nima train --format csv` reads, in this order; extra columns follow them.
-CONTRACT_COLUMNS: tuple[str, ...] = tuple(["path"] + [f"votes_{i}" for i in range(1, 11)] + ["mean", "std", "kind"]
-                                          + [f"defect_{name}" for name in DEFECTS])
-EXTRA_COLUMNS: tuple[str, ...] = ("seed", "width", "height", "usability", "page_coverage", "page_in_frame", "char_height_px",
-                 "effective_char_px", "blur_px", "contrast", "noise", "glare_fraction", "jpeg_quality", "source")
+CONTRACT_COLUMNS: tuple[str, ...] = tuple(
+    ["path"]
+    + [f"votes_{i}" for i in range(1, 11)]
+    + ["mean", "std", "kind"]
+    + [f"defect_{name}" for name in DEFECTS]
+)
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "seed",
+    "width",
+    "height",
+    "usability",
+    "page_coverage",
+    "page_in_frame",
+    "char_height_px",
+    "effective_char_px",
+    "blur_px",
+    "contrast",
+    "noise",
+    "glare_fraction",
+    "jpeg_quality",
+    "source",
+)
 COLUMNS: tuple[str, ...] = CONTRACT_COLUMNS + EXTRA_COLUMNS
 
 
@@ -75,13 +94,22 @@ def row_for(index: int, info: CaptureInfo) -> dict[str, str]:
     row.update({f"votes_{i + 1}": str(int(v)) for i, v in enumerate(votes)})
     row.update(mean=f"{mean:.4f}", std=f"{std:.4f}", kind=info.kind)
     row.update({f"defect_{name}": f"{info.defects.get(name, 0.0):.4f}" for name in DEFECTS})
-    row.update(seed=str(info.seed), width=str(info.width), height=str(info.height),
-               usability=f"{usability(info):.4f}", page_coverage=f"{info.page_coverage:.4f}",
-               page_in_frame=f"{info.page_in_frame:.4f}", char_height_px=f"{info.char_height_px:.2f}",
-               effective_char_px=f"{info.effective_char_px:.2f}", blur_px=f"{info.blur_px:.3f}",
-               contrast=f"{info.contrast:.4f}", noise=f"{info.noise:.5f}",
-               glare_fraction=f"{info.glare_fraction:.4f}", jpeg_quality=str(info.jpeg_quality),
-               source=info.source)
+    row.update(
+        seed=str(info.seed),
+        width=str(info.width),
+        height=str(info.height),
+        usability=f"{usability(info):.4f}",
+        page_coverage=f"{info.page_coverage:.4f}",
+        page_in_frame=f"{info.page_in_frame:.4f}",
+        char_height_px=f"{info.char_height_px:.2f}",
+        effective_char_px=f"{info.effective_char_px:.2f}",
+        blur_px=f"{info.blur_px:.3f}",
+        contrast=f"{info.contrast:.4f}",
+        noise=f"{info.noise:.5f}",
+        glare_fraction=f"{info.glare_fraction:.4f}",
+        jpeg_quality=str(info.jpeg_quality),
+        source=info.source,
+    )
     return row
 
 
@@ -94,8 +122,9 @@ def render_item(config: SynthConfig, index: int) -> tuple[bytes, CaptureInfo]:
         if pick[0] < USER_JUNK_SHARE:
             path = config.junk_files[int(pick[1] * len(config.junk_files))]
             photo = load_image(path)
-            return render_capture_jpeg(seed, kind="user_junk", size=config.size, junk_image=photo,
-                                       source=Path(path).name)
+            return render_capture_jpeg(
+                seed, kind="user_junk", size=config.size, junk_image=photo, source=Path(path).name
+            )
     return render_capture_jpeg(seed, size=config.size)
 
 
@@ -138,8 +167,12 @@ def check_junk_dir(junk_dir: str | os.PathLike, warn: Callable[[str], None]) -> 
 
 def _prepare_out(out: Path, config: SynthConfig, force: bool, resume: bool) -> dict[int, dict[str, str]]:
     """Create OUT, or refuse it; on --resume return the rows already finished."""
-    run = {"count": config.count, "seed": config.seed, "size": config.size,
-           "junk_files": [Path(p).name for p in config.junk_files]}
+    run = {
+        "count": config.count,
+        "seed": config.seed,
+        "size": config.size,
+        "junk_files": [Path(p).name for p in config.junk_files],
+    }
     done: dict[int, dict[str, str]] = {}
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder")
@@ -147,8 +180,10 @@ def _prepare_out(out: Path, config: SynthConfig, force: bool, resume: bool) -> d
         if resume and (out / RUN_FILE).exists():
             previous = json.loads((out / RUN_FILE).read_text())
             if previous != run:
-                raise OutputError(f"{out}: --resume with different settings than the interrupted run "
-                                  f"({previous}); use --force to start over")
+                raise OutputError(
+                    f"{out}: --resume with different settings than the interrupted run "
+                    f"({previous}); use --force to start over"
+                )
             done = _read_journal(out)
         elif not force:
             raise OutputError(f"{out}: folder is not empty (use --force to overwrite, or --resume)")
@@ -183,8 +218,14 @@ def _csv_text(rows: list[dict[str, str]]) -> str:
     return buffer.getvalue()
 
 
-def write_dataset(out: str | os.PathLike, config: SynthConfig, workers: int = 1, force: bool = False,
-                  resume: bool = False, progress: Callable[[int, int], None] | None = None) -> Path:
+def write_dataset(
+    out: str | os.PathLike,
+    config: SynthConfig,
+    workers: int = 1,
+    force: bool = False,
+    resume: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Render `config.count` captures into OUT; returns the path of labels.csv."""
     out = Path(out)
     done = _prepare_out(out, config, force, resume)
@@ -197,13 +238,17 @@ def write_dataset(out: str | os.PathLike, config: SynthConfig, workers: int = 1,
             journal.flush()
             if progress is not None:
                 progress(len(rows), config.count)
-    labels = atomic_write_text(out / "labels.csv", _csv_text([rows[i] for i in range(config.count)]), force=True)
+    labels = atomic_write_text(
+        out / "labels.csv", _csv_text([rows[i] for i in range(config.count)]), force=True
+    )
     labels.chmod(0o644)  # the temporary file was private; the dataset is meant to be shared
     (out / JOURNAL).unlink(missing_ok=True)
     return labels
 
 
-def _run(out: Path, config: SynthConfig, todo: list[int], workers: int) -> Iterator[tuple[int, dict[str, str]]]:
+def _run(
+    out: Path, config: SynthConfig, todo: list[int], workers: int
+) -> Iterator[tuple[int, dict[str, str]]]:
     if workers <= 1 or len(todo) < 2:
         _init_worker(str(out), config)
         for index in todo:
@@ -213,10 +258,6 @@ def _run(out: Path, config: SynthConfig, todo: list[int], workers: int) -> Itera
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(str(out), config)) as pool:
         yield from pool.imap_unordered(_work, todo, chunksize=4)
-
-
-def synth_config_dict(config: SynthConfig) -> dict:
-    return asdict(config)
 
 
 class Throughput:

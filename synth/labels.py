@@ -31,6 +31,7 @@ d/dmu (mu + sd(mu) z) >= 1 - 0.38 * 2.3 > 0, every rater's vote is non-decreasin
 usability can only lower the vote mean, which keeps the twin tests exact rather than statistical.
 The CSV's mean and std are those of the drawn votes.
 """
+
 from __future__ import annotations
 
 import numpy as np

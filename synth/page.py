@@ -5,6 +5,7 @@ resampling later), from a layout measured in millimetres so that text size relat
 realistic for A4, A5 and half-page pads. Randomness comes from one generator whose number of draws
 does not depend on the scrawl severity, so "the same page, scrawled more" is possible.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,10 +15,19 @@ import numpy as np
 
 from . import text as words
 
-PRINT_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-               cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN)
-HAND_FONTS = (cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
-              cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC, cv2.FONT_HERSHEY_COMPLEX | cv2.FONT_ITALIC)
+PRINT_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+)
+HAND_FONTS = (
+    cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+    cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+    cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC,
+    cv2.FONT_HERSHEY_COMPLEX | cv2.FONT_ITALIC,
+)
 
 # Page formats in millimetres (width, height) per document kind.
 FORMATS = {
@@ -25,8 +35,15 @@ FORMATS = {
     "A5": (148.0, 210.0),
     "half": (210.0, 140.0),
 }
-PAPER_TINTS_BGR = ((246, 248, 250), (225, 240, 248), (240, 238, 232), (232, 236, 246), (226, 242, 232),
-                   (236, 236, 236), (214, 232, 240))
+PAPER_TINTS_BGR = (
+    (246, 248, 250),
+    (225, 240, 248),
+    (240, 238, 232),
+    (232, 236, 246),
+    (226, 242, 232),
+    (236, 236, 236),
+    (214, 232, 240),
+)
 INKS_BGR = {"blue": (150, 60, 25), "black": (40, 35, 35), "darkblue": (110, 40, 30)}
 ACCENTS_BGR = ((120, 60, 20), (40, 110, 30), (40, 30, 130), (110, 70, 60), (30, 30, 30))
 STAMP_BGR = ((170, 60, 60), (60, 50, 170), (140, 50, 120))
@@ -36,12 +53,12 @@ STAMP_BGR = ((170, 60, 60), (60, 50, 170), (140, 50, 120))
 class Page:
     """A rendered document and the facts the label needs about it."""
 
-    image: np.ndarray          # BGR uint8, the flat page
-    kind: str                  # prescription | receipt | form | letter | handwritten_note
-    char_height: float         # cap height in page pixels of the smallest text that matters
+    image: np.ndarray  # BGR uint8, the flat page
+    kind: str  # prescription | receipt | form | letter | handwritten_note
+    char_height: float  # cap height in page pixels of the smallest text that matters
     paper_bgr: tuple[float, float, float]  # paper colour 0..1
-    ink_bgr: tuple[float, float, float]    # colour of the main ink 0..1
-    handwritten: bool          # main content written by hand (scrawl applies to it)
+    ink_bgr: tuple[float, float, float]  # colour of the main ink 0..1
+    handwritten: bool  # main content written by hand (scrawl applies to it)
 
 
 def _cap_height(font: int) -> float:
@@ -55,8 +72,13 @@ _CAP = {font: _cap_height(font) for font in PRINT_FONTS + HAND_FONTS}
 class Canvas:
     """A page being drawn: paper, a millimetre scale and a text cursor."""
 
-    def __init__(self, rng: np.random.Generator, size_mm: tuple[float, float], long_side_px: int,
-                 tint: tuple[int, int, int]):
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        size_mm: tuple[float, float],
+        long_side_px: int,
+        tint: tuple[int, int, int],
+    ):
         self.rng = rng
         width_mm, height_mm = size_mm
         self.px_per_mm = long_side_px / max(width_mm, height_mm)
@@ -72,8 +94,16 @@ class Canvas:
     def room(self, height_px: float) -> bool:
         return self.y + height_px < self.height - self.margin
 
-    def put(self, text: str, x: float, cap_px: float, font: int, color: tuple[int, int, int],
-            thickness: int | None = None, max_width: float | None = None) -> float:
+    def put(
+        self,
+        text: str,
+        x: float,
+        cap_px: float,
+        font: int,
+        color: tuple[int, int, int],
+        thickness: int | None = None,
+        max_width: float | None = None,
+    ) -> float:
         """Print one line with its baseline at the cursor; returns the width drawn in pixels."""
         scale = cap_px / _CAP[font & 0xF]
         if thickness is None:
@@ -88,8 +118,16 @@ class Canvas:
         cv2.putText(self.image, text, (int(x), int(self.y)), font, scale, color, thickness, cv2.LINE_AA)
         return float(w)
 
-    def handwrite(self, text: str, x: float, cap_px: float, color: tuple[int, int, int], font: int,
-                  scrawl: float, max_width: float | None = None) -> None:
+    def handwrite(
+        self,
+        text: str,
+        x: float,
+        cap_px: float,
+        color: tuple[int, int, int],
+        font: int,
+        scrawl: float,
+        max_width: float | None = None,
+    ) -> None:
         """Handwriting-like text: script glyphs, slant, a wandering baseline; scrawl distorts it more.
 
         The same number of random draws is made whatever `scrawl` is, so a page's twin with more
@@ -119,11 +157,17 @@ class Canvas:
         wave = amp * np.sin(xs * freq * 2 * np.pi + phase * 6.28) + knots * cap_px * 0.25 * scrawl
         total_slant = slant + 0.5 * scrawl * (jitter[0] > 0)
         # Geometric distortion as one remap: squash, slant, baseline wave, per-glyph jitter.
-        map_x = (xs[None, :] + knots[None, :] * cap_px * 0.3 * scrawl) / squash \
-            - total_slant * (ys[:, None] - (pad + h))
+        map_x = (xs[None, :] + knots[None, :] * cap_px * 0.3 * scrawl) / squash - total_slant * (
+            ys[:, None] - (pad + h)
+        )
         map_y = np.broadcast_to(ys[:, None] + wave[None, :], (ph, out_w))
-        warped = cv2.remap(patch, map_x.astype(np.float32), np.ascontiguousarray(map_y, np.float32),
-                           cv2.INTER_LINEAR, borderValue=0)
+        warped = cv2.remap(
+            patch,
+            map_x.astype(np.float32),
+            np.ascontiguousarray(map_y, np.float32),
+            cv2.INTER_LINEAR,
+            borderValue=0,
+        )
         self.blend(warped, int(x) - pad, int(self.y) - pad - h, color, 0.92)
 
     def blend(self, mask: np.ndarray, x0: int, y0: int, color: tuple[int, int, int], opacity: float) -> None:
@@ -133,15 +177,21 @@ class Canvas:
         x2, y2 = min(x0 + mw, self.width), min(y0 + mh, self.height)
         if x2 <= x1 or y2 <= y1:
             return
-        alpha = mask[y1 - y0:y2 - y0, x1 - x0:x2 - x0].astype(np.float32) * (opacity / 255.0)
+        alpha = mask[y1 - y0 : y2 - y0, x1 - x0 : x2 - x0].astype(np.float32) * (opacity / 255.0)
         region = self.image[y1:y2, x1:x2].astype(np.float32)
         ink = np.array(color, np.float32)
         # Ink absorbs light: multiply-blend, so ink over a stamp gets darker, not replaced.
         region *= 1.0 - alpha[..., None] * (1.0 - ink / 255.0)
         self.image[y1:y2, x1:x2] = region.astype(np.uint8)
 
-    def rule(self, y: float, color: tuple[int, int, int], thickness: int = 1, x0: float | None = None,
-             x1: float | None = None) -> None:
+    def rule(
+        self,
+        y: float,
+        color: tuple[int, int, int],
+        thickness: int = 1,
+        x0: float | None = None,
+        x1: float | None = None,
+    ) -> None:
         x0 = self.margin if x0 is None else x0
         x1 = self.width - self.margin if x1 is None else x1
         cv2.line(self.image, (int(x0), int(y)), (int(x1), int(y)), color, thickness, cv2.LINE_AA)
@@ -182,8 +232,16 @@ def _stamp(canvas: Canvas, cx: float, cy: float, cap_px: float, name: str) -> No
     label = name.upper()[:12]
     scale = radius * 1.5 / max(1.0, cv2.getTextSize(label, cv2.FONT_HERSHEY_DUPLEX, 1.0, 1)[0][0])
     (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_DUPLEX, scale, 1)
-    cv2.putText(mask, label, (c[0] - tw // 2, c[1] + th // 2), cv2.FONT_HERSHEY_DUPLEX, scale, 255,
-                max(1, thick // 2), cv2.LINE_AA)
+    cv2.putText(
+        mask,
+        label,
+        (c[0] - tw // 2, c[1] + th // 2),
+        cv2.FONT_HERSHEY_DUPLEX,
+        scale,
+        255,
+        max(1, thick // 2),
+        cv2.LINE_AA,
+    )
     rot = cv2.getRotationMatrix2D(c, float(rng.uniform(-30, 30)), 1.0)
     mask = cv2.warpAffine(mask, rot, (size, size))
     canvas.blend(mask, int(cx - size / 2), int(cy - size / 2), color, float(rng.uniform(0.5, 0.85)))
@@ -228,8 +286,11 @@ def _prescription(canvas: Canvas, scrawl: float, handwritten: bool) -> tuple[flo
     canvas.y += canvas.mm(9)
     # Patient fields: printed labels, handwritten (or printed) values.
     label_ink = (60, 60, 60)
-    fields = (("Name:", words.person(rng)), ("Age/Sex:", f"{int(rng.integers(2, 90))} / {'MF'[int(rng.integers(2))]}"),
-              ("Date:", words.date(rng)))
+    fields = (
+        ("Name:", words.person(rng)),
+        ("Age/Sex:", f"{int(rng.integers(2, 90))} / {'MF'[int(rng.integers(2))]}"),
+        ("Date:", words.date(rng)),
+    )
     col = canvas.margin
     for i, (label, value) in enumerate(fields):
         if i == 1:
@@ -245,8 +306,14 @@ def _prescription(canvas: Canvas, scrawl: float, handwritten: bool) -> tuple[flo
             canvas.put(value, col + w + canvas.mm(3), small * 1.1, body_font, (20, 20, 20))
     canvas.y += cap * 3.0
     # Rx mark and medicine lines.
-    canvas.put("Rx", canvas.margin, cap * 2.0, cv2.FONT_HERSHEY_TRIPLEX | cv2.FONT_ITALIC, accent,
-               thickness=max(2, int(cap / 5)))
+    canvas.put(
+        "Rx",
+        canvas.margin,
+        cap * 2.0,
+        cv2.FONT_HERSHEY_TRIPLEX | cv2.FONT_ITALIC,
+        accent,
+        thickness=max(2, int(cap / 5)),
+    )
     canvas.y += cap * 2.6
     n_lines = int(rng.integers(2, 9))
     ruled = rng.random() < 0.3
@@ -286,7 +353,13 @@ def _receipt(canvas: Canvas, scrawl: float, handwritten: bool) -> tuple[float, b
     cap = canvas.mm(rng.uniform(1.9, 2.6))
     ink = (60, 60, 60) if rng.random() < 0.5 else (30, 30, 30)  # thermal prints fade
     canvas.y += cap * 2
-    canvas.put(words.pick(rng, words.CLINIC_WORDS).upper() + " MART", canvas.margin + canvas.mm(4), cap * 1.6, font, ink)
+    canvas.put(
+        words.pick(rng, words.CLINIC_WORDS).upper() + " MART",
+        canvas.margin + canvas.mm(4),
+        cap * 1.6,
+        font,
+        ink,
+    )
     canvas.y += cap * 2.2
     canvas.put(words.address(rng), canvas.margin, cap * 0.9, font, ink)
     canvas.y += cap * 2.4
@@ -315,19 +388,39 @@ def _form(canvas: Canvas, scrawl: float, handwritten: bool) -> tuple[float, bool
     cap = canvas.mm(rng.uniform(2.2, 3.0))
     hand_cap = canvas.mm(rng.uniform(3.0, 4.2))
     canvas.y += canvas.mm(8)
-    canvas.put(f"{words.pick(rng, words.CLINIC_WORDS)} Insurance - Claim Form", canvas.margin, cap * 1.8,
-               font, (40, 40, 40), thickness=max(1, int(cap / 6)))
+    canvas.put(
+        f"{words.pick(rng, words.CLINIC_WORDS)} Insurance - Claim Form",
+        canvas.margin,
+        cap * 1.8,
+        font,
+        (40, 40, 40),
+        thickness=max(1, int(cap / 6)),
+    )
     canvas.y += cap * 3
     box_h = hand_cap * 2.6
     while canvas.room(box_h * 1.4):
         top = int(canvas.y)
-        cv2.rectangle(canvas.image, (int(canvas.margin), top), (int(canvas.width - canvas.margin), int(top + box_h)),
-                      (90, 90, 90), 1, cv2.LINE_AA)
+        cv2.rectangle(
+            canvas.image,
+            (int(canvas.margin), top),
+            (int(canvas.width - canvas.margin), int(top + box_h)),
+            (90, 90, 90),
+            1,
+            cv2.LINE_AA,
+        )
         canvas.y = top + cap * 1.5
-        canvas.put(words.pick(rng, words.FORM_FIELDS), canvas.margin + canvas.mm(1.5), cap * 0.8, font, (90, 90, 90))
+        canvas.put(
+            words.pick(rng, words.FORM_FIELDS), canvas.margin + canvas.mm(1.5), cap * 0.8, font, (90, 90, 90)
+        )
         canvas.y = top + box_h * 0.85
-        canvas.handwrite(words.person(rng) if rng.random() < 0.5 else words.address(rng),
-                         canvas.margin + canvas.mm(30), hand_cap, ink, hand_font, scrawl)
+        canvas.handwrite(
+            words.person(rng) if rng.random() < 0.5 else words.address(rng),
+            canvas.margin + canvas.mm(30),
+            hand_cap,
+            ink,
+            hand_font,
+            scrawl,
+        )
         canvas.y = top + box_h * 1.25
     return min(cap * 0.8 * 1.5, hand_cap), True
 
@@ -337,8 +430,14 @@ def _letter(canvas: Canvas, scrawl: float, handwritten: bool) -> tuple[float, bo
     font = PRINT_FONTS[int(rng.integers(4))]
     cap = canvas.mm(rng.uniform(2.1, 2.8))
     canvas.y += canvas.mm(10)
-    canvas.put(f"{words.pick(rng, words.CLINIC_WORDS)} Services Ltd.", canvas.margin, cap * 1.7, font,
-               ACCENTS_BGR[int(rng.integers(len(ACCENTS_BGR)))], thickness=max(1, int(cap / 6)))
+    canvas.put(
+        f"{words.pick(rng, words.CLINIC_WORDS)} Services Ltd.",
+        canvas.margin,
+        cap * 1.7,
+        font,
+        ACCENTS_BGR[int(rng.integers(len(ACCENTS_BGR)))],
+        thickness=max(1, int(cap / 6)),
+    )
     canvas.y += cap * 3
     canvas.put(words.date(rng), canvas.margin, cap, font, (30, 30, 30))
     canvas.y += cap * 3
@@ -370,8 +469,13 @@ def _note(canvas: Canvas, scrawl: float, handwritten: bool) -> tuple[float, bool
 
 
 DOCUMENT_KINDS = ("prescription", "receipt", "form", "letter", "handwritten_note")
-_DRAW = {"prescription": _prescription, "receipt": _receipt, "form": _form, "letter": _letter,
-         "handwritten_note": _note}
+_DRAW = {
+    "prescription": _prescription,
+    "receipt": _receipt,
+    "form": _form,
+    "letter": _letter,
+    "handwritten_note": _note,
+}
 
 
 def page_format(rng: np.random.Generator, kind: str) -> tuple[float, float]:
@@ -385,16 +489,30 @@ def page_format(rng: np.random.Generator, kind: str) -> tuple[float, float]:
     return FORMATS["A4"]
 
 
-def render_page(rng: np.random.Generator, kind: str, size_mm: tuple[float, float], long_side_px: int,
-                scrawl: float = 0.0, handwritten: bool = True) -> Page:
+def render_page(
+    rng: np.random.Generator,
+    kind: str,
+    size_mm: tuple[float, float],
+    long_side_px: int,
+    scrawl: float = 0.0,
+    handwritten: bool = True,
+) -> Page:
     """Draw a document of `kind` whose longer side is `long_side_px` pixels.
 
     `handwritten` chooses hand or print for a prescription's patient fields and medicines (other
     kinds have a fixed style); `scrawl` 0..1 makes the handwriting messier.
     """
-    tint = PAPER_TINTS_BGR[int(rng.integers(len(PAPER_TINTS_BGR)))] if rng.random() < 0.6 else PAPER_TINTS_BGR[0]
+    tint = (
+        PAPER_TINTS_BGR[int(rng.integers(len(PAPER_TINTS_BGR)))] if rng.random() < 0.6 else PAPER_TINTS_BGR[0]
+    )
     canvas = Canvas(rng, size_mm, long_side_px, tint)
     char_height, handwritten = _DRAW[kind](canvas, scrawl, handwritten)
     ink = INKS_BGR["blue"] if handwritten else (30, 30, 30)
-    return Page(canvas.image, kind, float(char_height), tuple(c / 255 for c in tint), tuple(c / 255 for c in ink),
-                handwritten)
+    return Page(
+        canvas.image,
+        kind,
+        float(char_height),
+        tuple(c / 255 for c in tint),
+        tuple(c / 255 for c in ink),
+        handwritten,
+    )

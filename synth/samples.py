@@ -3,6 +3,7 @@
 Each sample is one `render_capture` call with a fixed seed, kind and defect, at a long side of
 1000 px, so the set is reproducible and documents what each defect looks like.
 """
+
 from __future__ import annotations
 
 import sys

@@ -5,6 +5,7 @@ with no document at all (textures, objects, skin, floors, screens, outdoor-ish s
 drawn at half resolution and upscaled: the fine detail a camera would resolve comes back from the
 sensor-noise step, and it halves the cost.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -19,11 +20,13 @@ def _smooth_noise(rng: np.random.Generator, width: int, height: int, cells: int)
     return cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def _fractal(rng: np.random.Generator, width: int, height: int, octaves: int = 4, base: int = 4) -> np.ndarray:
+def _fractal(
+    rng: np.random.Generator, width: int, height: int, octaves: int = 4, base: int = 4
+) -> np.ndarray:
     out = np.zeros((height, width), np.float32)
     amp = 1.0
     for i in range(octaves):
-        out += amp * _smooth_noise(rng, width, height, base * 2 ** i)
+        out += amp * _smooth_noise(rng, width, height, base * 2**i)
         amp *= 0.5
     return out / 1.9
 
@@ -112,7 +115,9 @@ def clutter(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
 
 def skin(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     tone = np.array([rng.uniform(60, 170), rng.uniform(90, 190), rng.uniform(130, 235)], np.float32)
-    field = 0.6 * _fractal(rng, width, height, 4, 3) + 0.1 * rng.standard_normal((height, width)).astype(np.float32)
+    field = 0.6 * _fractal(rng, width, height, 4, 3) + 0.1 * rng.standard_normal((height, width)).astype(
+        np.float32
+    )
     img = tone[None, None, :] * (1 + 0.15 * field[..., None])
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     for _ in range(int(rng.integers(0, 4))):  # finger / palm creases
@@ -131,8 +136,13 @@ def screen(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     for _ in range(int(rng.integers(3, 12))):
         bx, by = rng.integers(x0, x1), rng.integers(y0, y1)
         bw, bh = int(rng.uniform(0.05, 0.4) * width), int(rng.uniform(0.02, 0.15) * height)
-        cv2.rectangle(img, (int(bx), int(by)), (int(min(bx + bw, x1)), int(min(by + bh, y1))),
-                      tuple(float(c) for c in _rand_color(rng)), -1)
+        cv2.rectangle(
+            img,
+            (int(bx), int(by)),
+            (int(min(bx + bw, x1)), int(min(by + bh, y1))),
+            tuple(float(c) for c in _rand_color(rng)),
+            -1,
+        )
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     moire = np.sin((xx * rng.uniform(-0.3, 0.3) + yy) / rng.uniform(2, 5)) * rng.uniform(5, 20)
     return img + moire[..., None]
@@ -149,13 +159,23 @@ def outdoor(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     for _ in range(int(rng.integers(2, 8))):
         bx = int(rng.integers(0, width))
         bw, bh = int(rng.uniform(0.05, 0.3) * width), int(rng.uniform(0.1, 0.5) * height)
-        cv2.rectangle(img, (bx, horizon - bh), (bx + bw, horizon), tuple(float(c) for c in _rand_color(rng)), -1)
+        cv2.rectangle(
+            img, (bx, horizon - bh), (bx + bw, horizon), tuple(float(c) for c in _rand_color(rng)), -1
+        )
     return img
 
 
 BACKGROUNDS = {"wood": wood, "cloth": cloth, "tiles": tiles, "floor": floor, "clutter": clutter}
-JUNK_SCENES = {"wood": wood, "cloth": cloth, "tiles": tiles, "floor": floor, "clutter": clutter,
-               "skin": skin, "screen": screen, "outdoor": outdoor}
+JUNK_SCENES = {
+    "wood": wood,
+    "cloth": cloth,
+    "tiles": tiles,
+    "floor": floor,
+    "clutter": clutter,
+    "skin": skin,
+    "screen": screen,
+    "outdoor": outdoor,
+}
 
 
 def draw_surface(rng: np.random.Generator, name: str, width: int, height: int) -> np.ndarray:

@@ -1,4 +1,5 @@
 """nima synth: determinism, defect twins, label spread, the labels.csv contract, CLI behaviour."""
+
 from __future__ import annotations
 
 import csv
@@ -50,7 +51,7 @@ def test_render_capture_returns_bgr_at_requested_size():
 def test_bad_requests_are_refused():
     with pytest.raises(SynthError, match="unknown defect 'fog'"):
         render_capture(1, {"fog": 0.5})
-    with pytest.raises(SynthError, match="outside 0..1"):
+    with pytest.raises(SynthError, match=r"outside 0\.\.1"):
         render_capture(1, {"glare": 1.5})
     with pytest.raises(SynthError, match="unknown kind"):
         render_capture(1, kind="selfie")
@@ -116,7 +117,7 @@ def test_cli_writes_contract_csv_deterministically_with_any_worker_count(tmp_pat
         assert (one / name).read_bytes() == (two / name).read_bytes()
     rows = read_csv(one / "labels.csv")
     header = list(rows[0])
-    assert header[:len(CONTRACT_COLUMNS)] == list(CONTRACT_COLUMNS)
+    assert header[: len(CONTRACT_COLUMNS)] == list(CONTRACT_COLUMNS)
     assert CONTRACT_COLUMNS[:11] == ("path", *(f"votes_{i}" for i in range(1, 11)))
     for row in rows:
         assert (one / row["path"]).is_file()
@@ -124,7 +125,15 @@ def test_cli_writes_contract_csv_deterministically_with_any_worker_count(tmp_pat
         assert 180 <= votes.sum() <= 220
         mean = (votes * np.arange(1, 11)).sum() / votes.sum()
         assert float(row["mean"]) == pytest.approx(mean, abs=1e-3)
-        assert row["kind"] in {"prescription", "receipt", "form", "letter", "handwritten_note", "junk", "user_junk"}
+        assert row["kind"] in {
+            "prescription",
+            "receipt",
+            "form",
+            "letter",
+            "handwritten_note",
+            "junk",
+            "user_junk",
+        }
         for name in DEFECTS:
             assert 0.0 <= float(row[f"defect_{name}"]) <= 1.0
         assert (float(row["defect_not_document"]) == 1.0) == (row["kind"] in ("junk", "user_junk"))
@@ -173,8 +182,9 @@ def test_bad_junk_dir_file_is_skipped_with_a_message(tmp_path):
     cv2.imwrite(str(junk / "cat.png"), np.full((60, 80, 3), 120, np.uint8))
     (junk / "broken.jpg").write_bytes(b"not a jpeg at all")
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["synth", str(out), "--count", "3", "--size", "200", "--workers", "1",
-                                      "--junk-dir", str(junk)])
+    result = CliRunner().invoke(
+        cli, ["synth", str(out), "--count", "3", "--size", "200", "--workers", "1", "--junk-dir", str(junk)]
+    )
     assert result.exit_code == 0, result.output
     assert f"skipping {junk / 'broken.jpg'}: not a readable image" in result.output
     assert len(read_csv(out / "labels.csv")) == 3
