@@ -102,8 +102,14 @@ class FrameReader:
     Raises SourceError when no frame (and no end) arrives within ``stall_timeout`` seconds.
     """
 
-    def __init__(self, capture: Capture, live: bool, stall_timeout: float = 5.0, description: str = "source"):
+    def __init__(self, capture: Capture, live: bool, stall_timeout: float = 5.0, description: str = "source",
+                 transform: Callable[[np.ndarray, int], Any] | None = None):
         self._capture = capture
+        # Work done on each frame in the reader thread (OpenCV releases the GIL), so the next
+        # frame is prepared while the interpreter runs on this one. read() then returns
+        # (frame, transform(frame, index)).
+        self._transform = transform
+        self._index = 0
         self._live = live
         self._timeout = stall_timeout
         self._description = description
@@ -119,6 +125,12 @@ class FrameReader:
             except Exception:  # a driver error ends this capture; the loop decides what to do
                 ok, frame = False, None
             item = frame if ok and frame is not None and frame.size else _END
+            if item is not _END and self._transform is not None:
+                try:
+                    item = (frame, self._transform(frame, self._index))
+                except Exception as exc:  # handed to the consumer, who decides
+                    item = (frame, exc)
+                self._index += 1
             if self._live and item is not _END:
                 try:  # keep only the newest frame
                     self._queue.get_nowait()
@@ -133,7 +145,7 @@ class FrameReader:
             if item is _END:
                 return
 
-    def read(self) -> np.ndarray | None:
+    def read(self) -> Any:
         try:
             item = self._queue.get(timeout=self._timeout)
         except queue.Empty:

@@ -95,8 +95,13 @@ def watch(
     state = PromptState(assessor.policy.threshold, config)
     summary = WatchSummary()
     best: tuple[float, np.ndarray | None] = (-np.inf, None)
-    last_checks = None
-    reader = _open_with_retries(source, config, on_event, attempt_first=True)
+    last_checks = None  # with checks_every > 1, frames in between reuse the last checks
+    def prepare(frame: np.ndarray, index: int):
+        if index % config.checks_every == 0:
+            return assessor.inspect(frame)
+        return assessor.scorer.prepare(frame), None, 0.0
+
+    reader = _open_with_retries(source, config, on_event, prepare, attempt_first=True)
     losses, frames_since_open = 0, 0
     start = time.perf_counter()
     try:
@@ -120,13 +125,15 @@ def watch(
                 losses = losses + 1 if frames_since_open < STABLE_FRAMES else 1
                 if losses > config.retries:
                     raise SourceError(f"{detail}; lost {losses} times, giving up")
-                reader = _open_with_retries(source, config, on_event, attempt_first=False)
+                reader = _open_with_retries(source, config, on_event, prepare, attempt_first=False)
                 frames_since_open = 0
                 continue
             frames_since_open += 1
-            checks_now = summary.frames % config.checks_every == 0
-            model_input, checks, ms = assessor.inspect(frame) if checks_now else (
-                assessor.scorer.prepare(frame), last_checks, 0.0)
+            frame, prepared = frame
+            if isinstance(prepared, Exception):
+                raise SourceError(f"{source.description}: {prepared}")
+            model_input, checks, ms = prepared
+            checks = last_checks if checks is None else checks
             last_checks = checks
             assessment = assessor.finish(model_input, checks, ms)
             summary.frames += 1
@@ -155,7 +162,7 @@ def watch(
 
 
 def _open_with_retries(source: SourceSpec, config: WatchConfig, on_event: Callable[[dict], None],
-                       attempt_first: bool) -> FrameReader:
+                       prepare: Callable, attempt_first: bool) -> FrameReader:
     """Open the source; a live one is retried ``retries`` times before giving up."""
     attempts = 1 + (config.retries if source.live else 0)
     last = None
@@ -168,7 +175,7 @@ def _open_with_retries(source: SourceSpec, config: WatchConfig, on_event: Callab
             last = exc
             on_event({"event": "retry", "source": source.description, "attempt": attempt + 1, "detail": str(exc)})
             continue
-        return FrameReader(capture, source.live, config.stall_timeout, source.description)
+        return FrameReader(capture, source.live, config.stall_timeout, source.description, prepare)
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     raise SourceError(f"{last}{tries}; giving up")
 
