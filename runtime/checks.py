@@ -10,8 +10,9 @@ has a peak gradient of C / (s * sqrt(2 pi)), so ``sigma = C / (sqrt(2 pi) * peak
 native pixels whatever the contrast or lighting (contrast and gradient are taken as high
 percentiles of each tile). What matters for legibility is that width relative to the pen strokes
 it smears: ``blur_ratio = excess sigma / stroke``, the stroke taken as 1/500 of the page's width
-in pixels (a 0.4-mm ballpoint line on an A4 page) and the excess sigma being what the capture adds
-to the 0.8 px that a perfectly sharp edge measures after pixel sampling. A stroke width measured on
+in pixels (a 0.6-mm pen line on an A4 page) and the excess sigma being what the capture adds to
+the ~1 px that a sharp capture measures after pixel sampling, demosaicing and JPEG (a perfectly
+sampled synthetic edge reads 0.8 px). A stroke width measured on
 the ink itself would grow with the very blur it is meant to judge.
 """
 from __future__ import annotations
@@ -26,9 +27,10 @@ import numpy as np
 COARSE_SIDE = 320  # long side of the copy used for the page outline, exposure and glare
 MAX_TILES = 8
 MIN_TILE_RANGE = 40.0  # grey levels: tiles flatter than this hold no ink to measure
-PAGE_WIDTH_IN_STROKES = 500.0
-SAMPLING_SIGMA = 0.8  # what the estimator reads on a perfectly sharp, pixel-sampled edge
+PAGE_WIDTH_IN_STROKES = 350.0
+SAMPLING_SIGMA = 1.0  # what a sharp capture reads after pixel sampling, demosaicing and JPEG
 SATURATED = 250
+GLARE_CONTRAST = 15  # grey levels a glare blob stands above the paper's median
 DARK = 8
 
 
@@ -85,14 +87,14 @@ def run_checks(image_bgr: np.ndarray) -> Checks:
     brightness = float(np.searchsorted(np.cumsum(histogram), total / 2))  # the median grey level
     clipped = float(histogram[SATURATED:].sum()) / total
     dark = float(histogram[: DARK + 1].sum()) / total
-    glare = glare_fraction(small, mask) if page_found else 0.0
+    glare = glare_fraction(small, mask, brightness) if page_found else 0.0
     quad, touches, coverage = None, False, 0.0
     if page_found:
         coverage = float(np.count_nonzero(mask)) / mask.size
         touches = touches_border(contour, small.shape)
         quad = page_corners(contour, 1.0 / scale)
     sigma, tiles = native_sharpness(image_bgr, small, mask if page_found else None, scale)
-    # Stroke scale from the page's size: a pen stroke is about 1/500 of a page's width (0.4 mm on
+    # Stroke scale from the page's size: a pen stroke is about 1/350 of a page's width (0.6 mm on
     # A4). Unlike a stroke width measured on the ink, this does not grow as blur smears the ink.
     page_width = page_width_px(quad) if quad is not None else float(width)
     stroke = max(page_width / PAGE_WIDTH_IN_STROKES, 1.0)
@@ -157,18 +159,22 @@ def touches_border(contour: np.ndarray, shape: tuple[int, int], margin: int = 2)
     return False
 
 
-def glare_fraction(small: np.ndarray, mask: np.ndarray) -> float:
+def glare_fraction(small: np.ndarray, mask: np.ndarray, paper: float) -> float:
     """Saturated blobs inside the page, as a fraction of the page area.
 
-    Single clipped pixels are noise; a blob must span at least 0.3% of the page to count.
+    Glare is a blob clearly brighter than the paper around it: on a page whose median is already
+    near saturation (white paper in strong light) clipped areas are exposure, not glare. Single
+    clipped pixels are noise; a blob must span at least 1% of the page to count.
     """
+    if paper >= SATURATED - GLARE_CONTRAST:
+        return 0.0
     page_area = max(int(np.count_nonzero(mask)), 1)
-    saturated = ((small >= SATURATED) & (mask > 0)).astype(np.uint8)
+    saturated = ((cv2.blur(small, (3, 3)) >= SATURATED) & (mask > 0)).astype(np.uint8)
     if not saturated.any():
         return 0.0
     count, _, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
     areas = stats[1:count, cv2.CC_STAT_AREA]
-    return float(areas[areas >= 0.003 * page_area].sum()) / page_area
+    return float(areas[areas >= 0.01 * page_area].sum()) / page_area
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

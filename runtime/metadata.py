@@ -11,6 +11,7 @@ import dataclasses
 import io
 import json
 import math
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,3 +180,6 @@ def _open_archive(model_bytes: bytes) -> zipfile.ZipFile | None:
         return zipfile.ZipFile(io.BytesIO(model_bytes))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, IndexError):
         return None
+    except (NotImplementedError, UnicodeDecodeError, struct.error, KeyError) as exc:
+        # A zip directory is there but it is damaged or exotic: that is a broken model, not a bare one.
+        raise MetadataError(f"metadata archive is corrupt: {exc}") from None

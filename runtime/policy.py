@@ -36,11 +36,11 @@ class Policy:
 
     threshold: float = 5.0
     defect_threshold: float = 0.5
-    blur_ratio_ok: float = 0.35
-    blur_ratio_bad: float = 0.85
+    blur_ratio_ok: float = 0.3
+    blur_ratio_bad: float = 0.7
     max_blur_penalty: float = 0.8
     min_brightness: float = 70.0
-    max_clipped: float = 0.35
+    max_clipped: float = 0.5
     min_glare: float = 0.01
     min_coverage: float = 0.25
 
@@ -125,22 +125,27 @@ def rank_causes(score: Score, checks: Checks | None, penalty: float, policy: Pol
         if code in REASONS:
             severity[code] = max(severity.get(code, 0.0), value)
 
-    for code, probability in score.extras.get("defects", {}).items():
+    defects = score.extras.get("defects", {})
+    for code, probability in defects.items():
         if probability >= policy.defect_threshold:
             note(code, probability)
+    # The model saw a whole training set of these defects; the checks are rules of thumb. When the
+    # model has a defects output its word comes first, except for native-resolution blur, which it
+    # cannot see at 224 px.
+    weight = 0.6 if defects else 1.0
     if checks is not None:
         if checks.brightness < policy.min_brightness:
-            note("underexposed", 0.9)
+            note("underexposed", 0.9 * weight)
         if checks.clipped_fraction > policy.max_clipped:
-            note("overexposed", 0.9)
+            note("overexposed", 0.7 * weight)
         elif checks.glare_fraction >= policy.min_glare:
-            note("glare", 0.8)
+            note("glare", 0.8 * weight)
         if not checks.page_found and checks.brightness >= policy.min_brightness:
-            note("not_document", 0.7)
+            note("not_document", 0.7 * weight)
         if checks.touches_edge:
-            note("incomplete", 0.85)
+            note("incomplete", 0.85 * weight)
         elif checks.page_found and checks.coverage < policy.min_coverage:
-            note("lowres", 0.6)
+            note("lowres", 0.6 * weight)
         if penalty > 0:
             note("defocus", 0.5 + 0.5 * penalty / max(policy.max_blur_penalty, 1e-9))
     return sorted(severity, key=lambda code: -severity[code])

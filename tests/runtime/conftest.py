@@ -39,7 +39,7 @@ def page_files(tmp_path_factory) -> dict[str, Path]:
         "sharp": render_page(),
         "blurred": render_page(blur=1.8),
         "dark": render_page(brightness=0.2),
-        "glare": render_page(glare=True),
+        "glare": render_page(glare=True, brightness=0.85),
         "cut": render_page(shift=(500, 0)),
     }
     paths = {}

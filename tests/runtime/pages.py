@@ -29,10 +29,10 @@ def render_page(width: int = 1600, height: int = 1200, *, blur: float = 0.0, bri
             cv2.putText(image, word, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (30, 30, 40), 1, cv2.LINE_AA)
             x += tw + 12
         y += line_height
-    if glare:
-        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-        cv2.ellipse(image, (cx, cy), (width // 9, height // 12), 20, 0, 360, (255, 255, 255), cv2.FILLED)
     image = (image.astype(np.float32) * brightness)
+    if glare:  # a reflection: saturated whatever the exposure
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        cv2.ellipse(image, (cx, cy), (width // 9, height // 12), 20, 0, 360, (255.0, 255.0, 255.0), cv2.FILLED)
     if blur > 0:
         image = cv2.GaussianBlur(image, (0, 0), blur)
     image = image + rng.normal(0, 2.0, image.shape)

@@ -60,7 +60,7 @@ def test_retake_without_a_found_cause_says_so():
 
 
 @pytest.mark.parametrize("variant, code", [
-    ({"brightness": 0.2}, "underexposed"), ({"glare": True}, "glare"), ({"shift": (500, 0)}, "incomplete"),
+    ({"brightness": 0.2}, "underexposed"), ({"glare": True, "brightness": 0.85}, "glare"), ({"shift": (500, 0)}, "incomplete"),
 ])
 def test_check_reasons(variant, code):
     p = np.zeros(10, np.float32)
