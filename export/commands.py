@@ -89,6 +89,11 @@ def export(ctx: click.Context, model: Path, format_name: str, out: Path, calibra
     click.echo(f"fidelity on {r.images} images: SRCC {r.srcc:.4f}, LCC {r.lcc:.4f}, median |Δ mean| "
                f"{r.median_abs_delta:.4f} (max {r.max_abs_delta:.4f}), EMD {r.mean_emd:.4f}, agreement "
                f"{r.agreement:.1%}, {r.latency_ms:.2f} ms/image at 1 thread")
+    ptq = result.metadata.fidelity.get("post_training_int8")
+    if ptq:
+        verdict = "beats" if result.metadata.fidelity["beats_post_training_int8"] else "does not beat"
+        click.echo(f"QAT {verdict} post-training int8 (median |Δ mean| {r.median_abs_delta:.4f} vs "
+                   f"{ptq['median_abs_delta']:.4f}, agreement {r.agreement:.1%} vs {ptq['agreement']:.1%})")
     click.echo(f"report: {result.report_json}, {result.report_markdown}")
     if result.failures:
         raise click.ClickException("fidelity gate missed: " + "; ".join(result.failures)

@@ -75,7 +75,7 @@ def run_export(request: ExportRequest) -> ExportResult:
     if request.fmt.name == "qat-int8":
         from .qat import run_qat_subprocess
 
-        model_bytes = run_qat_subprocess(request, calibration)
+        model_bytes = run_qat_subprocess(request, model, spec, calibration)
     else:
         model_bytes = conv.convert(model, request.fmt, calibration)
 
@@ -86,6 +86,8 @@ def run_export(request: ExportRequest) -> ExportResult:
     size = len(embed_metadata(model_bytes, metadata))
     report = compare(reference, candidate, spec.score_values, spec.threshold, size, latency)
     failures = report.failures(request.gates) if request.gate else []
+    comparison = _compare_with_post_training(model, spec, request, calibration, validation, reference) \
+        if request.fmt.name == "qat-int8" else {}
 
     fidelity = {
         **report.to_dict(),
@@ -94,17 +96,48 @@ def run_export(request: ExportRequest) -> ExportResult:
         "gates": gates_dict(request.gates),
         "gated": request.gate,
         "passed": not report.failures(request.gates),
+        **comparison,
     }
+    if comparison:
+        fidelity["beats_post_training_int8"] = beats_post_training(fidelity)
     metadata = metadata.replace(fidelity=fidelity)
     final = embed_metadata(model_bytes, metadata)
     import json
 
     atomic_write_text(json_path, json.dumps(fidelity, indent=1, sort_keys=True) + "\n", request.force)
-    atomic_write_text(md_path, report_markdown(report, request.fmt.name, request.gates, request.out.name),
-                      request.force)
+    markdown = report_markdown(report, request.fmt.name, request.gates, request.out.name)
+    if comparison:
+        ptq = comparison["post_training_int8"]
+        markdown += (f"Post-training int8 on the same images: SRCC {ptq['srcc']:.4f}, median |Δ mean| "
+                     f"{ptq['median_abs_delta']:.4f}, agreement {ptq['agreement']:.1%}. QAT "
+                     f"{'beats' if fidelity['beats_post_training_int8'] else 'does not beat'} it.\n")
+    atomic_write_text(md_path, markdown, request.force)
     atomic_write_bytes(request.out, final, request.force)
     return ExportResult(request.out, json_path, md_path, report, failures, metadata,
                         time.perf_counter() - start)
+
+
+def _compare_with_post_training(model, spec, request: ExportRequest, calibration, validation,
+                                reference: np.ndarray) -> dict[str, Any]:
+    """QAT is only worth its cost when it beats post-training int8 on the same images: measure it."""
+    from .formats import FORMATS
+
+    log.info("converting post-training int8 for comparison with QAT")
+    ptq_bytes = conv.convert(model, FORMATS["int8"], calibration)
+    metadata = build_metadata(spec, request, ptq_bytes, calibration).replace(quantization="int8")
+    candidate, latency = tflite_distributions(ptq_bytes, metadata, validation.inputs)
+    ptq = compare(reference, candidate, spec.score_values, spec.threshold, len(ptq_bytes), latency)
+    figures = {k: v for k, v in ptq.to_dict().items()
+               if k in ("srcc", "lcc", "mean_abs_delta", "median_abs_delta", "max_abs_delta", "mean_emd", "agreement")}
+    return {"post_training_int8": figures}
+
+
+def beats_post_training(fidelity: dict[str, Any]) -> bool | None:
+    """QAT beats post-training int8: a smaller median |Δ mean| and no lower verdict agreement."""
+    ptq = fidelity.get("post_training_int8")
+    if not ptq:
+        return None
+    return fidelity["median_abs_delta"] < ptq["median_abs_delta"] and fidelity["agreement"] >= ptq["agreement"]
 
 
 def _image_sets(request: ExportRequest, input_hw: tuple[int, int], resize: str

@@ -1,0 +1,232 @@
+"""`nima bench`: Keras float vs every TFLite format on the same images, side by side.
+
+Each measurement runs in its own process (export.bench_worker) so peak RSS belongs to one path:
+a TFLite row never pays for TensorFlow, the Keras row does. The machine is shared and noisy, so
+every row also carries its ratio to the Keras float path at the same thread count.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+
+from nima_edge.clitools import translate_errors
+
+from .formats import FORMATS, ExportError
+
+log = logging.getLogger(__name__)
+
+TFLITE_FORMATS = ("float32", "float16", "dynamic", "int8")
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    path: str  # "keras", a TFLite format, or "laplacian"
+    threads: int
+    size_mb: float | None
+    median_ms: float
+    p95_ms: float
+    per_s: float  # sequential single-image throughput
+    peak_rss_mb: float
+    speedup_vs_keras: float | None = None  # Keras median / this median, same threads
+    size_vs_keras: float | None = None
+    note: str = ""
+    tensorflow_loaded: bool = False  # whether the measuring process had TensorFlow imported
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict:
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "load_average_at_start": list(os.getloadavg())}
+
+
+def find_model(explicit: Path | None) -> tuple[Path | None, str]:
+    """The Keras model to bench: --model, else models/default.keras, else runs/default/model.keras."""
+    if explicit is not None:
+        return explicit, str(explicit)
+    from nima_edge.models import MODELS_DIR
+
+    for candidate in (MODELS_DIR / "default.keras", Path("runs/default/model.keras")):
+        if candidate.is_file():
+            return candidate, str(candidate)
+    return None, "untrained NIMA (MobileNetV2 alpha 1.0, 224 px; timings do not depend on the weights)"
+
+
+def prepare_inputs(images: Path, input_size: tuple[int, int], resize: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(model inputs, grey frames at stored size) for the first ``count`` images of ``images``."""
+    from nima_edge.runtime.errors import ImageError
+    from nima_edge.runtime.images import iter_image_paths, load_image
+    from nima_edge.runtime.preprocess import preprocess
+
+    inputs, greys = [], []
+    for path in iter_image_paths([images]):
+        if len(inputs) >= count:
+            break
+        try:
+            frame = load_image(path)
+        except ImageError as exc:
+            log.warning("skipping %s", exc)
+            continue
+        inputs.append(preprocess(frame, input_size, resize))
+        import cv2
+
+        greys.append(cv2.cvtColor(cv2.resize(frame, (384, 288)), cv2.COLOR_BGR2GRAY))
+    if len(inputs) < 5:
+        raise ExportError(f"{images}: need at least 5 readable images to benchmark, found {len(inputs)}")
+    return np.stack(inputs), np.stack(greys)
+
+
+def run_worker(kind: str, model: Path | str, inputs: Path, threads: int, warmup: int) -> dict:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", "nima_edge.export.bench_worker", kind, str(model), str(inputs),
+                           str(threads), str(warmup)], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ExportError(f"benchmark of {kind} {model} failed: {tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summarise(path: str, threads: int, size: int | None, result: dict, note: str = "") -> BenchRow:
+    times = sorted(result["times_ms"])
+    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    return BenchRow(path, threads, None if size is None else size / 1e6, statistics.median(times), p95,
+                    len(times) / result["wall_s"], result["peak_rss_mb"], note=note,
+                    tensorflow_loaded=bool(result.get("tensorflow_loaded", path == "keras")))
+
+
+def with_ratios(rows: list[BenchRow]) -> list[BenchRow]:
+    keras = {r.threads: r for r in rows if r.path == "keras"}
+    out = []
+    for row in rows:
+        ref = (keras.get(row.threads) or keras[max(keras)]) if keras else None
+        speed = ref.median_ms / row.median_ms if ref else None
+        size = row.size_mb / ref.size_mb if ref and row.size_mb and ref.size_mb else None
+        out.append(BenchRow(**{**asdict(row), "speedup_vs_keras": speed, "size_vs_keras": size}))
+    return out
+
+
+def markdown_table(rows: list[BenchRow]) -> str:
+    lines = ["| path | threads | size MB | median ms | p95 ms | images/s | peak RSS MB | speed-up vs Keras | "
+             "size vs Keras |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        size = f"{r.size_mb:.2f}" if r.size_mb is not None else "-"
+        speed = f"{r.speedup_vs_keras:.1f}x" if r.speedup_vs_keras else "-"
+        ratio = f"{r.size_vs_keras:.2f}" if r.size_vs_keras else "-"
+        lines.append(f"| {r.path}{' (' + r.note + ')' if r.note else ''} | {r.threads} | {size} | "
+                     f"{r.median_ms:.2f} | {r.p95_ms:.2f} | {r.per_s:.1f} | {r.peak_rss_mb:.0f} | {speed} | {ratio} |")
+    return "\n".join(lines)
+
+
+def run_bench(model_path: Path | None, images: Path, count: int, threads: tuple[int, ...], warmup: int,
+              formats: tuple[str, ...]) -> dict:
+    from nima_edge.training.model import NimaSpec, build_nima, load_nima, save_nima
+
+    from .convert import convert, load_image_set
+
+    model_path, model_label = find_model(model_path)
+    with tempfile.TemporaryDirectory(prefix="nima-bench-") as work:
+        work = Path(work)
+        if model_path is None:
+            spec = NimaSpec()
+            model = build_nima(spec, "none")
+            model_path = save_nima(model, spec, work / "untrained.keras")
+        model, spec = load_nima(model_path)
+        inputs, greys = prepare_inputs(images, spec.input_hw, spec.resize, count)
+        np.save(work / "inputs.npy", inputs)
+        np.save(work / "greys.npy", greys)
+        files = {}
+        calibration = None
+        for name in formats:
+            if FORMATS[name].needs_calibration and calibration is None:
+                calibration = load_image_set(images, spec.input_hw, spec.resize)
+            log.info("converting to %s", name)
+            files[name] = work / f"{name}.tflite"
+            files[name].write_bytes(convert(model, FORMATS[name], calibration if name == "int8" else None))
+        del model
+        rows, batched = [], {}
+        keras_size = model_path.stat().st_size
+        for t in threads:
+            log.info("keras, %d thread(s)", t)
+            result = run_worker("keras", model_path, work / "inputs.npy", t, warmup)
+            rows.append(summarise("keras", t, keras_size, result, note="predict_on_batch, batch 1"))
+            batched[t] = result["batched_per_s"]
+            for name in formats:
+                log.info("%s, %d thread(s)", name, t)
+                result = run_worker("tflite", files[name], work / "inputs.npy", t, warmup)
+                rows.append(summarise(name, t, files[name].stat().st_size, result))
+        result = run_worker("laplacian", "-", work / "greys.npy", 1, warmup)
+        rows.append(summarise("laplacian", 1, None, result, note="var of Laplacian, 384x288 grey"))
+    rows = with_ratios(rows)
+    return {"model": model_label, "images": str(images), "count": int(len(inputs)), "input_size": list(spec.input_hw),
+            "machine": machine(), "rows": [asdict(r) for r in rows], "keras_batched_per_s": batched}
+
+
+@click.command()
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Keras NIMA to bench [default: models/default.keras, runs/default/model.keras, or an "
+                   "untrained MobileNetV2 NIMA].")
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Images to run [default: the shipped calibration set].")
+@click.option("--count", type=click.IntRange(5, 10000), default=100, show_default=True,
+              help="How many images each path runs.")
+@click.option("--threads", "threads", type=click.IntRange(1, 64), multiple=True, default=(1, 2), show_default=True,
+              help="Interpreter/TensorFlow thread counts to run (repeat the option).")
+@click.option("--formats", default=",".join(TFLITE_FORMATS), show_default=True,
+              help="Comma-separated TFLite formats to include.")
+@click.option("--warmup", type=click.IntRange(0, 100), default=5, show_default=True, help="Untimed runs first.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the table.")
+@translate_errors
+def bench(model: Path | None, images: Path | None, count: int, threads: tuple[int, ...], formats: str,
+          warmup: int, as_json: bool) -> None:
+    """Benchmark Keras float against TFLite float32/float16/dynamic/int8 on the same images.
+
+    Each path runs in its own process: median and p95 latency per image, sequential throughput,
+    peak RSS, file size, and ratios to Keras float at the same thread count; the classic
+    variance-of-Laplacian sharpness check is timed for context.
+
+    \b
+    Examples:
+      nima bench
+      nima bench --model runs/default/model.keras --images data/val --json > bench.json
+    """
+    from .convert import default_calibration_dir
+
+    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+    for name in chosen:
+        if name not in TFLITE_FORMATS:
+            raise ExportError(f"--formats: {name!r} cannot be benchmarked; choose from {', '.join(TFLITE_FORMATS)}")
+    start = time.perf_counter()
+    report = run_bench(model, images or default_calibration_dir(), count, tuple(sorted(set(threads))), warmup,
+                       chosen)
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    rows = [BenchRow(**r) for r in report["rows"]]
+    m = report["machine"]
+    click.echo(f"model: {report['model']} ({report['input_size'][0]} px); {report['count']} images from "
+               f"{report['images']}")
+    click.echo(f"machine: {m['cpu']}, {m['cores']} cores, load {m['load_average_at_start'][0]:.2f} at start")
+    click.echo(markdown_table(rows))
+    batched = ", ".join(f"{t} thread(s): {v:.1f}" for t, v in report["keras_batched_per_s"].items())
+    click.echo(f"Keras predict() batched throughput, images/s: {batched}")

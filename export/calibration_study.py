@@ -1,0 +1,106 @@
+"""How int8 fidelity moves with the calibration set's size and composition (calibration/README.md).
+
+    python -m nima_edge.export.calibration_study --model M.keras --pool data/calibration_pool \
+        --val data/calibration_val [--sizes 10,50,200,500] [--good-only-n 100] [--json OUT]
+
+For each calibration set the Keras model is converted to post-training int8 and scored against
+Keras on the same validation images (the export's own fidelity code). Sets: ``nima calibrate``'s
+selection (coverage + random) at each size; and, at one size, the same selection against only
+good captures (label mean >= 6) and a random draw, so composition is compared at equal size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nima_edge.calibration.select import choose, drop_near_duplicates, scan
+from nima_edge.runtime.images import load_image
+from nima_edge.runtime.metadata import ModelMetadata
+from nima_edge.runtime.preprocess import preprocess
+
+from .convert import ImageSet, convert, load_image_set
+from .fidelity import compare, keras_distributions, tflite_distributions
+from .formats import FORMATS
+
+log = logging.getLogger(__name__)
+
+GOOD_MEAN = 6.0
+
+
+def image_set(candidates, spec) -> ImageSet:
+    paths = tuple(c.path for c in candidates)
+    return ImageSet(paths, np.stack([preprocess(load_image(p), spec.input_hw, spec.resize) for p in paths]))
+
+
+def measure(model, spec, calibration: ImageSet, validation: ImageSet, reference: np.ndarray) -> dict:
+    start = time.perf_counter()
+    model_bytes = convert(model, FORMATS["int8"], calibration)
+    metadata = ModelMetadata(score_values=tuple(spec.score_values), input_size=spec.input_hw,
+                             threshold=float(spec.threshold), quantization="int8")
+    candidate, latency = tflite_distributions(model_bytes, metadata, validation.inputs)
+    report = compare(reference, candidate, spec.score_values, spec.threshold, len(model_bytes), latency)
+    row = {k: v for k, v in report.to_dict().items()
+           if k in ("srcc", "lcc", "mean_abs_delta", "median_abs_delta", "max_abs_delta", "mean_emd", "agreement")}
+    row["calibration_images"] = len(calibration)
+    row["seconds"] = round(time.perf_counter() - start, 1)
+    return row
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, type=Path)
+    parser.add_argument("--pool", required=True, type=Path, help="folder of candidate captures (with labels.csv)")
+    parser.add_argument("--val", required=True, type=Path, help="folder of validation captures")
+    parser.add_argument("--sizes", default="10,50,200,500")
+    parser.add_argument("--good-only-n", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    from nima_edge.training.model import load_nima
+
+    model, spec = load_nima(args.model)
+    unique = drop_near_duplicates(scan(args.pool))
+    validation = load_image_set(args.val, spec.input_hw, spec.resize, "validation")
+    reference = keras_distributions(model, validation.inputs)
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        chosen = choose(unique, n, seed=args.seed)
+        rows.append({"set": f"full range, n={len(chosen)}", **measure(model, spec, image_set(chosen, spec),
+                                                                       validation, reference)})
+        log.info("%s", rows[-1])
+    good = [c for c in unique if c.quality is not None and c.quality >= GOOD_MEAN]
+    n = min(args.good_only_n, len(good))
+    rng = np.random.default_rng(args.seed)
+    compositions = {
+        f"good only (label mean >= {GOOD_MEAN:g}), n={n}": choose(good, n, seed=args.seed),
+        f"full range (nima calibrate), n={n}": choose(unique, n, seed=args.seed),
+        f"random from the pool, n={n}": [unique[i] for i in sorted(rng.choice(len(unique), n, replace=False))],
+    }
+    for name, chosen in compositions.items():
+        rows.append({"set": name, **measure(model, spec, image_set(chosen, spec), validation, reference)})
+        log.info("%s", rows[-1])
+    result = {"model": str(args.model), "pool": str(args.pool), "validation": str(args.val),
+              "validation_images": len(validation), "rows": rows}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(rows))
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| calibration set | SRCC | LCC | median abs Δ mean | max abs Δ mean | mean EMD | agreement |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['srcc']:.4f} | {r['lcc']:.4f} | {r['median_abs_delta']:.4f} | "
+                     f"{r['max_abs_delta']:.4f} | {r['mean_emd']:.4f} | {r['agreement']:.1%} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
