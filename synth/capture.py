@@ -127,6 +127,7 @@ class _Scene:
     noise: float
     jpeg_quality: int
     exposure_jitter: float
+    thumb: np.ndarray  # [present?, edge, position along it, size, tone, angle]
 
 
 def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
@@ -157,6 +158,7 @@ def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
     noise = float(rng.uniform(1.0, 3.5)) / 255.0
     jpeg_quality = int(rng.integers(78, 96))
     exposure_jitter = float(rng.uniform(-0.08, 0.08))
+    thumb = rng.uniform(0, 1, 6)
     return _Scene(
         width,
         height,
@@ -176,6 +178,7 @@ def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
         noise,
         jpeg_quality,
         exposure_jitter,
+        thumb,
     )
 
 
@@ -483,6 +486,56 @@ def _gain3(field_small: np.ndarray, width: int, height: int, cast: np.ndarray | 
     )
 
 
+THUMB_SHARE = 0.2  # of document frames: the page is held in a hand, a thumb over its margin
+
+
+def _draw_thumb(frame: np.ndarray, quad: np.ndarray, draws: np.ndarray) -> None:
+    """A thumb holding the page: a shaded skin-toned ellipse straddling one edge, in the margin.
+
+    It covers only the outer few millimetres (where pages have no text), so the label ignores it.
+    """
+    edge = int(draws[1] * 4) % 4
+    a, b = quad[edge], quad[(edge + 1) % 4]
+    t = 0.2 + 0.6 * draws[2]
+    point = a * (1 - t) + b * t
+    side = float(np.linalg.norm(b - a))
+    along = (b - a) / max(side, 1e-6)
+    outward = np.array([along[1], -along[0]])
+    centre = quad.mean(0)
+    if np.dot(point - centre, outward) < 0:
+        outward = -outward
+    scale = np.sqrt(abs(cv2.contourArea(quad.astype(np.float32))))
+    # Long axis along `outward`: the thumb points into the page and its tip reaches ~4% across it.
+    axes = (scale * (0.09 + 0.03 * draws[3]), scale * (0.045 + 0.015 * draws[3]))
+    centre_px = point + outward * axes[0] * 0.55
+    h, w = frame.shape[:2]
+    angle = float(np.degrees(np.arctan2(outward[1], outward[0])))
+    tone = np.array([60 + 80 * draws[4], 90 + 80 * draws[4], 130 + 90 * draws[4]])
+    reach = axes[0] * 1.3
+    x0, y0 = (max(0, int(v - reach)) for v in centre_px)
+    x1, y1 = min(w, int(centre_px[0] + reach)), min(h, int(centre_px[1] + reach))
+    if x1 <= x0 or y1 <= y0:
+        return
+    roi = frame[y0:y1, x0:x1]
+    local = centre_px - np.array([x0, y0])
+
+    def blob(centre: np.ndarray, size: tuple[float, float]) -> np.ndarray:
+        mask = np.zeros(roi.shape[:2], np.float32)
+        axes_px = (max(1, int(size[0])), max(1, int(size[1])))
+        cv2.ellipse(mask, (int(centre[0]), int(centre[1])), axes_px, angle, 0, 360, 1.0, -1, cv2.LINE_AA)
+        return mask
+
+    finger = blob(local, axes)
+    shade = cv2.GaussianBlur(finger, (0, 0), max(1.0, axes[1] * 0.35))  # rounder in the middle
+    nail = cv2.GaussianBlur(
+        blob(local - outward * axes[0] * 0.55, (axes[0] * 0.35, axes[1] * 0.6)), (0, 0), 1.0
+    )
+    skin = tone[None, None, :] * (0.7 + 0.35 * shade[..., None])
+    skin = skin * (1 - 0.6 * nail[..., None]) + np.array([200.0, 205.0, 235.0]) * 0.6 * nail[..., None]
+    mask = cv2.GaussianBlur(finger, (0, 0), 1.0)[..., None]
+    roi[:] = np.clip(roi * (1 - mask) + skin * mask, 0, 255).astype(np.uint8)
+
+
 def _warp_into_frame(
     page: np.ndarray, M: np.ndarray, quad: np.ndarray, width: int, height: int
 ) -> np.ndarray:
@@ -544,6 +597,8 @@ def _render_document(
     cast = 1.0 + 0.06 * sc.cast
     surface = cv2.multiply(surface, _gain3(light_small * (1.0 - 0.35 * drop), W, H, cast), scale=1 / 128)
     frame = cv2.add(surface, cv2.multiply(warped, _gain3(light_small, W, H, cast), scale=1 / 128))
+    if sc.thumb[0] < THUMB_SHARE:
+        _draw_thumb(frame, quad, sc.thumb)
     alpha = mask
     in_frame = _area_inside(quad, W, H)
     page_area = abs(cv2.contourArea(quad.astype(np.float32)))

@@ -165,6 +165,24 @@ def outdoor(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     return img
 
 
+def blank_paper(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A hard negative: a sheet (or card, envelope back) with no writing, on a surface."""
+    surfaces = (wood, cloth, floor, tiles)
+    img = surfaces[int(rng.integers(len(surfaces)))](rng, width, height)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    side = rng.uniform(0.5, 0.9) * min(width, height)
+    box = cv2.boxPoints(
+        (
+            (width * rng.uniform(0.35, 0.65), height * rng.uniform(0.35, 0.65)),
+            (side, side * rng.uniform(0.7, 1.5)),
+            rng.uniform(-30, 30),
+        )
+    )
+    tint = rng.uniform(200, 250) + rng.uniform(-10, 10, 3)
+    cv2.fillConvexPoly(img, box.astype(np.int32), tuple(float(v) for v in tint), cv2.LINE_AA)
+    return img
+
+
 BACKGROUNDS = {"wood": wood, "cloth": cloth, "tiles": tiles, "floor": floor, "clutter": clutter}
 JUNK_SCENES = {
     "wood": wood,
@@ -175,6 +193,7 @@ JUNK_SCENES = {
     "skin": skin,
     "screen": screen,
     "outdoor": outdoor,
+    "blank_paper": blank_paper,
 }
 
 
