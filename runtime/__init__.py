@@ -6,8 +6,19 @@ from .preprocess import preprocess
 from .scorer import Score, Scorer, mean_std
 
 __all__ = [
-    "ImageError", "MetadataError", "ModelError", "NimaError", "SourceError",
-    "decode_image", "iter_image_paths", "load_image",
-    "ModelMetadata", "embed_metadata", "read_metadata",
-    "preprocess", "Score", "Scorer", "mean_std",
+    "ImageError",
+    "MetadataError",
+    "ModelError",
+    "ModelMetadata",
+    "NimaError",
+    "Score",
+    "Scorer",
+    "SourceError",
+    "decode_image",
+    "embed_metadata",
+    "iter_image_paths",
+    "load_image",
+    "mean_std",
+    "preprocess",
+    "read_metadata",
 ]

@@ -135,7 +135,7 @@ def page_corners(contour: np.ndarray, factor: float) -> tuple[tuple[int, int], .
     perimeter = cv2.arcLength(contour, True)
     approx = cv2.approxPolyDP(contour, 0.02 * perimeter, True).reshape(-1, 2)
     points = approx if len(approx) == 4 else cv2.boxPoints(cv2.minAreaRect(contour))
-    return tuple((int(round(x * factor)), int(round(y * factor))) for x, y in points)
+    return tuple((round(float(x) * factor), round(float(y) * factor)) for x, y in points)
 
 
 def page_width_px(quad: tuple[tuple[int, int], ...]) -> float:
@@ -220,7 +220,7 @@ def native_sharpness(
     if not sigmas:
         return None, 0
     sigmas.sort()
-    return float(sigmas[int(math.floor(0.25 * (len(sigmas) - 1)))]), len(sigmas)  # 75th pct of sharpness
+    return float(sigmas[math.floor(0.25 * (len(sigmas) - 1))]), len(sigmas)  # 75th pct of sharpness
 
 
 def tile_sigma(patch: np.ndarray) -> float | None:

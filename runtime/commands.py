@@ -277,8 +277,8 @@ def annotate(paths, out_dir, model, threshold, threads, kiosk, force):
     """
     import cv2
 
-    from .overlay import draw_overlay
     from .images import load_image
+    from .overlay import draw_overlay
 
     assessor = make_assessor(model, threshold, threads)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -294,6 +294,8 @@ def annotate(paths, out_dir, model, threshold, threads, kiosk, force):
             image = load_image(result.path)
             picture = draw_overlay(image, _file_prompt(assessor, result), kiosk=kiosk)
             ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            if not ok:
+                raise OutputError(f"{target}: cannot encode the annotated image")
             with atomic_output(target, force) as tmp:
                 tmp.write_bytes(encoded.tobytes())
         except NimaError as exc:
@@ -382,8 +384,10 @@ def _human_event(event: dict) -> None:
         click.echo(f"frame {event['frame']:>5}: {event['state'].upper():<7} {event['mean']:.2f}{reason}")
     elif kind == "saved":
         click.echo(f"frame {event['frame']:>5}: saved {event['path']} ({event['mean']:.2f})")
-    elif kind in ("retry", "source_lost"):
-        click.echo(f"{event.get('source')}: {event.get('detail')}; retrying", err=True)
+    elif kind == "retry":
+        click.echo(f"attempt {event['attempt']} failed: {event['detail']}", err=True)
+    elif kind == "source_lost":
+        click.echo(f"lost: {event['detail']}", err=True)
     elif kind == "end":
         click.echo(f"{event['reason'] or 'stopped'}: {event['frames']} frames, {event['fps']} frames/s, "
                    f"{event['saved']} saved")

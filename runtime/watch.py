@@ -176,7 +176,7 @@ def _open_with_retries(source: SourceSpec, config: WatchConfig, on_event: Callab
             on_event({"event": "retry", "source": source.description, "attempt": attempt + 1, "detail": str(exc)})
             continue
         return FrameReader(capture, source.live, config.stall_timeout, source.description, prepare)
-    tries = f" after {attempts} attempts" if attempts > 1 else ""
+    tries = f" ({attempts} attempts)" if attempts > 1 else ""
     raise SourceError(f"{last}{tries}; giving up")
 
 

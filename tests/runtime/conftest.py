@@ -11,8 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from models_for_tests import build_all  # noqa: E402
-from pages import render_page  # noqa: E402
+from models_for_tests import build_all
+from pages import render_page
 
 
 @pytest.fixture(scope="session")

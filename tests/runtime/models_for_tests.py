@@ -16,7 +16,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from nima_edge.runtime.defects import DEFECTS
 from nima_edge.runtime.metadata import ModelMetadata, embed_metadata
 

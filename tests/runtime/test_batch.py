@@ -1,7 +1,6 @@
 """Streaming batch scoring: bounded memory, input order, bad files do not stop the batch."""
 import cv2
 import numpy as np
-
 from nima_edge.runtime import Scorer
 from nima_edge.runtime.batch import score_paths
 from nima_edge.runtime.policy import Assessor

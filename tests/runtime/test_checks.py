@@ -1,10 +1,8 @@
 """The native-resolution OpenCV checks on rendered pages."""
 import time
 
-import cv2
 import numpy as np
 import pytest
-
 from nima_edge.runtime.checks import run_checks
 from pages import render_page
 

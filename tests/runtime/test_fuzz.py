@@ -4,8 +4,8 @@ The property: our own error (ImageError / MetadataError) or a valid result — n
 exception, never a hang (pytest-timeout guards each test).
 """
 import io
-import os
 import json
+import os
 import zipfile
 
 import cv2
@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from nima_edge.runtime import ImageError, MetadataError, ModelMetadata, decode_image
 from nima_edge.runtime.images import image_header
 from nima_edge.runtime.metadata import METADATA_ENTRY, read_metadata_bytes

@@ -9,11 +9,10 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
-
 from nima_edge.runtime import ImageError, decode_image, load_image
 from nima_edge.runtime.images import MAX_DECODE_PIXELS, image_header
 from pages import render_page
+from PIL import Image
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import struct
 import zipfile
 
 import pytest
-
 from nima_edge.runtime import MetadataError, ModelError, ModelMetadata, Scorer, embed_metadata, read_metadata
 from nima_edge.runtime.metadata import MAX_METADATA_BYTES, METADATA_ENTRY, read_metadata_bytes, strip_metadata
 

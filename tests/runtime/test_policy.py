@@ -2,7 +2,6 @@
 import cv2
 import numpy as np
 import pytest
-
 from nima_edge.runtime import Scorer
 from nima_edge.runtime.checks import run_checks
 from nima_edge.runtime.defects import REASONS

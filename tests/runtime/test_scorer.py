@@ -6,9 +6,8 @@ import textwrap
 
 import numpy as np
 import pytest
-
-from nima_edge.runtime import Scorer, preprocess
 from models_for_tests import training_images
+from nima_edge.runtime import Scorer, preprocess
 from pages import render_page
 
 

@@ -6,12 +6,12 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from nima_edge.cli import cli
 from nima_edge.runtime import Scorer, SourceError
 from nima_edge.runtime.policy import Assessor
 from nima_edge.runtime.sources import SourceSpec, parse_source
 from nima_edge.runtime.watch import PromptState, WatchConfig, watch
+
+from nima_edge.cli import cli
 
 
 def run(*args):
@@ -77,7 +77,7 @@ def test_camera_that_does_not_open_is_retried_then_gives_up(float_model):
     start = time.monotonic()
     result = run("watch", "57", "--model", float_model, "--retries", 1, "--json")
     assert result.exit_code == 1
-    assert "camera 57: cannot open" in result.output and "after 2 attempts; giving up" in result.output
+    assert "camera 57: cannot open" in result.output and "(2 attempts); giving up" in result.output
     assert time.monotonic() - start < 20
 
 
