@@ -50,12 +50,14 @@ summary() {
 }
 
 unmount_all() {
-    for sub in dev/pts dev proc sys; do
+    for sub in tmp/.X11-unix proc/cpuinfo dev/pts dev proc sys; do
         if mountpoint -q "$ROOT/$sub" 2>/dev/null; then umount -l "$ROOT/$sub" || true; fi
     done
 }
 
+BACKGROUND_PIDS=()
 finish() {
+    for pid in "${BACKGROUND_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
     unmount_all
     summary
     [ "$FAILED" = 0 ]
@@ -66,12 +68,39 @@ trap finish EXIT
 abort() { fail "$1"; exit 1; }
 
 # Run a command inside the arm64 userspace with a clean environment: only what a Pi user would have.
+# QEMU_CPU picks the emulated core (its instruction set and HWCAPs), see use_profile.
 device() {
     chroot "$ROOT" /usr/bin/env -i \
         PATH="$DEV_VENV/bin:/usr/local/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8 \
         PIP_CERT=/etc/ssl/certs/host-ca.crt PIP_DEFAULT_TIMEOUT=180 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-        PYTHONDONTWRITEBYTECODE=1 "$@"
+        PYTHONDONTWRITEBYTECODE=1 ${QEMU_CPU:+QEMU_CPU=$QEMU_CPU} "$@"
 }
+
+# Pi profiles: the core qemu emulates, and the /proc/cpuinfo a Pi of that kind shows.
+# qemu-user passes the host's x86 /proc/cpuinfo through, and the cpuinfo library inside LiteRT
+# (XNNPACK) segfaults on it (exit 139 at Interpreter creation): a real Pi shows its own, so an
+# arm64 one is bind-mounted over it. QEMU_CPU=cortex-a72 also withholds the dot-product
+# instructions a Pi 4 lacks, so a kernel that used them anyway would die with SIGILL.
+PROFILES=(
+    "pi4|cortex-a72|0xd08|fp asimd evtstrm crc32 cpuid|Raspberry Pi 4 Model B"
+    "pi5|cortex-a76|0xd0b|fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp|Raspberry Pi 5 Model B"
+)
+use_profile() {  # $1 = one PROFILES entry
+    local name core part features model file
+    IFS='|' read -r name core part features model <<< "$1"
+    file=$WORK/cpuinfo-$name
+    : > "$file"
+    for ((i = 0; i < $(nproc); i++)); do
+        printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: %s\nCPU implementer\t: 0x41\n' "$i" "$features"
+        printf 'CPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: %s\nCPU revision\t: 1\n\n' "$part"
+    done >> "$file"
+    printf 'Model\t\t: %s (emulated by qemu %s)\n' "$model" "$core" >> "$file"
+    if mountpoint -q "$ROOT/proc/cpuinfo"; then umount "$ROOT/proc/cpuinfo"; fi
+    mount --bind "$file" "$ROOT/proc/cpuinfo"
+    QEMU_CPU=$core
+    PROFILE=$name
+}
+QEMU_CPU=
 
 mkdir -p "$WORK"
 # The cache is never committed: a self-ignoring folder needs no change to the top-level .gitignore.
@@ -126,7 +155,7 @@ else
     say "reusing rootfs built $(cat "$ROOT/.pi-check-rootfs-ok")"
 fi
 mount -t proc proc "$ROOT/proc" && mount -t sysfs sysfs "$ROOT/sys" && mount --bind /dev "$ROOT/dev" \
-    || abort "mounting /proc, /sys and /dev into the rootfs"
+    && use_profile "${PROFILES[0]}" || abort "mounting /proc, /sys and /dev into the rootfs"
 # The host's CA bundle (the sandbox may sit behind a TLS proxy) and name resolution, for pip.
 cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/host-ca.crt"
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
@@ -190,6 +219,10 @@ watch_cmd() {
     fi
 }
 
+frames_cmd() {
+    echo "$1/python $DEV_WORK/pi_check_tools.py api-watch ${model_args[*]} $DEV_WORK/inputs/$video --max-frames $FRAMES"
+}
+
 # The host runs the same command lines; /opt/pi-check on the host is a link to the device's folder.
 host_bin=$(dirname "$HOST_PY")
 ln -sfn "$ROOT$DEV_WORK" "$WORK/host-view"
@@ -199,6 +232,8 @@ run_host() {
 }
 run_host "$(score_cmd "$host_bin")" > "$WORK/host/score.jsonl" 2>>"$LOG" || abort "host reference: score"
 run_host "$(watch_cmd "$host_bin")" > "$WORK/host/watch.jsonl" 2>>"$LOG" || abort "host reference: watch"
+# `nima watch --json` reports state changes only; every frame's score comes from the Scorer API.
+run_host "$(frames_cmd "$host_bin")" > "$WORK/host/frames.jsonl" 2>>"$LOG" || abort "host reference: frames"
 say "host reference: $(wc -l < "$WORK/host/score.jsonl") score lines, $(wc -l < "$WORK/host/watch.jsonl") watch lines"
 
 # ---- 4. device: runtime-only install --------------------------------------------------------
@@ -224,31 +259,117 @@ else
     fail "nima_edge.runtime import on the device"
 fi
 
-# ---- 5. device: score and watch -------------------------------------------------------------
-say "device ($mode): $(score_cmd "$DEV_VENV/bin")"
-device sh -c "$(score_cmd "$DEV_VENV/bin")" > "$WORK/device/score.jsonl" 2>>"$LOG"
-rc=$?
-if [ $rc = 0 ]; then
-    pass "score on ${#images[@]} images ran on arm64 (exit $rc)"
-else
-    fail "score on arm64 exited $rc"
-fi
-say "device ($mode): $(watch_cmd "$DEV_VENV/bin")"
-if device sh -c "$(watch_cmd "$DEV_VENV/bin")" > "$WORK/device/watch.jsonl" 2>>"$LOG"; then
-    pass "watch on a $(basename "$video") ($FRAMES frames max) ran on arm64: $(grep -c '^{' "$WORK/device/watch.jsonl") JSON lines"
-else
-    fail "watch on arm64 exited non-zero"
-fi
-
-# ---- 6. compare -----------------------------------------------------------------------------
-for name in score watch; do
-    if out=$("$HOST_PY" "$REPO/scripts/pi_check_tools.py" compare "$WORK/host/$name.jsonl" "$WORK/device/$name.jsonl" --tol "$TOL" 2>&1); then
-        pass "$name: arm64 matches the host: $(echo "$out" | tail -1)"
-    else
-        echo "$out" >>"$LOG"
-        fail "$name: arm64 differs from the host: $(echo "$out" | tail -1)"
-    fi
+# ---- 5./6. device: score and watch under each Pi profile, compared with the host -----------
+for profile in "${PROFILES[@]}"; do
+    use_profile "$profile"
+    out_dir=$WORK/device/$PROFILE
+    mkdir -p "$out_dir"
+    say "device $PROFILE (qemu $QEMU_CPU, $mode): $(score_cmd "$DEV_VENV/bin")"
+    device sh -c "$(score_cmd "$DEV_VENV/bin")" > "$out_dir/score.jsonl" 2>>"$LOG"
+    rc=$?
+    [ $rc = 0 ] && pass "$PROFILE: score on ${#images[@]} images ran on arm64 $QEMU_CPU (exit 0)" \
+        || fail "$PROFILE: score on arm64 $QEMU_CPU exited $rc"
+    say "device $PROFILE (qemu $QEMU_CPU, $mode): $(watch_cmd "$DEV_VENV/bin")"
+    device sh -c "$(watch_cmd "$DEV_VENV/bin")" > "$out_dir/watch.jsonl" 2>>"$LOG"
+    rc=$?
+    [ $rc = 0 ] && pass "$PROFILE: watch on $video ($FRAMES frames max) ran on arm64 $QEMU_CPU: $(grep -c '^{' "$out_dir/watch.jsonl") JSON lines" \
+        || fail "$PROFILE: watch on arm64 $QEMU_CPU exited $rc"
+    device sh -c "$(frames_cmd "$DEV_VENV/bin")" > "$out_dir/frames.jsonl" 2>>"$LOG" \
+        || fail "$PROFILE: scoring the video frame by frame on arm64 $QEMU_CPU"
+    for name in score watch frames; do
+        if out=$("$HOST_PY" "$REPO/scripts/pi_check_tools.py" compare "$WORK/host/$name.jsonl" "$out_dir/$name.jsonl" --tol "$TOL" 2>&1); then
+            pass "$PROFILE: $name matches the host: $(echo "$out" | tail -1)"
+        else
+            echo "$out" >>"$LOG"
+            fail "$PROFILE: $name differs from the host: $(echo "$out" | tail -1)"
+        fi
+    done
 done
+
+# ---- 7. kiosk: `nima watch --kiosk` in a window, with the GUI OpenCV a kiosk needs ------------
+# opencv-python-headless (the runtime dependency) has no windows. A kiosk venv swaps it for
+# opencv-python of the same version (Qt/xcb inside the wheel; it needs libGL and glib from apt).
+# The window goes to an Xvfb display on the host (the X socket is bind-mounted into the rootfs),
+# with openbox as the window manager so the full-screen request is honoured as on the Pi desktop.
+if [ "${PI_KIOSK:-1}" = 1 ]; then
+    use_profile "${PROFILES[1]}"
+    kiosk_ok=1
+    host_pkgs=()
+    for tool in Xvfb:xvfb xwd:x11-apps xwininfo:x11-utils openbox:openbox; do
+        command -v "${tool%%:*}" >/dev/null || host_pkgs+=("${tool#*:}")
+    done
+    if [ "${#host_pkgs[@]}" -gt 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${host_pkgs[@]}" >>"$LOG" 2>&1 || kiosk_ok=0
+    fi
+    if ! [ -f "$ROOT/.pi-check-kiosk-libs-ok" ]; then
+        say "kiosk: apt-get install libgl1 libglib2.0-0 ... inside the rootfs"
+        device sh -c "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            libgl1 libglib2.0-0 libsm6 libice6 libxext6 libxrender1 libfontconfig1 libdbus-1-3" >>"$LOG" 2>&1 \
+            && date -u > "$ROOT/.pi-check-kiosk-libs-ok" || kiosk_ok=0
+    fi
+    KIOSK_VENV=/opt/nima-kiosk
+    cv_version=$(grep -i '^opencv-python-headless==' "$WORK/device/pip-freeze.txt" | cut -d= -f3)
+    say "kiosk: venv $KIOSK_VENV with opencv-python==$cv_version instead of the headless wheel"
+    if [ $kiosk_ok = 1 ] && device python3 -m venv --clear "$KIOSK_VENV" >>"$LOG" 2>&1 \
+            && device "$KIOSK_VENV/bin/pip" install -q "$DEV_WORK/$(basename "$wheel")" >>"$LOG" 2>&1 \
+            && device "$KIOSK_VENV/bin/pip" uninstall -y -q opencv-python-headless >>"$LOG" 2>&1 \
+            && device "$KIOSK_VENV/bin/pip" install -q "opencv-python==$cv_version" >>"$LOG" 2>&1; then
+        pass "kiosk: opencv-python $cv_version (GUI: $(device "$KIOSK_VENV/bin/python" -c \
+            "import cv2; print([l.split(':')[1].strip() for l in cv2.getBuildInformation().splitlines() if l.strip().startswith('GUI:')][0])")) installs on arm64"
+    else
+        kiosk_ok=0
+        fail "kiosk: installing the GUI OpenCV venv on arm64 (see $LOG)"
+    fi
+    if [ $kiosk_ok = 1 ]; then
+        display=77
+        while [ -e "/tmp/.X11-unix/X$display" ]; do display=$((display + 1)); done
+        Xvfb ":$display" -screen 0 800x480x24 -nolisten tcp >>"$LOG" 2>&1 &
+        BACKGROUND_PIDS+=($!)
+        sleep 2
+        DISPLAY=":$display" openbox >>"$LOG" 2>&1 &
+        BACKGROUND_PIDS+=($!)
+        mkdir -p "$ROOT/tmp/.X11-unix" && mount --bind /tmp/.X11-unix "$ROOT/tmp/.X11-unix"
+        rm -rf "$ROOT$DEV_WORK/captures"
+        kiosk_cmd="$KIOSK_VENV/bin/nima watch $DEV_WORK/inputs/$video --kiosk --max-frames 40 --ready-frames 3 \
+--save-best $DEV_WORK/captures --json ${model_args[*]}"
+        say "kiosk ($QEMU_CPU, DISPLAY :$display 800x480): $kiosk_cmd"
+        chroot "$ROOT" /usr/bin/env -i PATH="$KIOSK_VENV/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8 \
+            QEMU_CPU="$QEMU_CPU" DISPLAY=":$display" QT_QPA_PLATFORM=xcb sh -c "$kiosk_cmd" \
+            > "$WORK/device/kiosk.jsonl" 2>>"$LOG" &
+        kiosk_pid=$!
+        geometry=
+        for _ in $(seq 60); do
+            sleep 1
+            geometry=$(xwininfo -root -tree -display ":$display" 2>/dev/null | grep '"nima watch"' | grep -o '[0-9]*x[0-9]*+[0-9]*+[0-9]*' | head -1)
+            [ -n "$geometry" ] && break
+        done
+        sleep 4  # a few frames drawn
+        xwd -root -silent -display ":$display" > "$WORK/kiosk.xwd" 2>>"$LOG"
+        wait "$kiosk_pid"
+        rc=$?
+        "$HOST_PY" - "$WORK/kiosk.xwd" "$WORK/kiosk-pi5.png" >>"$LOG" 2>&1 <<'PY'
+import sys, numpy as np, cv2
+# XWD: a big-endian header (header_size first), a colour map, then 32-bit BGRX pixels for a 24-bit Xvfb.
+data = open(sys.argv[1], "rb").read()
+header = np.frombuffer(data[:100], ">u4")
+size, width, height, ncolors = int(header[0]), int(header[4]), int(header[5]), int(header[19])
+bytes_per_line = int(header[12])
+pixels = np.frombuffer(data[size + 12 * ncolors:], np.uint8)[:bytes_per_line * height]
+image = pixels.reshape(height, bytes_per_line)[:, :width * 4].reshape(height, width, 4)[..., :3]
+cv2.imwrite(sys.argv[2], image)
+PY
+        kiosk_lines=$(grep -c '^{' "$WORK/device/kiosk.jsonl")
+        saved=$(ls "$ROOT$DEV_WORK/captures" 2>/dev/null | wc -l)
+        if [ $rc = 0 ] && [ "$geometry" = "800x480+0+0" ] && [ -s "$WORK/kiosk-pi5.png" ]; then
+            pass "kiosk: full-screen window ($geometry) on arm64, $kiosk_lines events, $saved best frame(s) saved; screenshot $WORK/kiosk-pi5.png"
+        else
+            fail "kiosk: exit $rc, window geometry '${geometry:-none}' (expected 800x480+0+0)"
+        fi
+        for pid in "${BACKGROUND_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+        BACKGROUND_PIDS=()
+        umount "$ROOT/tmp/.X11-unix"
+    fi
+fi
 
 # ---- record what was installed and what ran ------------------------------------------------
 {
@@ -264,8 +385,8 @@ done
     echo '```'; cat "$WORK/device/pip-freeze.txt"; echo '```'
     echo '## commands run on the device'
     echo '```'; echo "pip install $(basename "$wheel")"; score_cmd "$DEV_VENV/bin"; watch_cmd "$DEV_VENV/bin"; echo '```'
-    echo '## device output (first lines)'
-    echo '```'; head -c 1500 "$WORK/device/score.jsonl"; echo; head -3 "$WORK/device/watch.jsonl"; echo '```'
+    echo '## device output (pi5 profile, first lines)'
+    echo '```'; head -c 1500 "$WORK/device/pi5/score.jsonl"; echo; head -3 "$WORK/device/pi5/watch.jsonl"; echo '```'
     echo '## results'
     echo '```'; printf '%s\n' "${RESULTS[@]}"; echo '```'
 } > "$REPORT" 2>>"$LOG"
