@@ -74,15 +74,17 @@ def latency(model: Path) -> dict:
     frame = render_page(1280, 720)
     for _ in range(20):
         scorer.score(frame)
-    prep, infer = [], []
+    prep, infer, prep_cpu, infer_cpu = [], [], [], []
     for _ in range(200):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         x = scorer.prepare(frame)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         scorer.run(x)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.thread_time()
         prep.append((t1 - t0) * 1e3)
         infer.append((t2 - t1) * 1e3)
+        prep_cpu.append((c1 - c0) * 1e3)
+        infer_cpu.append((c2 - c1) * 1e3)
     from nima_edge.runtime.checks import run_checks
 
     checks = []
@@ -90,7 +92,11 @@ def latency(model: Path) -> dict:
         t0 = time.perf_counter()
         run_checks(frame)
         checks.append((time.perf_counter() - t0) * 1e3)
+    # Thread CPU time is what the work costs when it has a core to itself: on a shared machine the
+    # wall time also counts the time other processes held the core.
     return {"preprocess_ms_median": statistics.median(prep), "inference_ms_median": statistics.median(infer),
+            "preprocess_cpu_ms_median": statistics.median(prep_cpu),
+            "inference_cpu_ms_median": statistics.median(infer_cpu),
             "frame_ms_median": statistics.median(p + i for p, i in zip(prep, infer)),
             "inference_ms_p90": sorted(infer)[int(0.9 * len(infer))], "checks_720p_ms_median": statistics.median(checks)}
 
@@ -99,15 +105,26 @@ def timed(cmd: list[str]) -> tuple[float, int, str]:
     """(seconds, peak RSS in MB of the child, stdout)."""
     # A fresh wrapper process per command, so RUSAGE_CHILDREN is that command's own peak.
     wrapper = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
-               "print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+               "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+               "print('PEAK', u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); "
                "sys.exit(code)")
     start = time.perf_counter()
     run = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if run.returncode not in (0, 1):
         raise RuntimeError(run.stderr[-2000:])
-    peak_kb = int([line for line in run.stderr.splitlines() if line.startswith("PEAK")][-1].split()[1])
-    return seconds, peak_kb // 1024, run.stdout
+    _, peak_kb, cpu = [line for line in run.stderr.splitlines() if line.startswith("PEAK")][-1].split()
+    timed.last_cpu = float(cpu)  # CPU seconds of the command, all threads
+    return seconds, int(peak_kb) // 1024, run.stdout
+
+
+def watch_cpu_ms_per_frame(model: Path, work: Path) -> float:
+    """CPU ms per frame of the whole watch loop (all threads), start-up subtracted."""
+    cmd = [str(VENV_BIN / "nima"), "watch", str(work / "720p.mp4"), "--model", str(model), "--json", "--threads", "1"]
+    timed(cmd)
+    full = timed.last_cpu
+    timed([*cmd, "--max-frames", "1"])
+    return (full - timed.last_cpu) / 299 * 1e3
 
 
 def watch_fps(model: Path, work: Path, threads: int, checks_every: int) -> tuple[float, int]:
@@ -156,6 +173,9 @@ def main() -> None:
         fps, peak = watch_fps(model, args.work, threads, 1)
         results[f"watch_fps_threads{threads}"], results[f"watch_peak_rss_mb_threads{threads}"] = fps, peak
     results["watch_fps_threads2_checks_every2"], _ = watch_fps(model, args.work, 2, 2)
+    cpu_per_frame = watch_cpu_ms_per_frame(model, args.work)
+    results["watch_cpu_ms_per_frame_threads1"] = cpu_per_frame
+    results["watch_fps_bound_by_cpu_1core"] = 1e3 / cpu_per_frame
     rate, peak = score_rate(model, args.work, 2)
     results["score_images_per_s"], results["score_peak_rss_mb"] = rate, peak
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}, indent=1))
