@@ -88,6 +88,19 @@ def test_missing_picamera2_says_how_to_install(monkeypatch):
     assert "--system-site-packages" in message
 
 
+def test_picamera2_built_for_numpy_1_says_how_to_fix(monkeypatch, tmp_path):
+    """The apt picamera2 imports simplejpeg, whose numpy-1 build fails under numpy 2 with ValueError."""
+    package = tmp_path / "picamera2"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "raise ValueError('numpy.dtype size changed, may indicate binary incompatibility. "
+        "Expected 96 from C header, got 88 from PyObject')\n")
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SourceError, match=r"pip install --force-reinstall simplejpeg"):
+        open_picamera()
+
+
 def test_frames_are_bgr_at_the_requested_size(fake_picamera2):
     source = open_picamera((320, 240))
     camera = fake_picamera2.instances[0]
