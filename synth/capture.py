@@ -81,24 +81,25 @@ def validate_defects(defects: dict[str, float] | None) -> dict[str, float]:
     return full
 
 
-def sample_mix(seed: int) -> tuple[str, dict[str, float], bool]:
-    """The dataset's defect mix for one seed: (kind, defects, handwritten_allowed).
+def sample_mix(seed: int) -> tuple[str, dict[str, float]]:
+    """The dataset's mix for one seed: (kind, defects).
 
-    ~12% junk; of documents ~42% clean, the rest one (70%) or two (30%) defects at uniform severity.
+    ~12% junk; of documents ~42% clean, the rest one (70%) or two (30%) defects at severities
+    uniform in 0.05..1. (Scrawl drawn for a prescription that turns out printed is dropped.)
     """
     rng = _rng(seed, MIX)
     draws = rng.random(8)
     order = rng.permutation(len(PAGE_DEFECTS))
     severities = rng.uniform(0.05, 1.0, 2)
     if draws[0] < JUNK_SHARE:
-        return "junk", {}, False
+        return "junk", {}
     kinds = list(KIND_WEIGHTS)
     kind = kinds[int(np.searchsorted(np.cumsum(list(KIND_WEIGHTS.values())), draws[1] * 0.9999))]
     if draws[2] < CLEAN_SHARE:
-        return kind, {}, True
+        return kind, {}
     count = 1 if draws[3] < 0.7 else 2
     chosen = [PAGE_DEFECTS[i] for i in order if kind_can_have(kind, PAGE_DEFECTS[i])][:count]
-    return kind, dict(zip(chosen, severities.tolist(), strict=False)), True
+    return kind, dict(zip(chosen, severities.tolist(), strict=False))
 
 
 def kind_can_have(kind: str, defect: str) -> bool:
@@ -311,8 +312,8 @@ def motion_length(severity: float, char_px: float) -> float:
 
 
 def exposure_gain(under: float, over: float, jitter: float = 0.0) -> float:
-    """Multiplier on scene light: under-exposure down to 0.06x, over-exposure up to 4x."""
-    return float((0.06**under) * (1.0 + 3.0 * over) * (1.0 + jitter))
+    """Multiplier on scene light: under-exposure down to 0.07x, over-exposure up to 4x."""
+    return float((0.07**under) * (1.0 + 3.0 * over) * (1.0 + jitter))
 
 
 def exposure_veil(over: float) -> float:
@@ -328,7 +329,7 @@ def expose(bgr: tuple[float, float, float], gain: float, veil: float) -> float:
 
 def noise_gain(under: float) -> float:
     """Dark frames are pushed by the camera's gain, which amplifies read noise."""
-    return 1.0 + 12.0 * under
+    return 1.0 + 10.0 * under
 
 
 def lowres_factor(severity: float, char_px: float) -> float:
@@ -384,7 +385,7 @@ def render_capture_jpeg(
     source: str = "",
 ) -> tuple[bytes, CaptureInfo]:
     """As render_capture, but returns the JPEG file bytes (what the dataset writes)."""
-    mix_kind, mix_defects, _ = sample_mix(seed)
+    mix_kind, mix_defects = sample_mix(seed)
     if kind is None:
         kind = mix_kind
         if defects is None:

@@ -116,7 +116,7 @@ def row_for(index: int, info: CaptureInfo) -> dict[str, str]:
 def render_item(config: SynthConfig, index: int) -> tuple[bytes, CaptureInfo]:
     """The JPEG bytes and info of capture `index` of the run."""
     seed = image_seed(config.seed, index)
-    kind, _, _ = sample_mix(seed)
+    kind, _ = sample_mix(seed)
     if kind == "junk" and config.junk_files:
         pick = np.random.default_rng([seed, 99]).random(2)
         if pick[0] < USER_JUNK_SHARE:
