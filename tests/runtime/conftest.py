@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from models_for_tests import build_all
-from pages import render_page
+from runtime_pages import render_page
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ VENV_BIN = Path(sys.executable).parent
 BUILD = textwrap.dedent("""
     import sys, numpy as np, keras, tensorflow as tf
     sys.path.insert(0, {here!r})
-    from pages import render_page
+    from runtime_pages import render_page
     from nima_edge.runtime.preprocess import preprocess
     from nima_edge.runtime.metadata import ModelMetadata, embed_metadata
     from nima_edge.runtime.defects import DEFECTS
@@ -68,7 +68,7 @@ def build_model(work: Path) -> Path:
 
 def latency(model: Path) -> dict:
     from nima_edge.runtime import Scorer
-    from pages import render_page
+    from runtime_pages import render_page
 
     scorer = Scorer(model, threads=1)
     frame = render_page(1280, 720)
@@ -129,7 +129,7 @@ def watch_cpu_ms_per_frame(model: Path, work: Path) -> float:
 
 def watch_fps(model: Path, work: Path, threads: int, checks_every: int) -> tuple[float, int]:
     from conftest import write_video
-    from pages import render_page
+    from runtime_pages import render_page
 
     video = work / "720p.mp4"
     if not video.exists():
@@ -142,7 +142,7 @@ def watch_fps(model: Path, work: Path, threads: int, checks_every: int) -> tuple
 
 
 def score_rate(model: Path, work: Path, threads: int) -> tuple[float, int]:
-    from pages import render_page
+    from runtime_pages import render_page
 
     folder = work / "jpegs"
     if not folder.exists():

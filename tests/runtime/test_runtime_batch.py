@@ -4,7 +4,7 @@ import numpy as np
 from nima_edge.runtime import Scorer
 from nima_edge.runtime.batch import score_paths
 from nima_edge.runtime.policy import Assessor
-from pages import render_page
+from runtime_pages import render_page
 
 
 def test_ten_thousand_images_stream_with_bounded_memory(tmp_path, float_model):

@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 from nima_edge.runtime.checks import run_checks
-from pages import render_page
+from runtime_pages import render_page
 
 
 def test_sharp_page_is_found_whole_and_sharp():

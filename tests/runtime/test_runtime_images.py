@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from nima_edge.runtime import ImageError, decode_image, load_image
 from nima_edge.runtime.images import MAX_DECODE_PIXELS, image_header
-from pages import render_page
+from runtime_pages import render_page
 from PIL import Image
 
 

@@ -7,7 +7,7 @@ from nima_edge.runtime.checks import run_checks
 from nima_edge.runtime.defects import REASONS
 from nima_edge.runtime.policy import GENERIC_REASON, Assessor, Policy, decide
 from nima_edge.runtime.scorer import Score
-from pages import render_page
+from runtime_pages import render_page
 
 VALUES = np.arange(1, 11, dtype=np.float64)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from models_for_tests import training_images
 from nima_edge.runtime import Scorer, preprocess
-from pages import render_page
+from runtime_pages import render_page
 
 
 def _images():

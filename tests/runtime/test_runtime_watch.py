@@ -96,8 +96,11 @@ class _StallingCapture:
         self.video, self.left = cv2.VideoCapture(str(path)), frames
 
     def read(self):
-        if self.left == 0:
+        if self.left <= 0:
+            # Stall, then give up quietly. The stall must not end inside OpenCV: a daemon thread
+            # that re-enters a cv2 call while the interpreter shuts down aborts the process.
             time.sleep(5)
+            return False, None
         self.left -= 1
         return self.video.read()
 
