@@ -19,6 +19,11 @@ from pathlib import Path
 
 # JSON fields that measure time, not the model: they differ between machines by design.
 TIMING_KEYS = ("ms", "fps", "time", "elapsed", "latency", "seconds", "timestamp")
+# The native-resolution OpenCV measurements under "checks" go through OpenCV's SIMD code, which
+# rounds differently on NEON and AVX (measured: blur_ratio 4.240 on x86-64, 4.276 on arm64 for a
+# heavily blurred page). They are compared relatively; the decisions made from them (verdict,
+# reasons) must still be identical, and the model's numbers keep the absolute tolerance.
+CHECKS_REL_TOL = 0.05
 
 
 def make_inputs(folder: Path) -> list[Path]:
@@ -76,7 +81,6 @@ def api_score(model: str | None, paths: list[str]) -> None:
 
 def api_watch(model: str | None, video: str, max_frames: int) -> None:
     import cv2
-
     from nima_edge.runtime import Scorer
 
     scorer = Scorer(model)
@@ -127,8 +131,9 @@ def differences(host, device, tol: float, where: str = "") -> list[str]:
             return [f"{where}: {len(host)} items on the host, {len(device)} on the device"]
         return [p for i, (a, b) in enumerate(zip(host, device)) for p in differences(a, b, tol, f"{where}[{i}]")]
     if isinstance(host, (int, float)) and isinstance(device, (int, float)) and not isinstance(host, bool):
-        if not math.isclose(host, device, rel_tol=0.0, abs_tol=tol):
-            return [f"{where}: host {host:.5f} vs device {device:.5f} (tolerance {tol})"]
+        rel_tol = CHECKS_REL_TOL if ".checks." in where else 0.0
+        if not math.isclose(host, device, rel_tol=rel_tol, abs_tol=tol):
+            return [f"{where}: host {host:.5f} vs device {device:.5f} (tolerance {tol}, relative {rel_tol})"]
         return []
     return [] if host == device else [f"{where}: {host!r} != {device!r}"]
 
@@ -139,20 +144,20 @@ def compare(host_file: Path, device_file: Path, tol: float) -> int:
         print(f"FAIL {host_file}: no JSON lines")
         return 1
     problems = differences(host, device, tol, host_file.stem)
-    worst = max_abs_difference(host, device)
+    worst = max_abs_difference(host, device, skip_checks=True)
     for problem in problems[:20]:
         print("  " + problem)
     print(f"{'FAIL' if problems else 'ok'} {host_file.stem}: {len(host)} records, "
-          f"largest numeric difference {worst:.2e} (tolerance {tol})")
+          f"largest difference in model outputs {worst:.2e} (tolerance {tol})")
     return 1 if problems else 0
 
 
-def max_abs_difference(host, device) -> float:
+def max_abs_difference(host, device, skip_checks: bool = False) -> float:
     if isinstance(host, dict) and isinstance(device, dict):
-        keys = [k for k in host if k in device and not _is_timing(k)]
-        return max((max_abs_difference(host[k], device[k]) for k in keys), default=0.0)
+        keys = [k for k in host if k in device and not _is_timing(k) and not (skip_checks and k == "checks")]
+        return max((max_abs_difference(host[k], device[k], skip_checks) for k in keys), default=0.0)
     if isinstance(host, list) and isinstance(device, list):
-        return max((max_abs_difference(a, b) for a, b in zip(host, device)), default=0.0)
+        return max((max_abs_difference(a, b, skip_checks) for a, b in zip(host, device)), default=0.0)
     if isinstance(host, (int, float)) and isinstance(device, (int, float)) and not isinstance(host, bool):
         return abs(float(host) - float(device))
     return 0.0
