@@ -23,7 +23,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from nima_edge.runtime.errors import ImageError, NimaError
 from nima_edge.runtime.fileio import OutputError
 from nima_edge.runtime.images import iter_image_paths, load_image

@@ -99,7 +99,7 @@ def prepare_inputs(images: Path, input_size: tuple[int, int], resize: str, count
 def run_worker(kind: str, model: Path | str, inputs: Path, threads: int, warmup: int) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-m", "nima_edge.export.bench_worker", kind, str(model), str(inputs),
-                           str(threads), str(warmup)], capture_output=True, text=True, env=env)
+                           str(threads), str(warmup)], capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise ExportError(f"benchmark of {kind} {model} failed: {tail}")
@@ -108,7 +108,7 @@ def run_worker(kind: str, model: Path | str, inputs: Path, threads: int, warmup:
 
 def summarise(path: str, threads: int, size: int | None, result: dict, note: str = "") -> BenchRow:
     times = sorted(result["times_ms"])
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     return BenchRow(path, threads, None if size is None else size / 1e6, statistics.median(times), p95,
                     len(times) / result["wall_s"], result["peak_rss_mb"], note=note,
                     tensorflow_loaded=bool(result.get("tensorflow_loaded", path == "keras")))
@@ -126,8 +126,8 @@ def with_ratios(rows: list[BenchRow]) -> list[BenchRow]:
 
 
 def markdown_table(rows: list[BenchRow]) -> str:
-    lines = ["| path | threads | size MB | median ms | p95 ms | images/s | peak RSS MB | speed-up vs Keras | "
-             "size vs Keras |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [("| path | threads | size MB | median ms | p95 ms | images/s | peak RSS MB | speed-up vs Keras | "
+              "size vs Keras |"), "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         size = f"{r.size_mb:.2f}" if r.size_mb is not None else "-"
         speed = f"{r.speedup_vs_keras:.1f}x" if r.speedup_vs_keras else "-"
@@ -177,7 +177,7 @@ def run_bench(model_path: Path | None, images: Path, count: int, threads: tuple[
         result = run_worker("laplacian", "-", work / "greys.npy", 1, warmup)
         rows.append(summarise("laplacian", 1, None, result, note="var of Laplacian, 384x288 grey"))
     rows = with_ratios(rows)
-    return {"model": model_label, "images": str(images), "count": int(len(inputs)), "input_size": list(spec.input_hw),
+    return {"model": model_label, "images": str(images), "count": len(inputs), "input_size": list(spec.input_hw),
             "machine": machine(), "rows": [asdict(r) for r in rows], "keras_batched_per_s": batched}
 
 

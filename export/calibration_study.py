@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from nima_edge.calibration.select import choose, drop_near_duplicates, scan
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.metadata import ModelMetadata

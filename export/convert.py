@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.images import iter_image_paths, load_image
 from nima_edge.runtime.preprocess import preprocess
@@ -134,7 +133,7 @@ def convert(model, fmt: ExportFormat, calibration: ImageSet | None = None) -> by
     with _quiet_converter():
         try:
             return converter.convert()
-        except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
+        except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError, RuntimeError, ValueError...
             raise ExportError(f"TFLite conversion to {fmt.name} failed: {str(exc).strip().splitlines()[0]}") from None
 
 

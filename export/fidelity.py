@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from nima_edge.runtime.metadata import ModelMetadata, embed_metadata
 from nima_edge.runtime.scorer import Scorer, mean_std
 from nima_edge.training.metrics import emd, lcc, srcc
@@ -132,8 +131,8 @@ def report_markdown(report: FidelityReport, fmt: str, gates: Gates, model_name: 
         ("validation images", f"{report.images}"),
         ("SRCC of means", _fmt(report.srcc, 4) + f" (gate ≥ {gates.min_srcc})"),
         ("LCC of means", _fmt(report.lcc, 4)),
-        ("mean / median / max abs Δ mean", f"{report.mean_abs_delta:.4f} / {report.median_abs_delta:.4f} / "
-                                           f"{report.max_abs_delta:.4f} (gate median ≤ {gates.max_median_delta})"),
+        ("mean / median / max abs Δ mean", (f"{report.mean_abs_delta:.4f} / {report.median_abs_delta:.4f} / "
+                                            f"{report.max_abs_delta:.4f} (gate median ≤ {gates.max_median_delta})")),
         ("mean EMD (r=1) between distributions", f"{report.mean_emd:.4f}"),
         ("ok/retake agreement", f"{report.agreement:.1%} (gate ≥ {gates.min_agreement:.0%})"),
         ("file size", f"{report.size_bytes / 1e6:.2f} MB"),

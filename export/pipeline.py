@@ -13,14 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from nima_edge.runtime.fileio import atomic_write_bytes, atomic_write_text, check_writable
 from nima_edge.runtime.images import iter_image_paths
 from nima_edge.runtime.metadata import ModelMetadata, embed_metadata
 
 from . import convert as conv
-from .fidelity import FidelityReport, Gates, compare, gates_dict, keras_distributions, report_markdown, \
-    tflite_distributions
+from .fidelity import (
+    FidelityReport,
+    Gates,
+    compare,
+    gates_dict,
+    keras_distributions,
+    report_markdown,
+    tflite_distributions,
+)
 from .formats import ExportError, ExportFormat
 
 log = logging.getLogger(__name__)

@@ -62,7 +62,7 @@ def run_qat_subprocess(request, model, spec, calibration, timeout: float = 3600.
         env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
         try:
             done = subprocess.run([sys.executable, "-m", "nima_edge.export.qat", str(work)], env=env,
-                                  capture_output=True, text=True, timeout=timeout)
+                                  capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             raise ExportError(f"quantization-aware training took longer than {timeout:.0f} s") from None
         if done.returncode != 0:
@@ -218,7 +218,6 @@ def child_main(work: Path) -> None:
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
     import tf_keras
-
     from nima_edge.training.model import NimaSpec
 
     spec = NimaSpec.from_dict(json.loads((work / "spec.json").read_text()))

@@ -9,9 +9,15 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from nima_edge.calibration.select import (
+    Candidate,
+    choose,
+    describe,
+    dhash,
+    hamming,
+    scan,
+)
 
-from nima_edge.calibration.select import (Candidate, choose, describe, dhash, drop_near_duplicates, hamming,
-                                          scan)
 from nima_edge.cli import cli
 
 DEFAULT_SET = Path(__file__).resolve().parents[2] / "calibration" / "default"

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from export_tiny import build_tiny_model, write_captures
 
 

@@ -51,7 +51,6 @@ def write_captures(folder: Path, count: int, seed: int) -> dict[str, float]:
 def build_tiny_model(folder: Path, qualities: dict[str, float], out: Path, steps: int = 30):
     """Build, fit and save the tiny NIMA (alpha 0.35, 96 px, a 2-label defects head) -> path."""
     import keras
-
     from nima_edge.runtime.images import iter_image_paths, load_image
     from nima_edge.runtime.preprocess import preprocess
     from nima_edge.training.data import gaussian_distribution

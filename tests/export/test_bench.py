@@ -5,9 +5,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from nima_edge.export.bench import BenchRow, markdown_table, summarise, with_ratios
 
 from nima_edge.cli import cli
-from nima_edge.export.bench import BenchRow, markdown_table, summarise, with_ratios
 
 
 def test_summary_and_ratios_follow_the_keras_row_of_the_same_thread_count():

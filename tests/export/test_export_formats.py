@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from nima_edge.cli import cli
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.metadata import read_metadata
 from nima_edge.runtime.scorer import Scorer
+
+from nima_edge.cli import cli
 
 # Gates a 96-px alpha-0.35 model trained for 24 steps meets in int8 with a decent calibration set
 # (measured: SRCC 0.978, median |Δ mean| 0.36, agreement 93%); black-frame calibration misses all
@@ -76,7 +76,7 @@ def test_float_formats_export_score_and_carry_metadata(tiny_model, captures, tmp
     assert "| SRCC of means |" in out.with_name(out.stem + ".fidelity.md").read_text()
 
     scorer = Scorer(out, threads=1)
-    score = scorer.score(load_image(sorted(val.iterdir())[0]))
+    score = scorer.score(load_image(min(val.iterdir())))
     assert 1.0 <= score.mean <= 10.0
     assert set(score.extras["defects"]) == {"defocus", "underexposed"}
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-
-from nima_edge.cli import cli
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.metadata import read_metadata
 from nima_edge.runtime.scorer import Scorer
+
+from nima_edge.cli import cli
 
 pytestmark = pytest.mark.slow
 
@@ -33,5 +33,5 @@ def test_qat_int8_exports_from_labels_and_reports_against_post_training(tiny_mod
     assert fidelity["srcc"] > 0.9
     scorer = Scorer(out, threads=1)
     assert scorer.interpreter.get_input_details()[0]["dtype"].__name__ == "uint8"
-    score = scorer.score(load_image(sorted(val.iterdir())[0]))
+    score = scorer.score(load_image(min(val.iterdir())))
     assert set(score.extras["defects"]) == {"defocus", "underexposed"}
