@@ -54,11 +54,12 @@ def _decode_one(path: Path, size: int, resize: str) -> np.ndarray | str:
 
 
 def cache_images(samples: Samples, size: int, cache_dir: str | Path | None = None, resize: str = "area",
-                 workers: int | None = None, progress: bool = False) -> tuple[Samples, np.ndarray]:
+                 workers: int | None = None, progress=None) -> tuple[Samples, np.ndarray]:
     """Decode and preprocess every image once -> (samples that decoded, uint8 array (n, size, size, 3)).
 
     With ``cache_dir`` the array is a .npy file there, reused by later runs on the same files
     (keyed by paths, sizes and modification times); without it the array lives in RAM.
+    ``progress``: a callable given a line of text every 500 images.
     """
     workers = workers or min(4, os.cpu_count() or 1)
     key = _cache_key(samples, size, resize)
@@ -86,8 +87,8 @@ def cache_images(samples: Samples, size: int, cache_dir: str | Path | None = Non
                 bad[i] = result
             else:
                 array[i] = result
-            if progress and (i + 1) % 500 == 0:
-                log.warning("decoded %d/%d images", i + 1, n)
+            if progress is not None and (i + 1) % 500 == 0:
+                progress(f"decoded {i + 1}/{n} images")
     keep = np.asarray([i for i in range(n) if i not in bad], dtype=np.int64)
     if target is not None:
         array.flush()

@@ -175,7 +175,7 @@ class Run:
         cache = self.out / "cache"
         started = time.monotonic()
         self.train, self.train_images = cache_images(samples.subset(train_i), stored_size(c.input_size, augment),
-                                                     cache, progress=True)
+                                                     cache, progress=self.echo)
         self.val, self.val_images = cache_images(samples.subset(val_i), c.input_size, cache)
         self.test, self.test_images = cache_images(samples.subset(test_i), c.input_size, cache)
         self.echo(f"split {len(self.train)}/{len(self.val)}/{len(self.test)} (train/val/test, seed {c.seed}); "
