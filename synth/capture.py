@@ -98,8 +98,16 @@ def sample_mix(seed: int) -> tuple[str, dict[str, float]]:
     if draws[2] < CLEAN_SHARE:
         return kind, {}
     count = 1 if draws[3] < 0.7 else 2
-    chosen = [PAGE_DEFECTS[i] for i in order if kind_can_have(kind, PAGE_DEFECTS[i])][:count]
+    chosen: list[str] = []
+    for name in (PAGE_DEFECTS[i] for i in order):
+        if len(chosen) < count and kind_can_have(kind, name) and not _contradicts(name, chosen):
+            chosen.append(name)
     return kind, dict(zip(chosen, severities.tolist(), strict=False))
+
+
+def _contradicts(defect: str, chosen: list[str]) -> bool:
+    """Under- and over-exposure in one frame would cancel out into a normal exposure."""
+    return {defect, *chosen} >= {"underexposed", "overexposed"}
 
 
 def kind_can_have(kind: str, defect: str) -> bool:
@@ -329,7 +337,7 @@ def expose(bgr: tuple[float, float, float], gain: float, veil: float) -> float:
 
 def noise_gain(under: float) -> float:
     """Dark frames are pushed by the camera's gain, which amplifies read noise."""
-    return 1.0 + 10.0 * under
+    return 1.0 + 7.0 * under
 
 
 def lowres_factor(severity: float, char_px: float) -> float:

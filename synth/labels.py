@@ -13,7 +13,7 @@ made more severe on the same page can only lower the score:
     F_contrast = 1 / (1 + (0.3 / c)^4)     c = (P - I) / P, the ink's relative contrast after exposure,
                                            P, I = paper, ink luminance (0..1) after gain, flare, clipping
     F_snr      = 1 / (1 + (4 / SNR)^2)     SNR = (P - I) / sensor noise std dev
-    F_light    = 1 / (1 + (0.12 / P)^3) * (1 - 0.25 * shadow)  (dark frames; hand/phone shadow depth)
+    F_light    = 1 / (1 + (0.2 / P)^3) * (1 - 0.25 * shadow)  (dark frames; hand/phone shadow depth)
     F_glare    = exp(-4.5 g)               g = fraction of the page washed out by glare
     F_frame    = exp(-3.5 o)               o = fraction of the page outside the frame
     F_jpeg     = 1 / (1 + (10 / Q)^2 * sqrt(12 / h0))   Q = JPEG quality, h0 = cap height (px)
@@ -62,7 +62,7 @@ def snr_factor(paper: float, ink: float, noise: float) -> float:
 
 
 def light_factor(paper: float, shadow_depth: float) -> float:
-    return 1.0 / (1.0 + (0.12 / max(paper, 1e-3)) ** 3) * (1.0 - 0.25 * min(max(shadow_depth, 0.0), 1.0))
+    return 1.0 / (1.0 + (0.2 / max(paper, 1e-3)) ** 3) * (1.0 - 0.25 * min(max(shadow_depth, 0.0), 1.0))
 
 
 def glare_factor(fraction: float) -> float:
