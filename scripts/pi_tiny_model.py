@@ -1,6 +1,6 @@
 """Build a tiny NIMA-shaped .tflite for checks that must not wait for the shipped model.
 
-    python scripts/pi_tiny_model.py OUT.tflite [--size 32] [--defects] [--seed 0]
+    python scripts/pi_tiny_model.py OUT.tflite [--size 32] [--defects] [--seed 0] [--int8]
 
 The model has the real contract: one uint8 input named "image" (1, H, W, 3, raw RGB pixels),
 a "distribution" output (softmax over 10 score bins) and, with --defects, a "defects" output
@@ -41,14 +41,30 @@ def build_keras_model(size: int, defects: bool, seed: int):
     return keras.Model(image, outputs, name="tiny_nima")
 
 
-def convert(model) -> bytes:
+def convert(model, int8: bool = False) -> bytes:
+    """float32, or full int8 with raw uint8 pixels in (as `nima export --format int8` ships)."""
+    import numpy as np
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+        size = int(model.inputs[0].shape[1])
+        rng = np.random.default_rng(0)
+
+        def representative():
+            for _ in range(16):
+                # Smooth random images: flat noise would calibrate the ranges for noise only.
+                small = rng.integers(0, 256, (1, 4, 4, 3)).astype(np.float32)
+                yield [np.clip(tf.image.resize(small, (size, size)).numpy(), 0, 255).astype(np.uint8)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
     return converter.convert()
 
 
-def make_tiny_model(out: Path, size: int = 32, defects: bool = False, seed: int = 0) -> Path:
+def make_tiny_model(out: Path, size: int = 32, defects: bool = False, seed: int = 0, int8: bool = False) -> Path:
     """Write the tiny model with metadata to ``out`` (overwriting) and return the path."""
     from nima_edge.runtime.defects import DEFECTS
     from nima_edge.runtime.metadata import ModelMetadata, embed_metadata
@@ -57,11 +73,12 @@ def make_tiny_model(out: Path, size: int = 32, defects: bool = False, seed: int 
     metadata = ModelMetadata(
         input_size=(size, size),
         name="tiny-test-model",
+        quantization="int8" if int8 else "float32",
         extra_outputs={"defects": DEFECTS} if defects else {},
         training={"note": f"random weights (seed {seed}); a test fixture, not a quality model"},
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(embed_metadata(convert(model), metadata))
+    out.write_bytes(embed_metadata(convert(model, int8), metadata))
     return out
 
 
@@ -71,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--defects", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--int8", action="store_true", help="full int8 with uint8 input")
     args = parser.parse_args(argv)
-    path = make_tiny_model(args.out, args.size, args.defects, args.seed)
+    path = make_tiny_model(args.out, args.size, args.defects, args.seed, args.int8)
     print(f"{path}: {path.stat().st_size} bytes")
     return 0
 
