@@ -38,9 +38,9 @@ def measure(backbone: str, alpha: float, size: int, batch: int, steps: int, warm
     images = rng.integers(0, 256, (batch * 4, size, size, 3), dtype=np.uint8)
     targets = {"distribution": rng.dirichlet(np.ones(10), size=batch * 4).astype(np.float32)}
     dataset = make_dataset(images, targets, size, batch, augment="flip", shuffle=True).repeat()
-    model.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
+    model.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0, shuffle=False)
     started, cpu_started = time.perf_counter(), time.process_time()
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return steps * batch / wall, steps * batch / cpu
 

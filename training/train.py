@@ -227,7 +227,8 @@ class Run:
                 compiled_phase = phase
                 self.echo(f"phase {phase}: {'head only' if phase == 1 else 'all layers'}")
             epoch_start = time.monotonic()
-            logs = model.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose).history
+            logs = model.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose,
+                             shuffle=False).history  # tf.data shuffles
             val = self.validate(model, val_ds)
             state.epochs_done = epoch + 1
             improved = val["emd"] < state.best_val_emd
@@ -320,8 +321,12 @@ class Run:
         return figures
 
 
+def _images_only(images, labels):
+    return images
+
+
 def _predict(model, dataset) -> dict[str, np.ndarray]:
-    outputs = model.predict(dataset.map(lambda x, y: x), verbose=0)
+    outputs = model.predict(dataset.map(_images_only), verbose=0)
     return {k: np.asarray(v) for k, v in outputs.items()}
 
 
@@ -380,7 +385,11 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, force: boo
         # Fail before any folder is made or image decoded when the base weights are not there.
         check_base_weights(NimaSpec(backbone=config.backbone, alpha=config.alpha, input_size=config.input_size),
                            config.base_weights)
+    given = config
     config = prepare_run_dir(config, out, resume, force)
+    if config != given:
+        changed = sorted(k for k, v in given.to_dict().items() if config.to_dict()[k] != v)
+        echo(f"resuming with {out / 'config.json'}; ignoring the options that differ ({', '.join(changed)})")
     if cpu_replicas:
         split_cpu(cpu_replicas)
     run = Run(config, out, echo)
