@@ -179,10 +179,10 @@ sys.exit('nima_edge/models/default.tflite' not in zipfile.ZipFile(sys.argv[1]).n
     model_label="the bundled default model (models/default.tflite, inside the wheel)"
 else
     say "models/default.tflite not in the wheel yet: building the tiny test model with TensorFlow on the host"
-    "$HOST_PY" "$REPO/scripts/pi_tiny_model.py" "$WORK/tiny.tflite" --size 64 --defects >>"$LOG" 2>&1 \
+    "$HOST_PY" "$REPO/scripts/pi_tiny_model.py" "$WORK/tiny.tflite" --size 64 --defects --int8 >>"$LOG" 2>&1 \
         || abort "building the tiny test model (scripts/pi_tiny_model.py)"
     model_args=(--model "$DEV_WORK/tiny.tflite")
-    model_label="the tiny test model (scripts/pi_tiny_model.py, 64 px, random fixed weights)"
+    model_label="the tiny test model (scripts/pi_tiny_model.py --int8: full int8, uint8 input, 64 px, random fixed weights)"
 fi
 
 "$HOST_PY" "$REPO/scripts/pi_check_tools.py" inputs "$WORK/inputs" >>"$LOG" 2>&1 || abort "making test inputs"
