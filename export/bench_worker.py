@@ -17,7 +17,19 @@ import numpy as np
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports kB
+    """This process's peak resident memory.
+
+    VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so a worker started
+    by a parent holding TensorFlow would report the parent's 1.2 GB as its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
 def _timed(run_one, inputs: np.ndarray, warmup: int) -> tuple[list[float], float]:
