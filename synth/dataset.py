@@ -178,7 +178,10 @@ def _prepare_out(out: Path, config: SynthConfig, force: bool, resume: bool) -> d
         raise OutputError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         if resume and (out / RUN_FILE).exists():
-            previous = json.loads((out / RUN_FILE).read_text())
+            try:
+                previous = json.loads((out / RUN_FILE).read_text())
+            except ValueError:
+                previous = "unreadable"
             if previous != run:
                 raise OutputError(
                     f"{out}: --resume with different settings than the interrupted run "
@@ -190,6 +193,8 @@ def _prepare_out(out: Path, config: SynthConfig, force: bool, resume: bool) -> d
         else:
             (out / JOURNAL).unlink(missing_ok=True)
     (out / "images").mkdir(parents=True, exist_ok=True)
+    for stray in (out / "images").glob(".*.tmp"):  # images a killed worker was still writing
+        stray.unlink(missing_ok=True)
     (out / RUN_FILE).write_text(json.dumps(run))
     return done
 
@@ -198,7 +203,13 @@ def _read_journal(out: Path) -> dict[int, dict[str, str]]:
     """Finished rows from an interrupted run whose image is on disk (a torn last line is ignored)."""
     path = out / JOURNAL
     done: dict[int, dict[str, str]] = {}
-    if not path.exists():
+    if not path.exists():  # a finished run: --resume again just rewrites the same labels.csv
+        labels = out / "labels.csv"
+        if labels.exists():
+            with open(labels, newline="", encoding="utf-8") as handle:
+                for index, row in enumerate(csv.DictReader(handle)):
+                    if (out / row["path"]).exists():
+                        done[index] = row
         return done
     for line in path.read_text().splitlines():
         try:

@@ -166,10 +166,14 @@ def test_resume_finishes_an_interrupted_run_identically(tmp_path):
     (cut / JOURNAL).write_text("".join(json.dumps([i, rows[i]]) + "\n" for i in range(3)) + '[3, {"pa')
     for i in (3, 4):
         (cut / rows[i]["path"]).unlink()
+    (cut / "images" / ".000003.jpg.123.tmp").write_bytes(b"half an image")
     result = run(str(cut), *args, "--resume")
     assert result.exit_code == 0, result.output
     assert (cut / "labels.csv").read_bytes() == (full / "labels.csv").read_bytes()
     assert not (cut / JOURNAL).exists()
+    assert not list((cut / "images").glob(".*.tmp"))
+    again = run(str(cut), *args, "--resume")  # a finished run: nothing to render, same CSV
+    assert again.exit_code == 0 and (cut / "labels.csv").read_bytes() == (full / "labels.csv").read_bytes()
     different = run(str(cut), "--count", "6", "--seed", "9", "--size", "200", "--resume")
     assert different.exit_code == 1 and "different settings" in different.output
 
