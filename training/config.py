@@ -17,6 +17,13 @@ OPTIMIZERS = ("adam", "sgd-paper")
 STRATEGIES = ("default", "mirrored")
 
 
+def write_shared_text(path: str | Path, text: str) -> Path:
+    """Atomic write of a run file, readable by others (the temporary file is created 0600)."""
+    path = atomic_write_text(path, text, force=True)
+    path.chmod(0o644)
+    return path
+
+
 def default_threshold(values: tuple[float, ...]) -> float:
     """5 on the 1..10 scale (the AVA convention), else the middle of the scale."""
     if tuple(values) == tuple(float(v) for v in range(1, 11)):
@@ -137,7 +144,7 @@ class TrainConfig:
         return cls(**kwargs)
 
     def save(self, path: str | Path) -> None:
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n", force=True)
+        write_shared_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 from nima_edge.runtime.errors import NimaError
-from nima_edge.runtime.fileio import OutputError, atomic_write_text
+from nima_edge.runtime.fileio import OutputError
 
 from . import metrics as M
-from .config import TrainConfig, default_threshold
+from .config import TrainConfig, default_threshold, write_shared_text
 from .data import Samples, read_dataset, split_indices
 from .model import (
     HEAD_LAYERS,
@@ -66,7 +66,7 @@ class RunState:
         return cls(**data)
 
     def save(self, path: Path) -> None:
-        atomic_write_text(path, json.dumps(self.__dict__, indent=1), force=True)
+        write_shared_text(path, json.dumps(self.__dict__, indent=1))
 
 
 def split_cpu(replicas: int) -> None:
@@ -272,7 +272,7 @@ class Run:
         writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text(path, buffer.getvalue(), force=True)
+        write_shared_text(path, buffer.getvalue())
 
     def save_checkpoint(self, model, state: RunState) -> None:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -315,7 +315,7 @@ class Run:
         figures = evaluate_predictions(self.test, outputs["distribution"], spec,
                                        outputs.get("defects"))
         figures["split"] = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
-        atomic_write_text(self.out / "metrics.json", json.dumps(figures, indent=1) + "\n", force=True)
+        write_shared_text(self.out / "metrics.json", json.dumps(figures, indent=1) + "\n")
         save_nima(model, spec.replace(provenance={**spec.provenance, "test": _headline(figures)}),
                   self.out / "model.keras", force=True)
         return figures
@@ -406,7 +406,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, force: boo
     figures = run.evaluate_best()
     figures["epochs_done"] = state.epochs_done
     figures["finished"] = state.finished
-    atomic_write_text(out / "metrics.json", json.dumps(figures, indent=1) + "\n", force=True)
+    write_shared_text(out / "metrics.json", json.dumps(figures, indent=1) + "\n")
     echo(f"test: EMD {figures['emd']:.4f}  LCC {_fmt(figures['lcc_mean'])}  SRCC {_fmt(figures['srcc_mean'])}  "
          f"binary accuracy {figures['binary_accuracy']:.3f} (n={figures['n']}) -> {out / 'model.keras'}")
     return figures
