@@ -251,12 +251,51 @@ def _body_cap_mm(rng: np.random.Generator, handwritten: bool) -> float:
     return float(rng.uniform(3.0, 4.6) if handwritten else rng.uniform(2.1, 3.0))
 
 
+def _vitals_column(
+    canvas: Canvas,
+    cap: float,
+    small: float,
+    font: int,
+    hand_font: int,
+    ink: tuple[int, int, int],
+    handwritten: bool,
+    scrawl: float,
+) -> float:
+    """Complaints, findings and vitals down the left third, a rule beside them; returns the new indent."""
+    rng = canvas.rng
+    top, width = canvas.y, canvas.width * 0.3
+    entries = (
+        ("C/O", words.pick(rng, ("Fever", "Cough", "Headache", "Body ache", "Sore throat", "Acidity"))),
+        ("BP", f"{int(rng.integers(100, 160))}/{int(rng.integers(60, 100))}"),
+        ("Pulse", f"{int(rng.integers(60, 110))}/min"),
+        ("Wt", f"{int(rng.integers(8, 95))} kg"),
+        ("Temp", f"{rng.uniform(97, 102):.1f} F"),
+    )
+    for label, value in entries:
+        if not canvas.room(cap * 3):
+            break
+        w = canvas.put(label + ":", canvas.margin, small, font, (70, 70, 70))
+        if handwritten:
+            canvas.handwrite(
+                value, canvas.margin + w + canvas.mm(2), cap * 0.9, ink, hand_font, scrawl, width - w
+            )
+        else:
+            canvas.put(
+                value, canvas.margin + w + canvas.mm(2), small, font, (25, 25, 25), max_width=width - w
+            )
+        canvas.y += cap * 2.4
+    x = canvas.margin + width + canvas.mm(2)
+    cv2.line(canvas.image, (int(x), int(top - cap)), (int(x), int(canvas.y)), (170, 170, 170), 1, cv2.LINE_AA)
+    canvas.y = top
+    return x + canvas.mm(3)
+
+
 def _prescription(canvas: Canvas, scrawl: float, handwritten: bool) -> tuple[float, bool]:
     rng = canvas.rng
     accent = ACCENTS_BGR[int(rng.integers(len(ACCENTS_BGR)))]
     ink = INKS_BGR["blue" if rng.random() < 0.6 else "black"]
     head_font = PRINT_FONTS[int(rng.integers(4))]
-    body_font = PRINT_FONTS[int(rng.integers(4))]
+    body_font = PRINT_FONTS[int(rng.integers(4))] | (cv2.FONT_ITALIC if rng.random() < 0.2 else 0)
     hand_font = HAND_FONTS[int(rng.integers(len(HAND_FONTS)))]
     cap = canvas.mm(_body_cap_mm(rng, handwritten))
     small = canvas.mm(rng.uniform(2.0, 2.6))
@@ -305,10 +344,14 @@ def _prescription(canvas: Canvas, scrawl: float, handwritten: bool) -> tuple[flo
         else:
             canvas.put(value, col + w + canvas.mm(3), small * 1.1, body_font, (20, 20, 20))
     canvas.y += cap * 3.0
+    # A left column of complaints and vitals, as many clinics print, narrows the medicines.
+    indent = canvas.margin
+    if rng.random() < 0.35:
+        indent = _vitals_column(canvas, cap, small, body_font, hand_font, ink, handwritten, scrawl)
     # Rx mark and medicine lines.
     canvas.put(
         "Rx",
-        canvas.margin,
+        indent,
         cap * 2.0,
         cv2.FONT_HERSHEY_TRIPLEX | cv2.FONT_ITALIC,
         accent,
@@ -324,9 +367,9 @@ def _prescription(canvas: Canvas, scrawl: float, handwritten: bool) -> tuple[flo
         if ruled:
             canvas.rule(canvas.y + cap * 0.4, (210, 190, 170), 1)
         if handwritten:
-            canvas.handwrite(line, canvas.margin + canvas.mm(6), cap, ink, hand_font, scrawl)
+            canvas.handwrite(line, indent + canvas.mm(6), cap, ink, hand_font, scrawl)
         else:
-            canvas.put(line, canvas.margin + canvas.mm(6), cap, body_font, (25, 25, 25))
+            canvas.put(line, indent + canvas.mm(6), cap, body_font, (25, 25, 25))
         canvas.y += cap * rng.uniform(2.2, 2.9)
     if canvas.room(cap * 3) and rng.random() < 0.6:
         canvas.y += cap
