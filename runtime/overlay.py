@@ -63,6 +63,11 @@ def draw_overlay(frame: np.ndarray, prompt: Prompt, kiosk: bool = False) -> np.n
 
 def _put(image: np.ndarray, text: str, origin: tuple[int, int], font: int, scale: float,
          colour: tuple[int, int, int], thickness: int) -> None:
-    # A dark outline keeps the text readable over any background.
-    cv2.putText(image, text, origin, font, scale, BLACK, thickness + 2, cv2.LINE_AA)
+    # A dark outline keeps the text readable over any background. It is the same text at the same
+    # thickness shifted around the origin: OpenCV 5's font engine widens glyphs with thickness, so
+    # a thicker black copy would not line up with the coloured one.
+    step = max(1, thickness // 2 + 1)
+    x, y = origin
+    for dx, dy in ((-step, 0), (step, 0), (0, -step), (0, step)):
+        cv2.putText(image, text, (x + dx, y + dy), font, scale, BLACK, thickness, cv2.LINE_AA)
     cv2.putText(image, text, origin, font, scale, colour, thickness, cv2.LINE_AA)
