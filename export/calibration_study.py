@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from nima_edge.calibration.select import choose, drop_near_duplicates, scan
+from nima_edge.calibration.select import choose, describe, drop_near_duplicates, read_label_means, scan
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.metadata import ModelMetadata
 from nima_edge.runtime.preprocess import preprocess
+from nima_edge.runtime.scorer import mean_std
 
 from .convert import ImageSet, convert, load_image_set
 from .fidelity import compare, keras_distributions, tflite_distributions
@@ -29,6 +30,7 @@ from .formats import FORMATS
 log = logging.getLogger(__name__)
 
 GOOD_MEAN = 6.0
+DARK = 70.0  # mean luma below which a validation frame counts as dark
 
 
 def image_set(candidates, spec) -> ImageSet:
@@ -36,7 +38,8 @@ def image_set(candidates, spec) -> ImageSet:
     return ImageSet(paths, np.stack([preprocess(load_image(p), spec.input_hw, spec.resize) for p in paths]))
 
 
-def measure(model, spec, calibration: ImageSet, validation: ImageSet, reference: np.ndarray) -> dict:
+def measure(model, spec, calibration: ImageSet, validation: ImageSet, reference: np.ndarray,
+            subsets: dict[str, np.ndarray] | None = None) -> dict:
     start = time.perf_counter()
     model_bytes = convert(model, FORMATS["int8"], calibration)
     metadata = ModelMetadata(score_values=tuple(spec.score_values), input_size=spec.input_hw,
@@ -45,6 +48,10 @@ def measure(model, spec, calibration: ImageSet, validation: ImageSet, reference:
     report = compare(reference, candidate, spec.score_values, spec.threshold, len(model_bytes), latency)
     row = {k: v for k, v in report.to_dict().items()
            if k in ("srcc", "lcc", "mean_abs_delta", "median_abs_delta", "max_abs_delta", "mean_emd", "agreement")}
+    values = np.asarray(spec.score_values)
+    delta = np.abs(mean_std(reference, values)[0] - mean_std(candidate, values)[0])
+    for name, mask in (subsets or {}).items():  # where a narrow calibration set should hurt
+        row[f"median_abs_delta_{name}"] = float(np.median(delta[mask])) if mask.any() else None
     row["calibration_images"] = len(calibration)
     row["seconds"] = round(time.perf_counter() - start, 1)
     return row
@@ -68,11 +75,17 @@ def main(argv: list[str] | None = None) -> None:
     unique = drop_near_duplicates(scan(args.pool))
     validation = load_image_set(args.val, spec.input_hw, spec.resize, "validation")
     reference = keras_distributions(model, validation.inputs)
+    # Validation subsets: dark frames and captures rated for a retake (label mean < 4).
+    brightness = np.array([describe(load_image(p))[0] for p in validation.paths])
+    labels = read_label_means(args.val.parent if args.val.name == "images" else args.val)
+    rated = np.array([labels.get(p.resolve(), np.nan) for p in validation.paths])
+    subsets = {"dark": brightness < DARK, "poor": rated < 4.0, "good": rated >= GOOD_MEAN}
+    log.info("validation subsets: %s", {k: int(v.sum()) for k, v in subsets.items()})
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         chosen = choose(unique, n, seed=args.seed)
         rows.append({"set": f"full range, n={len(chosen)}", **measure(model, spec, image_set(chosen, spec),
-                                                                       validation, reference)})
+                                                                       validation, reference, subsets)})
         log.info("%s", rows[-1])
     good = [c for c in unique if c.quality is not None and c.quality >= GOOD_MEAN]
     n = min(args.good_only_n, len(good))
@@ -82,8 +95,12 @@ def main(argv: list[str] | None = None) -> None:
         f"full range (nima calibrate), n={n}": choose(unique, n, seed=args.seed),
         f"random from the pool, n={n}": [unique[i] for i in sorted(rng.choice(len(unique), n, replace=False))],
     }
+    dark = [c for c in unique if c.brightness < DARK]
+    if len(dark) >= 10:  # the other extreme: only under-exposed captures
+        compositions[f"dark only (luma < {DARK:g}), n={min(n, len(dark))}"] = choose(dark, min(n, len(dark)),
+                                                                                    seed=args.seed)
     for name, chosen in compositions.items():
-        rows.append({"set": name, **measure(model, spec, image_set(chosen, spec), validation, reference)})
+        rows.append({"set": name, **measure(model, spec, image_set(chosen, spec), validation, reference, subsets)})
         log.info("%s", rows[-1])
     result = {"model": str(args.model), "pool": str(args.pool), "validation": str(args.val),
               "validation_images": len(validation), "rows": rows}
@@ -93,11 +110,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| calibration set | SRCC | LCC | median abs Δ mean | max abs Δ mean | mean EMD | agreement |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [("| calibration set | SRCC | LCC | median abs Δ mean | ... on dark | ... on poor | ... on good | "
+              "max abs Δ mean | mean EMD | agreement |"), "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def cell(value):
+        return "-" if value is None else f"{value:.4f}"
+
     for r in rows:
         lines.append(f"| {r['set']} | {r['srcc']:.4f} | {r['lcc']:.4f} | {r['median_abs_delta']:.4f} | "
-                     f"{r['max_abs_delta']:.4f} | {r['mean_emd']:.4f} | {r['agreement']:.1%} |")
+                     f"{cell(r.get('median_abs_delta_dark'))} | {cell(r.get('median_abs_delta_poor'))} | "
+                     f"{cell(r.get('median_abs_delta_good'))} | {r['max_abs_delta']:.4f} | {r['mean_emd']:.4f} | "
+                     f"{r['agreement']:.1%} |")
     return "\n".join(lines)
 
 
