@@ -12,7 +12,8 @@
 # What was installed and what ran is written to .cache/pi-check/report.md (excerpted in
 # docs/raspberry-pi.md). Timing under emulation means nothing; only correctness and the install do.
 #
-# Knobs (environment): PI_ROOTFS (rootfs folder), PI_TOL (default 0.02), PI_FRAMES (default 20),
+# Knobs (environment): PI_ROOTFS (rootfs folder), PI_TOL (images, default 0.02), PI_VIDEO_TOL (video
+# frames, default 0.05), PI_FRAMES (default 20), PI_KIOSK=0 (skip the kiosk window stage),
 # PI_FRESH=1 (delete and rebuild the rootfs), HOST_PY (host python with the [train] extra).
 # Needs root (debootstrap, chroot, mounts); network only to Debian's archive and PyPI.
 set -uo pipefail
@@ -22,6 +23,11 @@ CACHE=$REPO/.cache
 ROOT=${PI_ROOTFS:-$CACHE/pi-rootfs}
 WORK=$CACHE/pi-check
 TOL=${PI_TOL:-0.02}
+# Video frames are decoded by FFmpeg inside OpenCV, whose YUV->BGR conversion rounds differently
+# on arm64: measured up to 2 grey levels (mean 0.9) on the test video. Identical images give
+# identical scores on both machines, but an int8 model's output moves in 1/256 steps of a bin,
+# i.e. up to ~0.035 on the mean, so frames from a video get a wider tolerance.
+VIDEO_TOL=${PI_VIDEO_TOL:-0.05}
 FRAMES=${PI_FRAMES:-20}
 HOST_PY=${HOST_PY:-$REPO/.venv/bin/python}
 SUITE=bookworm
@@ -42,7 +48,7 @@ summary() {
     echo "================ pi-check summary ================"
     printf '%s\n' "${RESULTS[@]}"
     if [ "$FAILED" = 0 ] && [ "${#RESULTS[@]}" -gt 0 ]; then
-        echo "RESULT: PASS (arm64 runtime install and scoring match the host within $TOL)"
+        echo "RESULT: PASS (arm64 runtime install and scoring match the host: images within $TOL, video frames within $VIDEO_TOL)"
     else
         echo "RESULT: FAIL (see $LOG)"
     fi
@@ -277,7 +283,9 @@ for profile in "${PROFILES[@]}"; do
     device sh -c "$(frames_cmd "$DEV_VENV/bin")" > "$out_dir/frames.jsonl" 2>>"$LOG" \
         || fail "$PROFILE: scoring the video frame by frame on arm64 $QEMU_CPU"
     for name in score watch frames; do
-        if out=$("$HOST_PY" "$REPO/scripts/pi_check_tools.py" compare "$WORK/host/$name.jsonl" "$out_dir/$name.jsonl" --tol "$TOL" 2>&1); then
+        tol=$TOL
+        [ "$name" = score ] || tol=$VIDEO_TOL
+        if out=$("$HOST_PY" "$REPO/scripts/pi_check_tools.py" compare "$WORK/host/$name.jsonl" "$out_dir/$name.jsonl" --tol "$tol" 2>&1); then
             pass "$PROFILE: $name matches the host: $(echo "$out" | tail -1)"
         else
             echo "$out" >>"$LOG"
@@ -384,7 +392,8 @@ fi
     echo '## pip freeze (device venv)'
     echo '```'; cat "$WORK/device/pip-freeze.txt"; echo '```'
     echo '## commands run on the device'
-    echo '```'; echo "pip install $(basename "$wheel")"; score_cmd "$DEV_VENV/bin"; watch_cmd "$DEV_VENV/bin"; echo '```'
+    echo '```'; echo "pip install $(basename "$wheel")"; score_cmd "$DEV_VENV/bin"; watch_cmd "$DEV_VENV/bin"
+    frames_cmd "$DEV_VENV/bin"; [ -n "${kiosk_cmd:-}" ] && echo "$kiosk_cmd"; echo '```'
     echo '## device output (pi5 profile, first lines)'
     echo '```'; head -c 1500 "$WORK/device/pi5/score.jsonl"; echo; head -3 "$WORK/device/pi5/watch.jsonl"; echo '```'
     echo '## results'
