@@ -326,7 +326,7 @@ def exposure_gain(under: float, over: float, jitter: float = 0.0) -> float:
 
 def exposure_veil(over: float) -> float:
     """Flare / haze that lifts dark ink in an over-exposed frame (fraction of white)."""
-    return 0.7 * over
+    return 0.8 * over
 
 
 def expose(bgr: tuple[float, float, float], gain: float, veil: float) -> float:
