@@ -123,10 +123,12 @@ def compare(reference: np.ndarray, candidate: np.ndarray, score_values: tuple[fl
     )
 
 
-def report_markdown(report: FidelityReport, fmt: str, gates: Gates, model_name: str) -> str:
+def report_markdown(report: FidelityReport, fmt: str, gates: Gates, model_name: str, enforced: bool = True) -> str:
     """A short markdown table of the report, written beside the model."""
     missed = report.failures(gates)
     verdict = "passed" if not missed else "MISSED: " + "; ".join(missed)
+    if not enforced:
+        verdict += " (not enforced: --no-gate)"
     rows = [
         ("validation images", f"{report.images}"),
         ("SRCC of means", _fmt(report.srcc, 4) + f" (gate ≥ {gates.min_srcc})"),

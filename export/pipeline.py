@@ -111,7 +111,7 @@ def run_export(request: ExportRequest) -> ExportResult:
     import json
 
     atomic_write_text(json_path, json.dumps(fidelity, indent=1, sort_keys=True) + "\n", request.force)
-    markdown = report_markdown(report, request.fmt.name, request.gates, request.out.name)
+    markdown = report_markdown(report, request.fmt.name, request.gates, request.out.name, request.gate)
     if comparison:
         ptq = comparison["post_training_int8"]
         markdown += (f"Post-training int8 on the same images: SRCC {ptq['srcc']:.4f}, median |Δ mean| "
@@ -206,7 +206,8 @@ def build_metadata(spec, request: ExportRequest, model_bytes: bytes, calibration
     calibration_doc: dict[str, Any] = {}
     if calibration is not None:
         calibration_doc = {
-            "source": str(request.calibration or conv.default_calibration_dir()),
+            # the shipped set is named, not located: an absolute path says nothing on another machine
+            "source": str(request.calibration) if request.calibration else "calibration/default (shipped)",
             "images": len(calibration),
             "sha256": calibration.content_hash(),
         }
