@@ -6,6 +6,7 @@ is killed or fails leaves no file under the output names.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -95,6 +96,19 @@ def run_export(request: ExportRequest) -> ExportResult:
     comparison = _compare_with_post_training(model, spec, request, calibration, validation, reference) \
         if request.fmt.name == "qat-int8" else {}
 
+    fidelity = fidelity_document(report, request, val_source, comparison)
+    metadata = metadata.replace(fidelity=fidelity)
+    # Reports first, the model last: a model under the output name always has its report beside it.
+    atomic_write_text(json_path, json.dumps(fidelity, indent=1, sort_keys=True) + "\n", request.force)
+    atomic_write_text(md_path, _markdown(report, request, fidelity), request.force)
+    atomic_write_bytes(request.out, embed_metadata(model_bytes, metadata), request.force)
+    return ExportResult(request.out, json_path, md_path, report, failures, metadata,
+                        time.perf_counter() - start)
+
+
+def fidelity_document(report: FidelityReport, request: ExportRequest, val_source: str,
+                      comparison: dict[str, Any]) -> dict[str, Any]:
+    """The report as stored in the metadata and the .fidelity.json file."""
     fidelity = {
         **report.to_dict(),
         "format": request.fmt.name,
@@ -106,21 +120,17 @@ def run_export(request: ExportRequest) -> ExportResult:
     }
     if comparison:
         fidelity["beats_post_training_int8"] = beats_post_training(fidelity)
-    metadata = metadata.replace(fidelity=fidelity)
-    final = embed_metadata(model_bytes, metadata)
-    import json
+    return fidelity
 
-    atomic_write_text(json_path, json.dumps(fidelity, indent=1, sort_keys=True) + "\n", request.force)
+
+def _markdown(report: FidelityReport, request: ExportRequest, fidelity: dict[str, Any]) -> str:
     markdown = report_markdown(report, request.fmt.name, request.gates, request.out.name, request.gate)
-    if comparison:
-        ptq = comparison["post_training_int8"]
+    ptq = fidelity.get("post_training_int8")
+    if ptq:
         markdown += (f"Post-training int8 on the same images: SRCC {ptq['srcc']:.4f}, median |Δ mean| "
                      f"{ptq['median_abs_delta']:.4f}, agreement {ptq['agreement']:.1%}. QAT "
                      f"{'beats' if fidelity['beats_post_training_int8'] else 'does not beat'} it.\n")
-    atomic_write_text(md_path, markdown, request.force)
-    atomic_write_bytes(request.out, final, request.force)
-    return ExportResult(request.out, json_path, md_path, report, failures, metadata,
-                        time.perf_counter() - start)
+    return markdown
 
 
 def _compare_with_post_training(model, spec, request: ExportRequest, calibration, validation,
