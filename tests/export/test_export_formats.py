@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from nima_edge.runtime.images import load_image
-from nima_edge.runtime.metadata import read_metadata
+from nima_edge.runtime.metadata import read_metadata, strip_metadata
 from nima_edge.runtime.scorer import Scorer
 
 from nima_edge.cli import cli
@@ -99,6 +99,15 @@ def test_int8_has_raw_uint8_input_float_output_and_passes_with_good_calibration(
     assert metadata.quantization == "int8"
     assert metadata.calibration["images"] == 48 and len(metadata.calibration["sha256"]) == 64
     assert metadata.fidelity["passed"] is True
+
+    # the same flatbuffer without its metadata still loads, with defaults and a warning
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(strip_metadata(out.read_bytes()))
+    caplog.clear()
+    plain = Scorer(bare, threads=1)
+    assert "has no nima-edge metadata" in caplog.text
+    frame = load_image(min(val.iterdir()))
+    assert plain.score(frame).mean == pytest.approx(scorer.score(frame).mean, abs=1e-6)
 
 
 def test_gate_fails_on_black_frame_calibration_but_still_writes_a_marked_report(tiny_model, captures,
