@@ -45,7 +45,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 synth: setup
-	$(NIMA) synth $(SYNTH_DIR) --count $(SYNTH_COUNT) --seed 1 --workers 2 --preview docs/synth_preview.png
+	$(NIMA) synth $(SYNTH_DIR) --count $(SYNTH_COUNT) --seed 1 --workers 2 --preview $(SYNTH_DIR)/preview.png --resume
 
 train: setup
 	$(NIMA) train --data $(SYNTH_DIR)/labels.csv --format csv --out $(RUN_DIR) --resume

@@ -31,22 +31,33 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, force: bool = False, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path`` in one rename.
+
+    ``suffix`` is the temporary file's ending, for writers that insist on one (Keras: ".keras").
 
     An exception (or a kill) before the rename leaves no partial file under the final name.
     """
     path = check_writable(path, force)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            # mkstemp makes the file owner-only; give it the permissions a plain open() would.
+            os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, force: bool = False) -> Path:

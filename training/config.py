@@ -18,10 +18,8 @@ STRATEGIES = ("default", "mirrored")
 
 
 def write_shared_text(path: str | Path, text: str) -> Path:
-    """Atomic write of a run file, readable by others (the temporary file is created 0600)."""
-    path = atomic_write_text(path, text, force=True)
-    path.chmod(0o644)
-    return path
+    """Atomic write of a run file (replacing the previous one)."""
+    return atomic_write_text(path, text, force=True)
 
 
 def default_threshold(values: tuple[float, ...]) -> float:

@@ -201,7 +201,6 @@ def plot_figures(arrays: dict, figures: dict, path: Path, force: bool) -> None:
     fig.tight_layout()
     with atomic_output(path, force=True) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-        tmp.chmod(0o644)  # the temporary file is private; a plot is meant to be shared
     plt.close(fig)
 
 

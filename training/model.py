@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nima_edge.runtime.errors import ModelError, NimaError
-from nima_edge.runtime.fileio import check_writable
+from nima_edge.runtime.fileio import atomic_output
 
 SPEC_ENTRY = "nima_spec.json"
 DEFAULT_SCORE_VALUES: tuple[float, ...] = tuple(float(v) for v in range(1, 11))
@@ -281,18 +281,10 @@ def save_nima(model, spec: NimaSpec, path: str | os.PathLike, force: bool = Fals
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelError(f"{path}: a Keras model file must end in .keras")
-    check_writable(path, force)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_output(path, force, suffix=".keras") as tmp:
         model.save(tmp, include_optimizer=include_optimizer)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(SPEC_ENTRY, json.dumps(spec.to_dict(), indent=1, sort_keys=True))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model is meant to be shared
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
