@@ -88,5 +88,4 @@ def synth(
         from .preview import make_preview
 
         sheet = make_preview(labels, preview, force=force)
-        sheet.chmod(0o644)
         click.echo(f"wrote {sheet}")

@@ -252,7 +252,6 @@ def write_dataset(
     labels = atomic_write_text(
         out / "labels.csv", _csv_text([rows[i] for i in range(config.count)]), force=True
     )
-    labels.chmod(0o644)  # the temporary file was private; the dataset is meant to be shared
     (out / JOURNAL).unlink(missing_ok=True)
     return labels
 

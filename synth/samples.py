@@ -49,8 +49,7 @@ def write_samples(folder: str | Path, force: bool = True) -> list[tuple[str, flo
     for name, (seed, kind, defects, what) in SAMPLES.items():
         data, info = render_capture_jpeg(seed, defects, kind=kind, size=SIZE)
         data = _shrink(data)
-        path = atomic_write_bytes(folder / name, data, force=force)
-        path.chmod(0o644)
+        atomic_write_bytes(folder / name, data, force=force)
         written.append((name, label_for(info)[1], what))
     return written
 
