@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import itertools
 import json
+import math
 import os
 import platform
 import shlex
@@ -71,14 +73,14 @@ def _score_one_with_peers(path, brisque, cv2, image_quality_ai) -> dict:
         started = time.perf_counter()
         small = _resize_long_side(rgb, BRISQUE_LONG_SIDE, cv2)
         value = float(brisque.score(small))
-        row["brisque"] = value if value == value else None  # NaN (flat frames) -> no score
+        row["brisque"] = None if math.isnan(value) else value  # NaN: its feature fit failed
         row["brisque_ms"] = (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
         report = image_quality_ai.assess(rgb)
         row["iqa_ms"] = (time.perf_counter() - started) * 1000.0
         row["iqa_score"] = float(report.score)
         row["iqa_usable"] = bool(report.usable)
-    except Exception as exc:  # a peer failing on one image must not stop the batch
+    except Exception as exc:  # noqa: BLE001 - third-party code: any failure on one image is that row's error
         row["error"] = f"{type(exc).__name__}: {exc}"
     return row
 
@@ -137,7 +139,7 @@ def run_ours(model: Path, paths: list[str]) -> tuple[dict[str, dict], float]:
     nima = Path(sys.executable).with_name("nima")
     command = [str(nima), "score", "--json", "--model", str(model), "--threads", "1", "--workers", "1"]
     started = time.perf_counter()
-    done = subprocess.run(command + paths, capture_output=True, text=True)
+    done = subprocess.run(command + paths, check=False, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode not in (0, 2):  # 2 = some inputs failed, reported per row
         raise CompareError(f"nima score failed (exit {done.returncode}): {_last_line(done.stderr)}")
@@ -147,12 +149,12 @@ def run_ours(model: Path, paths: list[str]) -> tuple[dict[str, dict], float]:
 def ensure_peers_venv(venv: Path) -> Path:
     """The peers venv's python, creating or completing the venv first (needs the network once)."""
     python = venv / "bin" / "python"
-    if python.exists() and subprocess.run([str(python), "-c", PEER_IMPORTS], capture_output=True).returncode == 0:
+    if python.exists() and subprocess.run([str(python), "-c", PEER_IMPORTS], check=False, capture_output=True).returncode == 0:
         return python
     print(f"setting up the peers venv at {venv} ({' '.join(PEER_PACKAGES)})", file=sys.stderr)
     create = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
     for command in [*create, [str(venv / "bin" / "pip"), "install", "-q", *PEER_PACKAGES]]:
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, check=False, capture_output=True, text=True)
         if done.returncode != 0:
             raise CompareError(f"{venv}: cannot create the peers venv: {_last_line(done.stderr)}")
     return python
@@ -162,7 +164,7 @@ def run_peers(python: Path, paths: list[str]) -> tuple[dict[str, dict], float]:
     """This file in --worker mode inside the peers venv; rows by path, wall seconds."""
     started = time.perf_counter()
     done = subprocess.run([str(python), str(Path(__file__).resolve()), "--worker"],
-                          input="\n".join(paths) + "\n", capture_output=True, text=True)
+                          input="\n".join(paths) + "\n", check=False, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise CompareError(f"peers worker failed (exit {done.returncode}): {_last_line(done.stderr)}")
@@ -221,7 +223,7 @@ def binary_scores(truth_ok: list[bool], refused: list[bool]) -> tuple[float, flo
 def fit_refuse_threshold(scores: list[float], truth_ok: list[bool]) -> float:
     """The cut-off on a lower-is-better score that maximises balanced accuracy: refuse above it."""
     candidates = sorted(set(scores))
-    cuts = [(a + b) / 2 for a, b in zip(candidates, candidates[1:])] or candidates
+    cuts = [(a + b) / 2 for a, b in itertools.pairwise(candidates)] or candidates
     cuts = [candidates[0] - 1.0, *cuts, candidates[-1] + 1.0]
     return max(cuts, key=lambda cut: binary_scores(truth_ok, [s > cut for s in scores])[1])
 
@@ -238,7 +240,7 @@ def bootstrap_interval(n: int, statistic, resamples: int = 1000) -> tuple[float,
     values = []
     for _ in range(resamples):
         value = statistic(rng.integers(0, n, n).tolist())
-        if value == value:  # a resample with one class only has no Spearman
+        if not math.isnan(value):  # a constant resample has no Spearman
             values.append(value)
     if not values:
         return float("nan"), float("nan")
@@ -303,10 +305,10 @@ def summarise(method: MethodResult, images: list[LabelledImage]) -> dict:
     bal_low, bal_high = bootstrap_interval(len(held_out), lambda idx: binary_scores(
         [truth_ok[held_out[i]] for i in idx], [method.refused[held_out[i]] for i in idx])[1])
     return {
-        "srcc_95": [srcc_low, srcc_high], "balanced_accuracy_held_out_95": [bal_low, bal_high],
         "method": method.name, "note": method.note,
-        "srcc": abs(rho), "srcc_sign": "+" if rho >= 0 else "-",
+        "srcc": abs(rho), "srcc_sign": "+" if rho >= 0 else "-", "srcc_95": [srcc_low, srcc_high],
         "accuracy_held_out": acc, "balanced_accuracy_held_out": bal,
+        "balanced_accuracy_held_out_95": [bal_low, bal_high],
         "accuracy_all": acc_all, "balanced_accuracy_all": bal_all,
         "refused_by_kind": _refused_share(method, images, _kind_groups(images)),
         "refused_by_defect": _refused_share(method, images, _defect_groups(images)),
@@ -345,15 +347,15 @@ def render_markdown(summaries: list[dict], images, info: dict, command: str) -> 
     lines = [
         BEGIN_MARK,
         f"Command: `{command}`  ",
-        f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: "
-        f"{platform.machine()} Linux, {os.cpu_count()} cores shared with other jobs (times are indicative).  ",
-        f"Images: {n} ({retake} labelled retake = mean < {OK_THRESHOLD:g}); binary columns on the "
-        f"{len(held_out)} held-out (odd) rows, BRISQUE's cut fitted on the other {n - len(held_out)}."
-        " Brackets: 95% bootstrap intervals.",
+        (f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: "
+         f"{platform.machine()} Linux, {os.cpu_count()} cores shared with other jobs (times are indicative).  "),
+        (f"Images: {n} ({retake} labelled retake = mean < {OK_THRESHOLD:g}); binary columns on the "
+         f"{len(held_out)} held-out (odd) rows, BRISQUE's cut fitted on the other {n - len(held_out)}."
+         " Brackets: 95% bootstrap intervals."),
         *_dropped_lines(info["dropped"]),
         "",
-        "| method | SRCC with label mean (sign) | accuracy, held-out | balanced acc., held-out "
-        "| balanced acc., all rows | median ms / image | verdict rule |",
+        ("| method | SRCC with label mean (sign) | accuracy, held-out | balanced acc., held-out "
+         "| balanced acc., all rows | median ms / image | verdict rule |"),
         "|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
@@ -366,10 +368,10 @@ def render_markdown(summaries: list[dict], images, info: dict, command: str) -> 
     lines += _breakdown_table(summaries, images, "refused_by_kind", "kind")
     lines += ["", f"Share refused per defect (severity > {DEFECT_PRESENT}; the recall of that defect):", ""]
     lines += _breakdown_table(summaries, images, "refused_by_defect", "defect")
-    lines += ["", f"Wall time: nima score {info['ours_wall_s']:.1f} s (1 thread, incl. start-up), "
-              f"both peers {info['peers_wall_s']:.1f} s. BRISQUE ms include the resize to "
-              f"{BRISQUE_LONG_SIDE} px long side; ours are the `ms` nima score reports (checks, "
-              "resize, inference). No method's ms include JPEG decoding.", END_MARK]
+    lines += ["", (f"Wall time: nima score {info['ours_wall_s']:.1f} s (1 thread, incl. start-up), "
+                   f"both peers {info['peers_wall_s']:.1f} s. BRISQUE ms include the resize to "
+                   f"{BRISQUE_LONG_SIDE} px long side; ours are the `ms` nima score reports (checks, "
+                   "resize, inference). No method's ms include JPEG decoding."), END_MARK]
     return "\n".join(lines) + "\n"
 
 
@@ -403,6 +405,14 @@ def _interval(bounds) -> str:
 
 def _pct(share) -> str:
     return "–" if share is None else f"{100 * share:.0f}%"
+
+
+def check_report_target(out: Path, force: bool) -> None:
+    """Fail before any scoring when the report could not be written."""
+    if out.exists() and not force:
+        text = out.read_text()
+        if BEGIN_MARK not in text or END_MARK not in text:
+            raise CompareError(f"{out}: exists without {BEGIN_MARK} markers (use --force to overwrite)")
 
 
 def write_report(out: Path, section: str, force: bool) -> None:
@@ -445,7 +455,7 @@ def parse_args(argv):
     parser.add_argument("--json", type=Path, help="also write every number as JSON")
     parser.add_argument("--peers-venv", type=Path, default=None,
                         help="venv with brisque and image-quality-ai (default /tmp/peers, else .cache/peers)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --json file or an --out file without the markers")
     return parser.parse_args(argv)
 
 
@@ -455,11 +465,16 @@ def main(argv=None) -> int:
         run_worker([line.strip() for line in sys.stdin if line.strip()])
         return 0
     args = parse_args(argv)
+    from nima_edge.runtime.fileio import OutputError  # project venv only: the worker never gets here
+
     try:
         if not args.model.is_file():
             raise CompareError(f"{args.model}: no such model file")
         if args.limit < 4:
             raise CompareError(f"--limit {args.limit}: need at least 4 images")
+        check_report_target(args.out, args.force)
+        if args.json and args.json.exists() and not args.force:
+            raise CompareError(f"{args.json}: already exists (use --force to overwrite)")
         images = read_labels(args.labels, args.limit)
         paths = [image.path for image in images]
         python = ensure_peers_venv(args.peers_venv or default_peers_venv())
@@ -471,13 +486,11 @@ def main(argv=None) -> int:
         summaries = [summarise(method, kept) for method in methods]
         command = "scripts/compare_peers.py " + shlex.join(argv)
         section = render_markdown(summaries, kept, info, command)
-        write_report(args.out, section, force=False)
+        write_report(args.out, section, force=args.force)
         if args.json:
             write_json(args.json, {"command": command, "images": len(kept), **info,
                                    "methods": summaries}, args.force)
-    except Exception as exc:
-        if not isinstance(exc, CompareError) and type(exc).__name__ != "OutputError":
-            raise
+    except (CompareError, OutputError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     print(section)
