@@ -110,20 +110,30 @@ class Scorer:
         except (ValueError, RuntimeError, KeyError, AttributeError):
             by_name = {}
         wanted = self.metadata.distribution_output
-        if wanted not in by_name:
+        chosen: dict[str, dict] = {}
+        if wanted in by_name:
+            chosen[wanted] = by_name[wanted]
+        else:
             candidates = [d for d in details if tuple(d["shape"]) == (1, bins)]
             if not candidates:
                 shapes = [tuple(int(s) for s in d["shape"]) for d in details]
                 raise ModelError(f"{self.path}: no output of shape (1, {bins}) for the score distribution; outputs are {shapes}")
-            by_name = {wanted: candidates[0], **{k: v for k, v in by_name.items() if v is not candidates[0]}}
-        # Extra heads whose signature names the converter did not keep are matched by shape.
-        taken = {id(d) for d in by_name.values()}
+            if len(candidates) > 1:
+                raise ModelError(f"{self.path}: {len(candidates)} outputs have shape (1, {bins}) and none is named "
+                                 f"{wanted!r}; name the distribution output in the metadata (distribution_output)")
+            chosen[wanted] = candidates[0]
+        # Extra heads whose signature names the converter did not keep are matched by shape,
+        # among the outputs not already given to the distribution or another head.
+        used = {chosen[wanted]["index"]}
         for name, labels in self.metadata.extra_outputs.items():
-            if name not in by_name:
-                match = [d for d in details if tuple(d["shape"]) == (1, len(labels)) and id(d) not in taken]
-                if match:
-                    by_name[name] = match[0]
-                    taken.add(id(match[0]))
+            detail = by_name.get(name)
+            if detail is None or detail["index"] in used:
+                match = [d for d in details if tuple(d["shape"]) == (1, len(labels)) and d["index"] not in used]
+                detail = match[0] if len(match) == 1 else None  # ambiguous or absent: no reasons from it
+            if detail is not None:
+                chosen[name] = detail
+                used.add(detail["index"])
+        by_name = chosen
         shape = tuple(int(s) for s in by_name[wanted]["shape"])
         if shape != (1, bins):
             raise ModelError(f"{self.path}: distribution output has shape {shape}, expected (1, {bins})")

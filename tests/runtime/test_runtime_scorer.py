@@ -84,3 +84,17 @@ def test_default_model_missing_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(nima_edge.models, "DEFAULT_MODEL", tmp_path / "default.tflite")
     with pytest.raises(ModelError, match="bundled default model is not installed; pass --model"):
         Scorer()
+
+
+def test_renamed_outputs_of_one_shape_are_refused_not_guessed(tiny_models, tmp_path):
+    """With 10 bins and 10 defects both heads are (1, 10): an unnamed distribution must not be guessed."""
+    from nima_edge.runtime import ModelError
+    from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
+
+    original = read_metadata(tiny_models["float"])
+    renamed = original.replace(distribution_output="output_0",
+                               extra_outputs={"output_1": original.extra_outputs["defects"]})
+    path = tmp_path / "renamed.tflite"
+    path.write_bytes(embed_metadata(strip_metadata(tiny_models["float"].read_bytes()), renamed))
+    with pytest.raises(ModelError, match="2 outputs have shape \\(1, 10\\) and none is named 'output_0'"):
+        Scorer(path, threads=1)
