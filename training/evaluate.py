@@ -114,16 +114,31 @@ def predict_keras(path: Path, samples: Samples, batch_size: int = 32):
                                                                           spec.defect_labels)
 
 
-def predict_tflite(path: Path, samples: Samples):
-    """Score through the runtime's Scorer, image by image; unreadable images are skipped."""
+def predict_tflite(path: Path, samples: Samples, decision: bool = False):
+    """Score through the runtime's Scorer, image by image; unreadable images are skipped.
+
+    ``decision``: judge what a device decides instead — the runtime's Assessor (native-resolution
+    checks + policy): its final distribution, and a defect counts as said when it is a reason given.
+    """
+    from nima_edge.runtime.defects import DEFECTS
+    from nima_edge.runtime.policy import Assessor
     from nima_edge.runtime.scorer import Scorer
 
     scorer = Scorer(path)
+    assessor = Assessor(scorer) if decision else None
     labels = tuple(scorer.metadata.extra_outputs.get("defects", ()))
+    if decision:
+        labels = DEFECTS  # the checks give reasons even when the model has no defects head
     distributions, defects, bad = [], [], set()
     for i, image_path in enumerate(samples.paths):
         try:
-            score = scorer.score(load_image(image_path))
+            image = load_image(image_path)
+            if assessor is not None:
+                assessment = assessor.assess(image)
+                distributions.append(assessment.distribution)
+                defects.append([float(label in assessment.reason_codes) for label in labels])
+                continue
+            score = scorer.score(image)
         except ImageError as exc:
             samples.problems.add("unreadable_images", str(exc))
             bad.add(i)
@@ -154,15 +169,18 @@ def model_scale(path: Path) -> tuple[float, ...]:
 
 
 def evaluate_model(model_path: str | Path, data: str | Path, fmt: str, images: str | Path | None = None,
-                   limit: int | None = None, threshold: float | None = None) -> tuple[dict, dict]:
+                   limit: int | None = None, threshold: float | None = None,
+                   decision: bool = False) -> tuple[dict, dict]:
     """-> (figures, arrays for plotting: true/pred means and stds)."""
     model_path = Path(model_path)
     values = model_scale(model_path)
     samples = read_dataset(data, fmt, images, values, limit)
     if model_path.suffix == ".keras":
+        if decision:
+            raise ModelError(f"{model_path}: --decision judges the device's decision; give the exported .tflite")
         kept, predicted, defects, view = predict_keras(model_path, samples)
     else:
-        kept, predicted, defects, view = predict_tflite(model_path, samples)
+        kept, predicted, defects, view = predict_tflite(model_path, samples, decision)
     figures = evaluate_predictions(kept, predicted, view, defects, threshold)
     figures["model"] = str(model_path)
     figures["data"] = str(data)
@@ -240,12 +258,15 @@ def _fmt(value) -> str:
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N rows.")
 @click.option("--threshold", type=float, help="Score at which a capture is ok (default: the model's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option("--decision", is_flag=True,
+              help=".tflite: judge the runtime's whole decision (native-resolution checks + policy, as "
+                   "`nima score` decides), not the model alone; reasons given count as defects said.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
               help="Write predicted-vs-true means and histograms to this PNG (needs matplotlib).")
 @force_option
 @translate_errors
 def eval_command(model: Path, data: Path, fmt: str, images: Path | None, limit: int | None,
-                 threshold: float | None, as_json: bool, plot: Path | None, force: bool) -> None:
+                 threshold: float | None, as_json: bool, decision: bool, plot: Path | None, force: bool) -> None:
     """Evaluate a .keras or .tflite NIMA on labelled images.
 
     Prints EMD (r=1), LCC/SRCC of means and stds, binary accuracy, the ok/retake confusion matrix
@@ -255,10 +276,12 @@ def eval_command(model: Path, data: Path, fmt: str, images: Path | None, limit: 
     Example:
       nima eval runs/default/model.keras --data data/synth/labels.csv --format csv --limit 500
       nima eval models/default.tflite --data AVA.txt --format ava --images ava/images --json
+      nima eval models/default.tflite --data data/synth_test/labels.csv --format csv --decision
     """
     if plot is not None:
         check_writable(plot, force)
-    figures, arrays = evaluate_model(model, data, fmt, images, limit, threshold)
+    figures, arrays = evaluate_model(model, data, fmt, images, limit, threshold, decision)
+    figures["decision"] = decision
     if plot is not None:
         plot_figures(arrays, figures, plot, force)
     if as_json:

@@ -231,3 +231,11 @@ def test_eval_of_a_tflite_conversion_matches_keras(resumed_run, document_set, tm
     assert b["emd"] == pytest.approx(a["emd"], abs=1e-3)
     assert b["mean_predicted"] == pytest.approx(a["mean_predicted"], abs=1e-3)
     assert set(b["defects"]) == {"defocus", "glare"}
+    # --decision judges what a device decides: the blur penalty can only lower the means.
+    decided = CliRunner().invoke(cli, ["eval", str(tflite), *args, "--decision"])
+    assert decided.exit_code == 0, decided.output
+    c = json.loads(decided.output.strip().splitlines()[-1])
+    assert c["decision"] is True and c["n"] == 30
+    assert c["mean_predicted"] <= b["mean_predicted"] + 1e-6
+    keras_decision = CliRunner().invoke(cli, ["eval", str(resumed_run[0] / "model.keras"), *args, "--decision"])
+    assert keras_decision.exit_code == 1 and "give the exported .tflite" in keras_decision.output
