@@ -17,9 +17,11 @@ from nima_edge.clitools import force_option, translate_errors
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random half of the pick.")
 @click.option("--coverage", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Share picked for coverage of brightness/contrast/sharpness/quality; the rest at random.")
+@click.option("--scan", "scan_limit", type=click.IntRange(1), default=2000, show_default=True,
+              help="Look at most at this many images of SRC, drawn at random (by --seed).")
 @force_option
 @translate_errors
-def calibrate(src: Path, count: int, out: Path, seed: int, coverage: float, force: bool) -> None:
+def calibrate(src: Path, count: int, out: Path, seed: int, coverage: float, scan_limit: int, force: bool) -> None:
     """Pick COUNT representative images from SRC for int8 calibration.
 
     Covers the range of brightness, contrast, sharpness and (when SRC has a labels.csv with a
@@ -36,14 +38,14 @@ def calibrate(src: Path, count: int, out: Path, seed: int, coverage: float, forc
 
     if out.exists() and not force:
         raise click.ClickException(f"{out}: already exists (use --force to overwrite)")
-    candidates = scan(src)
+    candidates = scan(src, scan_limit, seed)
     unique = drop_near_duplicates(candidates)
     if len(unique) < count:
         click.echo(f"warning: {src} has {len(unique)} distinct images, fewer than --n {count}; using all",
                    err=True)
     selected = choose(unique, count, seed=seed, coverage_share=coverage)
     manifest = write_set(selected, src, out, force,
-                         settings={"n": count, "seed": seed, "coverage_share": coverage,
+                         settings={"n": count, "seed": seed, "coverage_share": coverage, "scan_limit": scan_limit,
                                    "scanned": len(candidates), "near_duplicates_dropped":
                                    len(candidates) - len(unique)})
     size = sum(f.stat().st_size for f in out.iterdir())

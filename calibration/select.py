@@ -94,13 +94,21 @@ def read_label_means(source: Path) -> dict[Path, float]:
     return means
 
 
-def scan(source: Path) -> list[Candidate]:
-    """Describe every readable image under ``source``; unreadable files are skipped with a warning."""
+def scan(source: Path, limit: int | None = None, seed: int = 0) -> list[Candidate]:
+    """Describe the readable images under ``source``; unreadable files are skipped with a warning.
+
+    ``limit``: look at most at that many, drawn at random (by ``seed``) from the whole folder —
+    a training set of tens of thousands of captures need not be decoded to pick 200 of them.
+    """
     if not source.is_dir():
         raise CalibrationError(f"{source}: not a folder of images")
     means = read_label_means(source)
+    paths = list(iter_image_paths([source]))
+    if limit is not None and len(paths) > limit:
+        picked = np.random.default_rng(seed).choice(len(paths), size=limit, replace=False)
+        paths = [paths[i] for i in sorted(picked)]
     candidates = []
-    for path in iter_image_paths([source]):
+    for path in paths:
         try:
             image = load_image(path)
         except ImageError as exc:

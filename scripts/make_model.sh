@@ -33,7 +33,7 @@ if [ ! -f "$run/metrics.json" ]; then
 fi
 if [ ! -f "$run/calibration/manifest.json" ]; then
     step "choose 200 calibration images from the training captures"
-    $nima calibrate "$data" --n 200 --out "$run/calibration" --force
+    $nima calibrate "$data" --n 200 --scan 2000 --out "$run/calibration" --force
 fi
 step "export int8 with the fidelity gate (validation: the held-out set)"
 $nima export "$run/model.keras" --format int8 --calibration "$run/calibration" \

@@ -135,3 +135,12 @@ def test_shipped_default_set_matches_its_manifest_and_spans_the_quality_range():
     assert min(quality) < 2.5 and max(quality) > 7.0  # retake-worthy and good captures both present
     brightness = [e["brightness"] for e in manifest["images"]]
     assert min(brightness) < 60 and max(brightness) > 200
+
+
+def test_scan_limit_draws_a_reproducible_random_subset(source):
+    everything = {c.path for c in scan(source)}
+    first, again = scan(source, limit=10, seed=3), scan(source, limit=10, seed=3)
+    other = scan(source, limit=10, seed=4)
+    assert len(first) <= 10 and {c.path for c in first} <= everything  # the broken file may be drawn
+    assert [c.path for c in first] == [c.path for c in again]
+    assert {c.path for c in first} != {c.path for c in other}
