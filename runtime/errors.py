@@ -19,3 +19,7 @@ class MetadataError(ModelError):
 
 class SourceError(NimaError):
     """A camera, video or stream that cannot be opened or stopped delivering frames."""
+
+
+class SourceUnavailable(SourceError):
+    """A source whose driver or library is missing here: retrying cannot help, so nobody retries."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SourceError
+from .errors import SourceError, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,11 @@ def import_picamera2() -> type:
     try:
         from picamera2 import Picamera2
     except ImportError as exc:
-        raise SourceError(f"picamera: picamera2 is not available ({exc}); {PICAMERA_INSTALL_HINT}") from None
+        raise SourceUnavailable(f"picamera: picamera2 is not available ({exc}); {PICAMERA_INSTALL_HINT}") from None
     except ValueError as exc:
         # Bookworm's apt simplejpeg (imported by picamera2) is built for numpy 1.24; our venv has
         # numpy 2, and NumPy's ABI only runs forward (raspberrypi/picamera2 issues 1088, 1211).
-        raise SourceError(
+        raise SourceUnavailable(
             f"picamera: picamera2 cannot load with this venv's numpy ({exc}); its apt simplejpeg was built "
             f"for numpy 1.x: install a numpy 2 build into the venv with `pip install --force-reinstall simplejpeg`"
         ) from None

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .errors import SourceError
+from .errors import SourceError, SourceUnavailable
 
 
 class Capture(Protocol):
@@ -81,7 +81,7 @@ def _open_picamera(size: tuple[int, int]) -> Capture:
     try:
         from . import picamera
     except ImportError as exc:
-        raise SourceError(
+        raise SourceUnavailable(
             f"the Raspberry Pi camera helper is not available ({exc}); on a Pi install python3-picamera2 "
             "(apt) and use SOURCE=picamera, or use a camera index such as 0"
         ) from None

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import SourceError
+from .errors import SourceError, SourceUnavailable
 from .fileio import atomic_output
 from .overlay import Prompt
 from .policy import Assessment, Assessor
@@ -171,6 +171,8 @@ def _open_with_retries(source: SourceSpec, config: WatchConfig, on_event: Callab
             time.sleep(config.retry_delay)
         try:
             capture = source.open()
+        except SourceUnavailable:
+            raise
         except SourceError as exc:
             last = exc
             on_event({"event": "retry", "source": source.description, "attempt": attempt + 1, "detail": str(exc)})

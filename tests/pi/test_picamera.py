@@ -174,3 +174,16 @@ def test_nima_watch_picamera_end_to_end(fake_picamera2, tiny_model, tmp_path):
     camera = fake_picamera2.instances[0]
     assert camera.config["main"]["format"] == "RGB888" and camera.calls[-1] == "close"
     assert sum(1 for e in events if e["event"] == "saved") == len(list((tmp_path / "best").glob("*.jpg")))
+
+
+def test_nima_watch_picamera_without_picamera2_fails_at_once(monkeypatch, tiny_model):
+    """A missing library is not a flaky camera: no retries, one clear error, exit 1."""
+    from click.testing import CliRunner
+
+    from nima_edge.cli import cli
+
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    result = CliRunner().invoke(cli, ["watch", "picamera", "--model", str(tiny_model), "--json"])
+    assert result.exit_code == 1
+    assert "picamera2 is not available" in result.output
+    assert '"retry"' not in result.output
