@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import json
 import math
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +52,7 @@ class ModelMetadata:
             raise MetadataError(f"score_values must have 2..{MAX_BINS} entries, got {len(values)}")
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
             raise MetadataError("score_values must be finite numbers")
-        if any(b <= a for a, b in zip(values, values[1:])):
+        if any(b <= a for a, b in itertools.pairwise(values)):
             raise MetadataError("score_values must be strictly increasing")
         low, high = INPUT_SIZE_RANGE
         if len(self.input_size) != 2 or not all(
@@ -149,9 +151,8 @@ def read_metadata_bytes(model_bytes: bytes) -> ModelMetadata | None:
             with archive.open(info) as stream:
                 # Read one byte past the limit: a lying size header (zip bomb) is caught here.
                 document = stream.read(MAX_METADATA_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
-            raise MetadataError(f"metadata archive is corrupt: {exc}") from None
-        except Exception as exc:  # zlib.error and friends from a damaged stream
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError,
+                ValueError) as exc:
             raise MetadataError(f"metadata archive is corrupt: {exc}") from None
     if len(document) > MAX_METADATA_BYTES:
         raise MetadataError(f"metadata is larger than the {MAX_METADATA_BYTES}-byte limit")

@@ -7,6 +7,7 @@ seconds counts as a dead source, so a camera that stops delivering cannot hang t
 """
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -89,7 +90,7 @@ def _open_picamera(size: tuple[int, int]) -> Capture:
         return picamera.open_picamera(size)
     except SourceError:
         raise
-    except Exception as exc:  # the Pi library raises its own types; say what failed, one line
+    except Exception as exc:  # noqa: BLE001 - the Pi library raises its own types; say what failed, one line
         raise SourceError(f"Raspberry Pi camera: cannot open ({type(exc).__name__}: {exc})") from None
 
 
@@ -122,13 +123,13 @@ class FrameReader:
         while not self._stop.is_set():
             try:
                 ok, frame = self._capture.read()
-            except Exception:  # a driver error ends this capture; the loop decides what to do
+            except Exception:  # noqa: BLE001 - a driver error of any type ends this capture; the loop decides
                 ok, frame = False, None
             item = frame if ok and frame is not None and frame.size else _END
             if item is not _END and self._transform is not None:
                 try:
                     item = (frame, self._transform(frame, self._index))
-                except Exception as exc:  # handed to the consumer, who decides
+                except Exception as exc:  # noqa: BLE001 - handed to the consumer, who decides
                     item = (frame, exc)
                 self._index += 1
             if self._live and item is not _END:
@@ -156,7 +157,5 @@ class FrameReader:
         self._stop.set()
         self._thread.join(timeout=1.0)
         if not self._thread.is_alive():  # a read stuck in a driver keeps its capture; leave it
-            try:
+            with contextlib.suppress(Exception):  # a driver failing to release must not mask the real exit
                 self._capture.release()
-            except Exception:
-                pass

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from nima_edge.runtime import ImageError, decode_image, load_image
 from nima_edge.runtime.images import MAX_DECODE_PIXELS, image_header
-from runtime_pages import render_page
 from PIL import Image
+from runtime_pages import render_page
 
 
 @pytest.fixture(scope="module")

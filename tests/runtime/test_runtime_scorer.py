@@ -72,7 +72,7 @@ def test_runtime_scores_with_tensorflow_unimportable(tiny_models, page_files, tm
         assert not loaded, loaded
         print("OK", score.mean)
     """)
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith("OK")
 
