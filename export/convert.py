@@ -127,7 +127,7 @@ def convert(model, fmt: ExportFormat, calibration: ImageSet | None = None) -> by
     elif fmt.name == "int8":
         if calibration is None:
             raise ExportError("int8 export needs a calibration set")
-        configure_full_integer(converter, calibration)
+        configure_full_integer(converter, calibration.inputs)
     elif fmt.name != "float32":
         raise ExportError(f"format {fmt.name} is not converted by export.convert")
     with _quiet_converter():
@@ -137,11 +137,13 @@ def convert(model, fmt: ExportFormat, calibration: ImageSet | None = None) -> by
             raise ExportError(f"TFLite conversion to {fmt.name} failed: {str(exc).strip().splitlines()[0]}") from None
 
 
-def configure_full_integer(converter, calibration: ImageSet) -> None:
-    """int8 ops only, uint8 raw-pixel input, float32 output (see the module docstring)."""
-    import tensorflow as tf
+def configure_full_integer(converter, inputs: np.ndarray) -> None:
+    """int8 ops only, uint8 raw-pixel input, float32 output (see the module docstring).
 
-    inputs = calibration.inputs
+    ``inputs``: preprocessed calibration images (N, H, W, 3) uint8. Shared by the post-training
+    and the QAT paths (the latter in its tf-keras subprocess; this module imports no TensorFlow).
+    """
+    import tensorflow as tf
 
     def representative_dataset():
         for image in inputs:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .convert import configure_full_integer
 from .formats import ExportError
 
 log = logging.getLogger(__name__)
@@ -268,17 +269,7 @@ def child_main(work: Path) -> None:
     # takes its output names from output_names: restore the names the runtime looks up.
     qat.output_names = [name.removeprefix("quant_") for name in qat.output_names]
     converter = tf.lite.TFLiteConverter.from_keras_model(qat)
-    calibration = arrays["calibration"]
-
-    def representative_dataset():
-        for image in calibration:
-            yield [image[None]]
-
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.uint8
-    converter.inference_output_type = tf.float32
+    configure_full_integer(converter, arrays["calibration"])
     import io
 
     with contextlib.redirect_stdout(io.StringIO()):
