@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MetadataError
+from .strict import unknown_keys
 
 METADATA_ENTRY = "nima_metadata.json"
 METADATA_FORMAT = "nima-edge/1"
@@ -84,8 +85,7 @@ class ModelMetadata:
         """Build from a parsed JSON object; unknown keys and wrong types are errors, not ignored."""
         if not isinstance(data, dict):
             raise MetadataError(f"metadata must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = unknown_keys(cls, data)
         if unknown:
             raise MetadataError(f"unknown metadata keys: {', '.join(unknown)}")
         kwargs = dict(data)

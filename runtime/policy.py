@@ -17,7 +17,7 @@ The combination rule (documented in docs/runtime.md):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from .checks import Checks, run_checks
 from .defects import REASONS
 from .errors import ImageError
 from .scorer import Score, Scorer, mean_std
+from .strict import unknown_keys
 
 GENERIC_REASON = "Retake: the photo is not clear enough"
 MIN_SIDE = 32  # pixels: below this there is no document to judge (a 1x1 image is refused)
@@ -46,7 +47,7 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: dict) -> Policy:
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        unknown = unknown_keys(cls, data)
         if unknown:
             raise ValueError(f"unknown policy keys: {', '.join(unknown)}")
         return cls(**data)

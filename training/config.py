@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nima_edge.runtime.fileio import atomic_write_text
+from nima_edge.runtime.strict import unknown_keys
 
 from .data import FORMATS
 from .model import BACKBONES, SpecError
@@ -127,8 +128,7 @@ class TrainConfig:
     def from_dict(cls, data: Any) -> TrainConfig:
         if not isinstance(data, dict):
             raise SpecError("a training config must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = unknown_keys(cls, data)
         if unknown:
             raise SpecError(f"unknown training config keys: {', '.join(unknown)}")
         kwargs = dict(data)

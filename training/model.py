@@ -24,6 +24,7 @@ from typing import Any
 
 from nima_edge.runtime.errors import ModelError, NimaError
 from nima_edge.runtime.fileio import atomic_output
+from nima_edge.runtime.strict import unknown_keys
 
 SPEC_ENTRY = "nima_spec.json"
 DEFAULT_SCORE_VALUES: tuple[float, ...] = tuple(float(v) for v in range(1, 11))
@@ -148,8 +149,7 @@ class NimaSpec:
         """Build from parsed JSON; unknown keys and wrong types are errors, never ignored."""
         if not isinstance(data, dict):
             raise SpecError(f"a model spec must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = unknown_keys(cls, data)
         if unknown:
             raise SpecError(f"unknown model spec keys: {', '.join(unknown)}")
         kwargs = dict(data)
