@@ -76,6 +76,10 @@ def _train_steps(model, images, targets, steps, lr=1e-2):
 @pytest.mark.parametrize("values", [tuple(range(10)), tuple(range(1, 6)), tuple(range(100))])
 def test_bin_scales_build_and_train(values):
     # The backbone does not matter here; MobileNet v1 has the fewest layers, so eager steps are quick.
+    # Seeded: with a random initialisation, three steps lowered the loss in most runs, not all.
+    import keras
+
+    keras.utils.set_random_seed(0)
     spec = NimaSpec(backbone="mobilenet", alpha=0.25, input_size=32, score_values=values,
                     threshold=float(values[len(values) // 2]))
     model = build_nima(spec)
