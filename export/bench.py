@@ -72,7 +72,8 @@ def find_model(explicit: Path | None) -> tuple[Path | None, str]:
     return None, "untrained NIMA (MobileNetV2 alpha 1.0, 224 px; timings do not depend on the weights)"
 
 
-def prepare_inputs(images: Path, input_size: tuple[int, int], resize: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+def prepare_inputs(images: Path, input_size: tuple[int, int], resize: str, count: int, view: str = "frame"
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(model inputs, grey frames at stored size) for the first ``count`` images of ``images``."""
     from nima_edge.runtime.errors import ImageError
     from nima_edge.runtime.images import iter_image_paths, load_image
@@ -87,7 +88,7 @@ def prepare_inputs(images: Path, input_size: tuple[int, int], resize: str, count
         except ImageError as exc:
             log.warning("skipping %s", exc)
             continue
-        inputs.append(preprocess(frame, input_size, resize))
+        inputs.append(preprocess(frame, input_size, resize, view))
         import cv2
 
         greys.append(cv2.cvtColor(cv2.resize(frame, (384, 288)), cv2.COLOR_BGR2GRAY))
@@ -151,14 +152,14 @@ def run_bench(model_path: Path | None, images: Path, count: int, threads: tuple[
             model = build_nima(spec, "none")
             model_path = save_nima(model, spec, work / "untrained.keras")
         model, spec = load_nima(model_path)
-        inputs, greys = prepare_inputs(images, spec.input_hw, spec.resize, count)
+        inputs, greys = prepare_inputs(images, spec.input_hw, spec.resize, count, spec.view)
         np.save(work / "inputs.npy", inputs)
         np.save(work / "greys.npy", greys)
         files = {}
         calibration = None
         for name in formats:
             if FORMATS[name].needs_calibration and calibration is None:
-                calibration = load_image_set(images, spec.input_hw, spec.resize)
+                calibration = load_image_set(images, spec.input_hw, spec.resize, view=spec.view)
             log.info("converting to %s", name)
             files[name] = work / f"{name}.tflite"
             files[name].write_bytes(convert(model, FORMATS[name], calibration if name == "int8" else None))

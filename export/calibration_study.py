@@ -35,14 +35,14 @@ DARK = 70.0  # mean luma below which a validation frame counts as dark
 
 def image_set(candidates, spec) -> ImageSet:
     paths = tuple(c.path for c in candidates)
-    return ImageSet(paths, np.stack([preprocess(load_image(p), spec.input_hw, spec.resize) for p in paths]))
+    return ImageSet(paths, np.stack([preprocess(load_image(p), spec.input_hw, spec.resize, spec.view) for p in paths]))
 
 
 def measure(model, spec, calibration: ImageSet, validation: ImageSet, reference: np.ndarray,
             subsets: dict[str, np.ndarray] | None = None) -> dict:
     start = time.perf_counter()
     model_bytes = convert(model, FORMATS["int8"], calibration)
-    metadata = ModelMetadata(score_values=tuple(spec.score_values), input_size=spec.input_hw,
+    metadata = ModelMetadata(score_values=tuple(spec.score_values), input_size=spec.input_hw, view=spec.view,
                              threshold=float(spec.threshold), quantization="int8")
     candidate, latency = tflite_distributions(model_bytes, metadata, validation.inputs)
     report = compare(reference, candidate, spec.score_values, spec.threshold, len(model_bytes), latency)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
 
     model, spec = load_nima(args.model)
     unique = drop_near_duplicates(scan(args.pool))
-    validation = load_image_set(args.val, spec.input_hw, spec.resize, "validation")
+    validation = load_image_set(args.val, spec.input_hw, spec.resize, "validation", spec.view)
     reference = keras_distributions(model, validation.inputs)
     # Validation subsets: dark frames and captures rated for a retake (label mean < 4).
     brightness = np.array([describe(load_image(p))[0] for p in validation.paths])

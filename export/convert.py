@@ -66,7 +66,7 @@ class ImageSet:
 
 
 def load_image_set(source: str | os.PathLike, input_size: tuple[int, int], resize: str = "area",
-                   what: str = "calibration") -> ImageSet:
+                   what: str = "calibration", view: str = "frame") -> ImageSet:
     """Every readable image under ``source`` through the runtime's one preprocessing function.
 
     Unreadable files are skipped with a warning naming each; a source without images is an error.
@@ -77,7 +77,7 @@ def load_image_set(source: str | os.PathLike, input_size: tuple[int, int], resiz
     paths, inputs = [], []
     for path in iter_image_paths([source]):
         try:
-            inputs.append(preprocess(load_image(path), input_size, resize))
+            inputs.append(preprocess(load_image(path), input_size, resize, view))
         except ImageError as exc:
             log.warning("skipping %s", exc)
             continue

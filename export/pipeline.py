@@ -76,7 +76,7 @@ def run_export(request: ExportRequest) -> ExportResult:
     from nima_edge.training.model import load_nima
 
     model, spec = load_nima(request.model)
-    calibration, validation, val_source = _image_sets(request, spec.input_hw, spec.resize)
+    calibration, validation, val_source = _image_sets(request, spec.input_hw, spec.resize, spec.view)
 
     log.info("converting %s to %s", request.model, request.fmt.name)
     if request.fmt.name == "qat-int8":
@@ -156,36 +156,37 @@ def beats_post_training(fidelity: dict[str, Any]) -> bool | None:
     return fidelity["median_abs_delta"] < ptq["median_abs_delta"] and fidelity["agreement"] >= ptq["agreement"]
 
 
-def _image_sets(request: ExportRequest, input_hw: tuple[int, int], resize: str
+def _image_sets(request: ExportRequest, input_hw: tuple[int, int], resize: str, view: str
                 ) -> tuple[conv.ImageSet | None, conv.ImageSet, str]:
     """(calibration set or None, validation set, description of where validation came from)."""
     source = request.calibration or conv.default_calibration_dir()
     if request.fmt.needs_calibration:
-        images = conv.load_image_set(source, input_hw, resize, "calibration")
+        images = conv.load_image_set(source, input_hw, resize, "calibration", view)
         if request.val is None:
             calibration, validation = conv.split_holdout(images)
             conv.check_calibration_size(calibration, request.batch_size, source)
             return calibration, validation, f"{len(validation)} images held out of {source}"
         conv.check_calibration_size(images, request.batch_size, source)
-        return images, _validation_set(request, input_hw, resize), str(request.val)
+        return images, _validation_set(request, input_hw, resize, view), str(request.val)
     if request.val is None:
         # Nothing is calibrated on these images, so all of them can validate a float format.
-        return None, conv.load_image_set(source, input_hw, resize, "validation"), str(source)
-    return None, _validation_set(request, input_hw, resize), str(request.val)
+        return None, conv.load_image_set(source, input_hw, resize, "validation", view), str(source)
+    return None, _validation_set(request, input_hw, resize, view), str(request.val)
 
 
-def _validation_set(request: ExportRequest, input_hw: tuple[int, int], resize: str) -> conv.ImageSet:
+def _validation_set(request: ExportRequest, input_hw: tuple[int, int], resize: str, view: str) -> conv.ImageSet:
     val = request.val
     assert val is not None
     if val.is_file() and val.suffix.lower() not in {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}:
         from nima_edge.training.data import read_dataset
 
         paths = read_dataset(val, request.val_format).paths
-        return _images_from_paths(paths, input_hw, resize, str(val))
-    return conv.load_image_set(val, input_hw, resize, "validation")
+        return _images_from_paths(paths, input_hw, resize, view, str(val))
+    return conv.load_image_set(val, input_hw, resize, "validation", view)
 
 
-def _images_from_paths(paths: list[Path], input_hw: tuple[int, int], resize: str, source: str) -> conv.ImageSet:
+def _images_from_paths(paths: list[Path], input_hw: tuple[int, int], resize: str, view: str,
+                       source: str) -> conv.ImageSet:
     from nima_edge.runtime.errors import ImageError
     from nima_edge.runtime.images import load_image
     from nima_edge.runtime.preprocess import preprocess
@@ -193,7 +194,7 @@ def _images_from_paths(paths: list[Path], input_hw: tuple[int, int], resize: str
     kept, inputs = [], []
     for path in iter_image_paths(paths):
         try:
-            inputs.append(preprocess(load_image(path), input_hw, resize))
+            inputs.append(preprocess(load_image(path), input_hw, resize, view))
             kept.append(path)
         except ImageError as exc:
             log.warning("skipping %s", exc)
@@ -235,6 +236,7 @@ def build_metadata(spec, request: ExportRequest, model_bytes: bytes, calibration
         input_size=spec.input_hw,
         color_order=spec.color_order,
         resize=spec.resize,
+        view=spec.view,
         threshold=float(spec.threshold),
         distribution_output="distribution",
         extra_outputs=extra,

@@ -101,7 +101,7 @@ def _training_arrays(model, spec, options: dict, calibration):
     keep, inputs = [], []
     for i, path in enumerate(samples.paths):
         try:
-            inputs.append(preprocess(load_image(path), spec.input_hw, spec.resize))
+            inputs.append(preprocess(load_image(path), spec.input_hw, spec.resize, spec.view))
             keep.append(i)
         except ImageError:
             continue

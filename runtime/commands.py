@@ -242,7 +242,7 @@ def _summary(path: Path, meta: ModelMetadata, scorer: Scorer, embedded: bool) ->
     lines = [
         f"model        {path} ({size_mb:.2f} MB){'' if embedded else '  [no metadata: defaults]'}",
         f"name         {meta.name}",
-        (f"input        {meta.input_size[0]}x{meta.input_size[1]} {meta.color_order}, resize={meta.resize}, "
+        (f"input        {meta.input_size[0]}x{meta.input_size[1]} {meta.color_order}, resize={meta.resize}, view={meta.view}, "
          f"{tensors['input']['dtype']} (scale {tensors['input']['scale']:g}, zero {tensors['input']['zero_point']})"),
         f"scores       {meta.bins} bins, {meta.score_values[0]:g}..{meta.score_values[-1]:g}; retake below {meta.threshold:g}",
         f"quantization {meta.quantization}",

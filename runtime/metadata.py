@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MetadataError
+from .preprocess import VIEWS
 from .strict import unknown_keys
 
 METADATA_ENTRY = "nima_metadata.json"
@@ -37,6 +38,7 @@ class ModelMetadata:
     input_size: tuple[int, int] = (224, 224)  # (height, width)
     color_order: str = "RGB"
     resize: str = "area"
+    view: str = "frame"  # see nima_edge.runtime.preprocess.VIEWS
     threshold: float = 5.0
     distribution_output: str = "distribution"
     extra_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output name -> labels
@@ -64,6 +66,8 @@ class ModelMetadata:
             raise MetadataError(f"color_order must be RGB or BGR, got {self.color_order!r}")
         if self.resize not in ("area", "linear"):
             raise MetadataError(f"resize must be 'area' or 'linear', got {self.resize!r}")
+        if self.view not in VIEWS:
+            raise MetadataError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
         if not (isinstance(self.threshold, (int, float)) and values[0] <= self.threshold <= values[-1]):
             raise MetadataError(f"threshold {self.threshold!r} lies outside the score range {values[0]}..{values[-1]}")
         if self.format != METADATA_FORMAT:
@@ -101,7 +105,7 @@ class ModelMetadata:
             for name in ("calibration", "training", "fidelity"):
                 if name in kwargs and not isinstance(kwargs[name], dict):
                     raise MetadataError(f"metadata field {name!r} must be an object")
-            for name in ("color_order", "resize", "distribution_output", "quantization", "name", "format"):
+            for name in ("color_order", "resize", "view", "distribution_output", "quantization", "name", "format"):
                 if name in kwargs and not isinstance(kwargs[name], str):
                     raise MetadataError(f"metadata field {name!r} must be a string")
         except (TypeError, ValueError, AttributeError) as exc:

@@ -141,7 +141,7 @@ class Scorer:
 
     def prepare(self, image_bgr: np.ndarray) -> np.ndarray:
         """The model input for a BGR frame, through the shared preprocessing function."""
-        image = preprocess(image_bgr, self.metadata.input_size, self.metadata.resize)
+        image = preprocess(image_bgr, self.metadata.input_size, self.metadata.resize, self.metadata.view)
         if self.metadata.color_order == "BGR":
             image = image[..., ::-1]
         return image

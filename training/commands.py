@@ -4,10 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from nima_edge.runtime.preprocess import VIEWS
 
 from nima_edge.clitools import force_option, translate_errors
 
-from .config import OPTIMIZERS, STRATEGIES, TrainConfig
+from .config import LR_SCHEDULES, OPTIMIZERS, STRATEGIES, TrainConfig
 from .data import FORMATS
 from .model import BACKBONES
 from .pipeline import AUGMENTATIONS
@@ -52,10 +53,15 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
 @click.option("--lr", type=float, help="Learning rate of the all-layers phase [adam: 1e-3 from scratch, 1e-4 "
                                        "fine-tuning; sgd-paper: 3e-7].")
 @click.option("--head-lr", type=float, help="Learning rate of the head [adam: 1e-3; sgd-paper: 3e-6].")
+@click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="constant", show_default=True,
+              help="adam's all-layers rate: constant, or cosine decay to 5% over the epochs.")
 @click.option("--loss-r", type=float, default=2.0, show_default=True, help="Exponent r of the EMD loss.")
 @click.option("--augment", type=click.Choice(AUGMENTATIONS),
               help="paper: resize to 256/224 of the input, random crop + flip; flip; none [default: paper, "
                    "csv: flip, since a document set must keep its page edges].")
+@click.option("--view", type=click.Choice(VIEWS), default="frame", show_default=True,
+              help="What the model sees: the whole frame squashed, or frame+detail: a quarter-size frame plus "
+                   "three text-scale tiles, so blur, shake and blocking show (needs an even input size).")
 @click.option("--defect-head/--no-defect-head", default=None,
               help="Train a per-defect sigmoid head [default: on when the labels have defect_<name> columns].")
 @click.option("--bn-momentum", type=click.FloatRange(0, 1, max_open=True),
@@ -74,8 +80,8 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
 @force_option
 @translate_errors
 def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_values, epochs, phase1_epochs,
-          batch_size, base_weights, optimizer, lr, head_lr, loss_r, augment, defect_head, bn_momentum, threshold, seed, limit,
-          strategy, cpu_replicas, time_budget, resume, force) -> None:
+          batch_size, base_weights, optimizer, lr, head_lr, lr_schedule, loss_r, augment, view, defect_head,
+          bn_momentum, threshold, seed, limit, strategy, cpu_replicas, time_budget, resume, force) -> None:
     """Train a NIMA (MobileNet + softmax over score bins, EMD loss) into a run folder.
 
     Writes RUN_DIR/model.keras (best by validation EMD), config.json, history.csv, metrics.json
@@ -92,7 +98,7 @@ def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_value
         data=str(data), format=fmt, images=str(images) if images else None, backbone=backbone, alpha=alpha,
         input_size=input_size, score_values=_score_values(bins, score_values), epochs=epochs,
         phase1_epochs=phase1_epochs, batch_size=batch_size, base_weights=str(base_weights), optimizer=optimizer,
-        lr=lr, head_lr=head_lr, loss_r=loss_r, augment=augment, defect_head=defect_head, bn_momentum=bn_momentum, threshold=threshold,
-        seed=seed, limit=limit, strategy=strategy)
+        lr=lr, head_lr=head_lr, lr_schedule=lr_schedule, loss_r=loss_r, augment=augment, view=view,
+        defect_head=defect_head, bn_momentum=bn_momentum, threshold=threshold, seed=seed, limit=limit, strategy=strategy)
     run_training(config, out, resume=resume, force=force, echo=lambda m: click.echo(m, err=True),
                  cpu_replicas=cpu_replicas, time_budget_min=time_budget)

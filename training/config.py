@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nima_edge.runtime.fileio import atomic_write_text
+from nima_edge.runtime.preprocess import VIEWS
 from nima_edge.runtime.strict import unknown_keys
 
 from .data import FORMATS
@@ -16,6 +17,7 @@ from .pipeline import AUGMENTATIONS
 
 OPTIMIZERS = ("adam", "sgd-paper")
 STRATEGIES = ("default", "mirrored")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def write_shared_text(path: str | Path, text: str) -> Path:
@@ -50,6 +52,8 @@ class TrainConfig:
     head_lr: float | None = None  # the head (phase 1, and sgd-paper's head); None: see resolved_head_lr
     loss_r: float = 2.0
     augment: str | None = None  # None: paper, except csv (documents) -> flip
+    view: str = "frame"  # see nima_edge.runtime.preprocess.VIEWS
+    lr_schedule: str = "constant"  # constant, or cosine: decays to 5% over the run's epochs
     defect_head: bool | None = None  # None: on when the labels have defect_ columns
     defect_weight: float = 1.0
     dropout: float = 0.75
@@ -73,6 +77,11 @@ class TrainConfig:
             (self.augment is None or self.augment in AUGMENTATIONS,
              f"augment must be one of {', '.join(AUGMENTATIONS)}"),
             (self.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}"),
+            (self.view in VIEWS, f"view must be one of {', '.join(VIEWS)}"),
+            (self.view == "frame" or self.augment != "paper",
+             f"the paper augmentation crops across the {self.view} view's tiles; use flip or none"),
+            (self.view == "frame" or self.input_size % 2 == 0, f"the {self.view} view needs an even input size"),
+            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}"),
             (self.loss_r > 0, "loss_r must be positive"),
             (self.bn_momentum is None or 0 <= self.bn_momentum < 1, "bn_momentum must lie in [0, 1)"),
             (self.limit is None or self.limit >= 1, "limit must be at least 1"),
@@ -116,7 +125,7 @@ class TrainConfig:
         if self.augment is not None:
             return self.augment
         # A document set must keep its page edges: their absence is what a label measures.
-        return "flip" if self.format == "csv" else "paper"
+        return "flip" if self.format == "csv" or self.view != "frame" else "paper"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

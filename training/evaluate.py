@@ -107,7 +107,7 @@ def predict_keras(path: Path, samples: Samples, batch_size: int = 32):
     from .pipeline import cache_images
 
     model, spec = load_nima(path)
-    kept, images = cache_images(samples, spec.input_size, resize=spec.resize)
+    kept, images = cache_images(samples, spec.input_size, resize=spec.resize, view=spec.view)
     outputs = model.predict(np.asarray(images), batch_size=batch_size, verbose=0)
     defects = np.asarray(outputs["defects"]) if "defects" in outputs else None
     return kept, np.asarray(outputs["distribution"]), defects, ModelView(spec.score_values, spec.threshold,

@@ -24,6 +24,7 @@ from typing import Any
 
 from nima_edge.runtime.errors import ModelError, NimaError
 from nima_edge.runtime.fileio import atomic_output
+from nima_edge.runtime.preprocess import VIEWS
 from nima_edge.runtime.strict import unknown_keys
 
 SPEC_ENTRY = "nima_spec.json"
@@ -98,6 +99,7 @@ class NimaSpec:
     defect_labels: tuple[str, ...] = ()
     threshold: float = 5.0
     resize: str = "area"
+    view: str = "frame"  # see nima_edge.runtime.preprocess.VIEWS
     color_order: str = "RGB"
     name: str = "nima"
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -125,6 +127,10 @@ class NimaSpec:
             raise SpecError(f"threshold {self.threshold} lies outside the score range {values[0]}..{values[-1]}")
         if self.resize not in ("area", "linear"):
             raise SpecError(f"resize must be 'area' or 'linear', got {self.resize!r}")
+        if self.view not in VIEWS:
+            raise SpecError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
+        if self.view != "frame" and self.input_size % 2:
+            raise SpecError(f"the {self.view} view needs an even input_size, got {self.input_size}")
         if self.color_order != "RGB":
             raise SpecError(f"a Keras NIMA takes RGB input, got color_order {self.color_order!r}")
         if not isinstance(self.provenance, dict):

@@ -35,8 +35,9 @@ def stored_size(input_size: int, augment: str) -> int:
     return round(input_size * PAPER_SCALE) if augment == "paper" else input_size
 
 
-def _cache_key(samples: Samples, size: int, resize: str) -> str:
-    digest = hashlib.sha256(f"{size}:{resize}".encode())
+def _cache_key(samples: Samples, size: int, resize: str, view: str) -> str:
+    # "frame" keys as before the view existed, so caches made then stay valid.
+    digest = hashlib.sha256((f"{size}:{resize}" if view == "frame" else f"{size}:{resize}:{view}").encode())
     for path in samples.paths:
         try:
             stat = path.stat()
@@ -46,15 +47,15 @@ def _cache_key(samples: Samples, size: int, resize: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _decode_one(path: Path, size: int, resize: str) -> np.ndarray | str:
+def _decode_one(path: Path, size: int, resize: str, view: str) -> np.ndarray | str:
     try:
-        return preprocess(load_image(path), size, resize)
+        return preprocess(load_image(path), size, resize, view)
     except (ImageError, ValueError) as exc:
         return str(exc)
 
 
 def cache_images(samples: Samples, size: int, cache_dir: str | Path | None = None, resize: str = "area",
-                 workers: int | None = None, progress=None) -> tuple[Samples, np.ndarray]:
+                 workers: int | None = None, progress=None, view: str = "frame") -> tuple[Samples, np.ndarray]:
     """Decode and preprocess every image once -> (samples that decoded, uint8 array (n, size, size, 3)).
 
     With ``cache_dir`` the array is a .npy file there, reused by later runs on the same files
@@ -62,7 +63,7 @@ def cache_images(samples: Samples, size: int, cache_dir: str | Path | None = Non
     ``progress``: a callable given a line of text every 500 images.
     """
     workers = workers or min(4, os.cpu_count() or 1)
-    key = _cache_key(samples, size, resize)
+    key = _cache_key(samples, size, resize, view)
     target = bad_file = None
     if cache_dir is not None:
         cache_dir = Path(cache_dir)
@@ -81,7 +82,7 @@ def cache_images(samples: Samples, size: int, cache_dir: str | Path | None = Non
         array = np.empty((n, size, size, 3), dtype=np.uint8)
     bad: dict[int, str] = {}
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(lambda p: _decode_one(p, size, resize), samples.paths)
+        results = pool.map(lambda p: _decode_one(p, size, resize, view), samples.paths)
         for i, result in enumerate(results):
             if isinstance(result, str):
                 bad[i] = result
@@ -131,12 +132,18 @@ def targets_of(samples: Samples, with_defects: bool) -> dict[str, np.ndarray]:
 
 
 def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size: int, batch_size: int,
-                 augment: str = "none", shuffle: bool = False, seed: int = 0):
-    """A tf.data.Dataset of (uint8 image batch, {output name: target batch}) from cached images."""
+                 augment: str = "none", shuffle: bool = False, seed: int = 0, view: str = "frame"):
+    """A tf.data.Dataset of (uint8 image batch, {output name: target batch}) from cached images.
+
+    With the frame+detail view a flip mirrors each of the four tiles in place, so the whole-frame
+    tile stays top left where the model expects it.
+    """
     import tensorflow as tf
 
     if augment not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
+    if augment == "paper" and view != "frame":
+        raise ValueError(f"the paper augmentation crops, which would cut across the {view} view's tiles")
     n = len(images)
     names = sorted(targets)
     arrays = [targets[name] for name in names]
@@ -155,8 +162,13 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
     def augment_one(image, labels):
         if augment == "paper" and stored != input_size:
             image = tf.image.random_crop(image, (input_size, input_size, 3))
-        if augment in ("paper", "flip"):
+        if augment in ("paper", "flip") and view == "frame":
             image = tf.image.random_flip_left_right(image)
+        elif augment == "flip":
+            half = input_size // 2
+            tiles = tf.reshape(image, (2, half, 2, half, 3))
+            flipped = tf.reshape(tf.reverse(tiles, axis=[3]), (input_size, input_size, 3))
+            image = tf.cond(tf.random.uniform(()) < 0.5, lambda: flipped, lambda: image)
         return image, labels
 
     def centre(image, labels):

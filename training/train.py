@@ -99,7 +99,13 @@ def make_optimizer(config: TrainConfig, phase: int, steps_per_epoch: int):
     import keras
 
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(config.resolved_head_lr if phase == 1 else config.resolved_lr)
+        if phase == 1 or config.lr_schedule == "constant":
+            return keras.optimizers.Adam(config.resolved_head_lr if phase == 1 else config.resolved_lr)
+        # The step count lives in the optimizer state, which checkpoints keep, so a resumed run
+        # continues the same curve.
+        phase2_steps = (config.epochs - config.resolved_phase1_epochs) * max(1, steps_per_epoch)
+        return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
+            config.resolved_lr, decay_steps=max(1, phase2_steps), alpha=0.05))
     # The paper: SGD, momentum 0.9, 3e-6 head / 3e-7 backbone, x0.95 every 10 epochs.
     schedule = keras.optimizers.schedules.ExponentialDecay(
         config.resolved_head_lr, decay_steps=10 * max(1, steps_per_epoch), decay_rate=0.95, staircase=True)
@@ -175,15 +181,16 @@ class Run:
         cache = self.out / "cache"
         started = time.monotonic()
         self.train, self.train_images = cache_images(samples.subset(train_i), stored_size(c.input_size, augment),
-                                                     cache, progress=self.echo)
-        self.val, self.val_images = cache_images(samples.subset(val_i), c.input_size, cache)
-        self.test, self.test_images = cache_images(samples.subset(test_i), c.input_size, cache)
+                                                     cache, progress=self.echo, view=c.view)
+        self.val, self.val_images = cache_images(samples.subset(val_i), c.input_size, cache, view=c.view)
+        self.test, self.test_images = cache_images(samples.subset(test_i), c.input_size, cache, view=c.view)
         self.echo(f"split {len(self.train)}/{len(self.val)}/{len(self.test)} (train/val/test, seed {c.seed}); "
                   f"images ready in {time.monotonic() - started:.1f}s")
         self.samples = samples
         values = samples.score_values
         self.spec = NimaSpec(
             backbone=c.backbone, alpha=c.alpha, input_size=c.input_size, score_values=values, dropout=c.dropout,
+            view=c.view,
             defect_labels=samples.defect_labels if self.with_defects else (),
             threshold=c.threshold if c.threshold is not None else default_threshold(values),
             provenance={"data": str(c.data), "format": c.format, "base_weights": c.base_weights,
@@ -194,7 +201,7 @@ class Run:
         images = getattr(self, f"{part}_images")
         return make_dataset(images, targets_of(samples, self.with_defects), self.config.input_size,
                             self.config.batch_size, self.config.resolved_augment if shuffle else "none",
-                            shuffle=shuffle, seed=self.config.seed)
+                            shuffle=shuffle, seed=self.config.seed, view=self.config.view)
 
     # ---- fitting ----------------------------------------------------------------------------
     def fit(self, resume: bool, strategy, time_budget_min: float | None = None) -> RunState:

@@ -239,3 +239,61 @@ def test_eval_of_a_tflite_conversion_matches_keras(resumed_run, document_set, tm
     assert c["mean_predicted"] <= b["mean_predicted"] + 1e-6
     keras_decision = CliRunner().invoke(cli, ["eval", str(resumed_run[0] / "model.keras"), *args, "--decision"])
     assert keras_decision.exit_code == 1 and "give the exported .tflite" in keras_decision.output
+
+
+def test_flip_of_the_detail_view_mirrors_each_tile_in_place():
+    from nima_edge.training.pipeline import make_dataset
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)
+    targets = {"distribution": np.full((1, 10), 0.1, np.float32)}
+    tiles = [(slice(0, 8), slice(0, 8)), (slice(0, 8), slice(8, 16)), (slice(8, 16), slice(0, 8)),
+             (slice(8, 16), slice(8, 16))]
+    flipped = 0
+    for _ in range(12):
+        batch, _ = next(iter(make_dataset(image, targets, 16, 1, augment="flip", shuffle=True, view="frame+detail")))
+        out = np.asarray(batch)[0]
+        mirrored = [np.array_equal(out[r, c], image[0][r, c][:, ::-1]) for r, c in tiles]
+        kept = [np.array_equal(out[r, c], image[0][r, c]) for r, c in tiles]
+        assert all(kept) or all(mirrored)  # every tile stays in its quadrant
+        flipped += all(mirrored)
+    assert 0 < flipped < 12
+
+
+def test_the_paper_crop_is_refused_for_the_detail_view():
+    with pytest.raises(SpecError, match="paper augmentation"):
+        TrainConfig(data="x.csv", format="csv", view="frame+detail", augment="paper")
+    with pytest.raises(SpecError, match="even input size"):
+        TrainConfig(data="x.csv", format="csv", view="frame+detail", input_size=97)
+    assert TrainConfig(data="x.csv", format="ava", view="frame+detail").resolved_augment == "flip"
+
+
+def test_a_detail_view_model_keeps_its_view_through_export(document_set, tmp_path):
+    """Trained on mosaics, exported, scored by the runtime: the runtime builds the same mosaic.
+
+    No gate: two epochs on 40 images leave near-constant predictions, whose rank order is noise.
+    """
+    from nima_edge.runtime import Scorer, load_image, preprocess
+    from nima_edge.training.train import train
+
+    out = tmp_path / "run"
+    train(_config(document_set, epochs=2, view="frame+detail", lr_schedule="cosine", limit=40), out,
+          echo=lambda _: None)
+    history = (out / "history.csv").read_text().strip().splitlines()[1:]
+    rates = [float(line.split(",")[6]) for line in history]
+    assert rates[1] < rates[0]  # the cosine schedule decays
+    model, spec = load_nima(out / "model.keras")
+    assert spec.view == "frame+detail"
+    tflite = tmp_path / "model.tflite"
+    done = CliRunner().invoke(cli, ["export", str(out / "model.keras"), "--format", "float32", "--no-gate", "--val",
+                                    str(document_set.parent / "img"), "--out", str(tflite)])
+    assert done.exit_code == 0, done.output
+    scorer = Scorer(tflite, threads=1)
+    assert scorer.metadata.view == "frame+detail"
+    values = np.arange(1, 11)
+    for path in sorted((document_set.parent / "img").iterdir())[:4]:
+        image = load_image(path)
+        assert np.array_equal(scorer.prepare(image), preprocess(image, 96, view="frame+detail"))
+        keras_dist = np.asarray(model(preprocess(image, 96, view="frame+detail")[None], training=False)
+                                ["distribution"])[0]
+        assert scorer.score(image).mean == pytest.approx(float((keras_dist * values).sum()), abs=0.05)

@@ -1,0 +1,94 @@
+"""The shared preprocessing: the whole-frame view and the frame+detail mosaic."""
+import cv2
+import numpy as np
+import pytest
+from nima_edge.runtime.metadata import ModelMetadata
+from nima_edge.runtime.errors import MetadataError
+from nima_edge.runtime.preprocess import DETAIL_LONG_SIDE, _shrink, detail_windows, preprocess
+from runtime_pages import render_page
+
+
+def _sharpness(tile_rgb: np.ndarray) -> float:
+    return float(cv2.Laplacian(cv2.cvtColor(tile_rgb, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def _detail_tiles(mosaic: np.ndarray) -> list[np.ndarray]:
+    half = mosaic.shape[0] // 2
+    return [mosaic[:half, half:], mosaic[half:, :half], mosaic[half:, half:]]
+
+
+def test_frame_view_squashes_the_whole_frame():
+    page = render_page(800, 600)
+    out = preprocess(page, 64)
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+    expected = cv2.cvtColor(cv2.resize(page, (64, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(out, expected)
+
+
+def test_mosaic_top_left_is_the_whole_frame_at_quarter_size():
+    page = render_page(1600, 1200)
+    mosaic = preprocess(page, 160, view="frame+detail")
+    assert mosaic.shape == (160, 160, 3) and mosaic.dtype == np.uint8
+    whole = preprocess(page, 80)
+    assert np.abs(mosaic[:80, :80].astype(int) - whole.astype(int)).mean() < 3
+
+
+def test_detail_tiles_show_blur_the_frame_view_hides():
+    """The reason for the view: a 160 px squash barely changes when the page blurs; the tiles do."""
+    sharp, blurred = render_page(2000, 1500), render_page(2000, 1500, blur=2.5)
+    frame_ratio = _sharpness(preprocess(blurred, 160)) / _sharpness(preprocess(sharp, 160))
+    tiles_sharp = _detail_tiles(preprocess(sharp, 160, view="frame+detail"))
+    tiles_blurred = _detail_tiles(preprocess(blurred, 160, view="frame+detail"))
+    detail_ratio = np.mean([_sharpness(b) / _sharpness(s) for s, b in zip(tiles_sharp, tiles_blurred)])
+    assert detail_ratio < 0.4
+    assert detail_ratio < frame_ratio - 0.3
+
+
+def test_windows_land_on_the_ink():
+    """A plain grey frame with one block of text in a corner: every window covers some of it."""
+    frame = np.full((1500, 2000, 3), 200, np.uint8)
+    text = (1100, 1450, 1300, 1900)  # y0, x0, y1, x1
+    for row, y in enumerate(range(text[0] + 30, text[2], 40)):
+        cv2.putText(frame, f"Amoxicillin 500 mg tid {row}", (text[1], y), cv2.FONT_HERSHEY_SIMPLEX, 0.9,
+                    (20, 20, 20), 2, cv2.LINE_AA)
+    windows = detail_windows(frame.shape[:2], _shrink(frame, 256), (80, 80))
+    assert len(windows) == 3
+    size = round(80 * 2000 / DETAIL_LONG_SIDE)
+    for y, x, h, w in windows:
+        assert (h, w) == (size, size)
+        assert y < text[2] and y + h > text[0] and x < text[3] and x + w > text[1]
+    assert len(set(windows)) == 3  # three different windows, not one three times
+
+
+def test_windows_stay_on_the_page_however_blurred():
+    """Blur at frame scale hardly shows at search scale, so a blurred page is still looked at."""
+    width, height, margin = 2000, 1500, 0.08
+    for blur in (0.0, 3.0, 6.0):
+        page = render_page(width, height, blur=blur, seed=3, margin=margin)
+        for y, x, h, w in detail_windows(page.shape[:2], _shrink(page, 256), (80, 80)):
+            assert width * margin <= x and x + w <= width * (1 - margin)
+            assert height * margin <= y and y + h <= height * (1 - margin)
+
+
+@pytest.mark.parametrize("shape", [(5, 7, 3), (90, 3000, 3), (3000, 90), (40, 40, 4)])
+def test_mosaic_of_odd_shaped_frames(shape):
+    rng = np.random.default_rng(0)
+    out = preprocess(rng.integers(0, 255, shape, dtype=np.uint8), 96, view="frame+detail")
+    assert out.shape == (96, 96, 3)
+
+
+def test_bad_view_and_odd_size_are_refused():
+    page = render_page(320, 240)
+    with pytest.raises(ValueError, match="unknown view"):
+        preprocess(page, 64, view="tiles")
+    with pytest.raises(ValueError, match="even input size"):
+        preprocess(page, 65, view="frame+detail")
+
+
+def test_metadata_carries_the_view():
+    meta = ModelMetadata.from_dict({"input_size": [160, 160], "view": "frame+detail"})
+    assert meta.view == "frame+detail"
+    assert ModelMetadata.from_dict(meta.to_dict()) == meta
+    assert ModelMetadata.from_dict({}).view == "frame"  # models exported before the view existed
+    with pytest.raises(MetadataError, match="view"):
+        ModelMetadata.from_dict({"view": "crops"})
