@@ -170,7 +170,7 @@ def make_golden(model: Path, outdir: Path, force: bool = False) -> dict:
                  "height": decoded.shape[0], "file_sha256": sha256(data), **describe(scorer, decoded)}
         if kind == "full_size":
             # How much the resampler alone moves the score: bilinear instead of area interpolation.
-            linear = preprocess(decoded, meta.input_size, "linear")
+            linear = preprocess(decoded, meta.input_size, "linear", meta.view)
             if meta.color_order == "BGR":
                 linear = linear[..., ::-1]
             entry["mean_if_resized_bilinear"] = round(scorer.score_input(linear).mean, 6)
