@@ -31,7 +31,6 @@ CANDIDATES = {
     "v2-0.35-160-detail": ("mobilenet_v2", 0.35, 160, "frame+detail"),
     "v2-0.5-160-detail": ("mobilenet_v2", 0.5, 160, "frame+detail"),
     "v3s-0.75-160-detail": ("mobilenet_v3_small", 0.75, 160, "frame+detail"),
-    "v2-0.35-224-detail": ("mobilenet_v2", 0.35, 224, "frame+detail"),
 }
 
 
@@ -55,6 +54,7 @@ def run_candidate(name: str, args: argparse.Namespace) -> dict:
         nima("train", "--data", str(args.data), "--format", "csv", "--backbone", backbone, "--alpha", str(alpha),
              "--input-size", str(size), "--view", view, "--epochs", str(args.epochs), "--lr-schedule", "cosine",
              "--limit", str(args.limit), "--batch-size", "32", "--base-weights", "none", "--seed", "0",
+             "--bn-momentum", str(args.bn_momentum),
              "--out", str(run), *(["--resume"] if (run / "config.json").is_file() else []))
     quality = json.loads(nima("eval", str(run / "model.keras"), "--data", str(args.test), "--format", "csv", "--json"))
     bench = json.loads(nima("bench", "--model", str(run / "model.keras"), "--formats", "int8", "--threads", "1",
@@ -75,7 +75,7 @@ def run_candidate(name: str, args: argparse.Namespace) -> dict:
 
 def table(results: list[dict], args: argparse.Namespace) -> str:
     lines = [(f"Each trained from scratch on the first {args.limit} rows of `{args.data}` for {args.epochs} epochs "
-             f"(cosine); quality of the Keras model on `{args.test}`; int8 via `nima bench` (1 thread)."), "",
+             f"(cosine, BatchNorm momentum {args.bn_momentum}); quality of the Keras model on `{args.test}`; int8 via `nima bench` (1 thread)."), "",
              ("| candidate | view | SRCC | LCC | EMD | accuracy | recall motion / defocus / jpeg / lowres | "
              "int8 size | int8 latency | s / epoch |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=4000)
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--bn-momentum", type=float, default=0.9,
+                        help="lower than a full run's 0.99 so inference-mode statistics settle within a short run")
     parser.add_argument("--out", type=Path, default=Path("runs/compare"))
     parser.add_argument("--only", action="append", choices=sorted(CANDIDATES))
     args = parser.parse_args()

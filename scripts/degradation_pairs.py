@@ -103,7 +103,7 @@ def _count(series: dict[str, list[list[tuple[float, float]]]]) -> dict[str, dict
 
 def _table(title: str, report: dict[str, dict]) -> str:
     lines = [f"{title}", "", ("| defect | pairs | score falls: model | score falls: model + checks | "
-             "strongest < clean |"), "|---|---|---|---|---|"]
+             "model + checks never rises (±0.05) | strongest < clean |"), "|---|---|---|---|---|---|"]
     for defect, r in report.items():
         lines.append(f"| {defect} | {r['pairs']} | {r['model_falls']:.0%} | {r['decision_falls']:.0%} | "
                      f"{r['decision_never_rises']:.0%} | {r['end_to_end_falls']:.0%} |")
