@@ -2,7 +2,7 @@
 
 The combination rule (documented in docs/runtime.md):
 
-* The model scores a 224-px view. Fine blur is invisible there, so the native-resolution
+* The model scores its view of the frame. Fine blur can be invisible there, so the native-resolution
   ``blur_ratio`` of runtime.checks (blur beyond pixel sampling, in pen-stroke widths) sets a
   penalty ``lam = max_blur_penalty * clip((blur_ratio - blur_ratio_ok) / (blur_ratio_bad -
   blur_ratio_ok), 0, 1)``.
@@ -12,7 +12,9 @@ The combination rule (documented in docs/runtime.md):
   The model's own mean is kept as ``model_mean``.
 * verdict = "ok" when mean' >= threshold (metadata, or ``--threshold``), else "retake".
 * Reasons (only for a retake): the model's ``defects`` output above ``defect_threshold``, and what
-  the checks found, most severe first, in REASONS' words. A retake with no cause found says so.
+  the checks found, most severe first, in REASONS' words. A retake with no cause above those limits
+  names the model's likeliest defect when it reaches ``fallback_defect_threshold`` (a hint beats
+  "not clear enough"); with none at all it says so.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class Policy:
 
     threshold: float = 5.0
     defect_threshold: float = 0.5
+    fallback_defect_threshold: float = 0.2
     blur_ratio_ok: float = 0.3
     blur_ratio_bad: float = 0.7
     max_blur_penalty: float = 0.8
@@ -132,7 +135,7 @@ def rank_causes(score: Score, checks: Checks | None, penalty: float, policy: Pol
             note(code, probability)
     # The model saw a whole training set of these defects; the checks are rules of thumb. When the
     # model has a defects output its word comes first, except for native-resolution blur, which it
-    # cannot see at 224 px.
+    # may not see in its view.
     weight = 0.6 if defects else 1.0
     if checks is not None:
         if checks.brightness < policy.min_brightness:
@@ -148,7 +151,15 @@ def rank_causes(score: Score, checks: Checks | None, penalty: float, policy: Pol
         elif checks.page_found and checks.coverage < policy.min_coverage:
             note("lowres", 0.6 * weight)
         if penalty > 0:
-            note("defocus", 0.5 + 0.5 * penalty / max(policy.max_blur_penalty, 1e-9))
+            blur = 0.5 + 0.5 * penalty / max(policy.max_blur_penalty, 1e-9)
+            # In a dark frame the camera's noise reduction and long exposure smear edges: light is
+            # the cause to fix first, so blur ranks after it.
+            dark = checks.brightness < policy.min_brightness
+            note("defocus", blur * (0.5 if dark else 1.0))
+    if not severity and defects:
+        code, probability = max(defects.items(), key=lambda item: item[1])
+        if probability >= policy.fallback_defect_threshold:
+            note(code, probability)
     return sorted(severity, key=lambda code: -severity[code])
 
 

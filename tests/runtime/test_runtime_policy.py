@@ -1,4 +1,6 @@
 """The retake decision: combination with native sharpness, reasons, thresholds."""
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -75,3 +77,30 @@ def test_threshold_override_and_policy_rejects_unknown_keys(float_model):
     assert Assessor(scorer, threshold=10.0).assess(render_page()).verdict == "retake"
     with pytest.raises(ValueError, match="unknown policy keys: treshold"):
         Policy.from_dict({"treshold": 3})
+
+
+def _low_score(defects: dict[str, float]) -> Score:
+    p = np.zeros(10, np.float32)
+    p[1] = 1.0
+    return Score(p, 2.0, 0.0, {"defects": defects})
+
+
+def test_retake_without_a_clear_cause_names_the_models_likeliest_defect():
+    quiet = run_checks(render_page())  # a clean page: the checks find nothing
+    hint = decide(_low_score({"glare": 0.41, "motion": 0.08}), quiet, VALUES, Policy())
+    assert hint.verdict == "retake" and hint.reason_codes == ["glare"]
+    nothing = decide(_low_score({"glare": 0.1, "motion": 0.08}), quiet, VALUES, Policy())
+    assert nothing.reason_codes == [] and nothing.reasons == [GENERIC_REASON]
+    clear = decide(_low_score({"glare": 0.41, "jpeg": 0.7}), quiet, VALUES, Policy())
+    assert clear.reason_codes == ["jpeg"]  # the hint only fills an empty list
+
+
+def test_a_dark_blurred_frame_asks_for_light_first():
+    soft = run_checks(render_page(blur=2.0))
+    # As the dark demo capture measures: blurred edges on a page too dark (the rendered dark pages
+    # hold too little ink contrast for the blur measure, so the brightness is set directly).
+    dark_and_soft = dataclasses.replace(soft, brightness=40.0)
+    a = decide(_low_score({"underexposed": 0.57}), dark_and_soft, VALUES, Policy())
+    assert a.blur_penalty > 0 and a.reason_codes[0] == "underexposed" and "defocus" in a.reason_codes
+    bright_and_soft = decide(_low_score({}), soft, VALUES, Policy())
+    assert bright_and_soft.reason_codes[0] == "defocus"
