@@ -100,18 +100,20 @@ def detail_windows(frame_hw: tuple[int, int], search_bgr: np.ndarray, tile_hw: t
     to_search = search_bgr.shape[0] / frame_h
     box_h = max(1, min(grey.shape[0], round(win_h * to_search)))
     box_w = max(1, min(grey.shape[1], round(win_w * to_search)))
-    # strength[i, j]: the mean over the box whose top-left corner is search pixel (i, j).
+    # strength[i, j]: the ink summed over the box whose top-left corner is search pixel (i, j).
     integral = cv2.integral(ink)
     strength = (integral[box_h:, box_w:] - integral[:-box_h, box_w:] - integral[box_h:, :-box_w]
                 + integral[:-box_h, :-box_w])
     free = np.ones(strength.shape, dtype=bool)
+    taken = np.zeros(strength.shape, dtype=bool)
     windows = []
     for _ in range(count):
         candidates = np.where(free, strength, -np.inf)
-        if not np.isfinite(candidates).any():
-            candidates = strength  # no room left apart: overlapping beats repeating the first
+        if not np.isfinite(candidates).any():  # no room left apart: overlapping beats repeating one
+            candidates = np.where(taken, -np.inf, strength) if not taken.all() else strength
         i, j = np.unravel_index(int(np.argmax(candidates)), candidates.shape)
         free[max(0, i - box_h + 1):i + box_h, max(0, j - box_w + 1):j + box_w] = False
+        taken[i, j] = True
         y = min(max(0, round(i / to_search)), frame_h - win_h)
         x = min(max(0, round(j / to_search)), frame_w - win_w)
         windows.append((y, x, win_h, win_w))

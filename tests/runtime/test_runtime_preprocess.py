@@ -70,6 +70,12 @@ def test_windows_stay_on_the_page_however_blurred():
             assert height * margin <= y and y + h <= height * (1 - margin)
 
 
+def test_a_frame_too_small_to_hold_three_windows_apart_still_gets_three():
+    frame = render_page(1024, 1024)
+    windows = detail_windows(frame.shape[:2], _shrink(frame, 256), (600, 600))  # only one fits apart
+    assert len(set(windows)) == 3
+
+
 @pytest.mark.parametrize("shape", [(5, 7, 3), (90, 3000, 3), (3000, 90), (40, 40, 4)])
 def test_mosaic_of_odd_shaped_frames(shape):
     rng = np.random.default_rng(0)
