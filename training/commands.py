@@ -57,8 +57,8 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
               help="adam's all-layers rate: constant, or cosine decay to 5% over the epochs.")
 @click.option("--loss-r", type=float, default=2.0, show_default=True, help="Exponent r of the EMD loss.")
 @click.option("--augment", type=click.Choice(AUGMENTATIONS),
-              help="paper: resize to 256/224 of the input, random crop + flip; flip; none [default: paper, "
-                   "csv: flip, since a document set must keep its page edges].")
+              help="paper: resize to 256/224 of the input, random crop + flip; flip; none [default: paper; flip "
+                   "for csv, since a document set must keep its page edges, and for the frame+detail view].")
 @click.option("--view", type=click.Choice(VIEWS), default="frame", show_default=True,
               help="What the model sees: the whole frame squashed, or frame+detail: a quarter-size frame plus "
                    "three text-scale tiles, so blur, shake and blocking show (needs an even input size).")
