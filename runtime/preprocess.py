@@ -59,7 +59,7 @@ def _frame_and_detail(image_bgr: np.ndarray, height: int, width: int, interpolat
     if height % 2 or width % 2:
         raise ValueError(f"the frame+detail view needs an even input size, got {height}x{width}")
     tile_h, tile_w = height // 2, width // 2
-    search = _shrink(image_bgr, SEARCH_LONG_SIDE)
+    search = shrink_long_side(image_bgr, SEARCH_LONG_SIDE)
     mosaic = np.empty((height, width, 3), dtype=np.uint8)
     # From the search copy rather than the full frame: the same box average, at a fraction of the cost.
     mosaic[:tile_h, :tile_w] = cv2.resize(search, (tile_w, tile_h), interpolation=interpolation)
@@ -72,7 +72,8 @@ def _frame_and_detail(image_bgr: np.ndarray, height: int, width: int, interpolat
     return mosaic
 
 
-def _shrink(image: np.ndarray, long_side: int) -> np.ndarray:
+def shrink_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
+    """The image shrunk (INTER_AREA) so its long side is ``long_side``; a smaller image as it is."""
     scale = long_side / max(image.shape[:2])
     if scale >= 1:
         return image

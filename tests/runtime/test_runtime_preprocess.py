@@ -2,9 +2,9 @@
 import cv2
 import numpy as np
 import pytest
-from nima_edge.runtime.metadata import ModelMetadata
 from nima_edge.runtime.errors import MetadataError
-from nima_edge.runtime.preprocess import DETAIL_LONG_SIDE, _shrink, detail_windows, preprocess
+from nima_edge.runtime.metadata import ModelMetadata
+from nima_edge.runtime.preprocess import DETAIL_LONG_SIDE, detail_windows, preprocess, shrink_long_side
 from runtime_pages import render_page
 
 
@@ -51,7 +51,7 @@ def test_windows_land_on_the_ink():
     for row, y in enumerate(range(text[0] + 30, text[2], 40)):
         cv2.putText(frame, f"Amoxicillin 500 mg tid {row}", (text[1], y), cv2.FONT_HERSHEY_SIMPLEX, 0.9,
                     (20, 20, 20), 2, cv2.LINE_AA)
-    windows = detail_windows(frame.shape[:2], _shrink(frame, 256), (80, 80))
+    windows = detail_windows(frame.shape[:2], shrink_long_side(frame, 256), (80, 80))
     assert len(windows) == 3
     size = round(80 * 2000 / DETAIL_LONG_SIDE)
     for y, x, h, w in windows:
@@ -65,14 +65,14 @@ def test_windows_stay_on_the_page_however_blurred():
     width, height, margin = 2000, 1500, 0.08
     for blur in (0.0, 3.0, 6.0):
         page = render_page(width, height, blur=blur, seed=3, margin=margin)
-        for y, x, h, w in detail_windows(page.shape[:2], _shrink(page, 256), (80, 80)):
+        for y, x, h, w in detail_windows(page.shape[:2], shrink_long_side(page, 256), (80, 80)):
             assert width * margin <= x and x + w <= width * (1 - margin)
             assert height * margin <= y and y + h <= height * (1 - margin)
 
 
 def test_a_frame_too_small_to_hold_three_windows_apart_still_gets_three():
     frame = render_page(1024, 1024)
-    windows = detail_windows(frame.shape[:2], _shrink(frame, 256), (600, 600))  # only one fits apart
+    windows = detail_windows(frame.shape[:2], shrink_long_side(frame, 256), (600, 600))  # only one fits apart
     assert len(set(windows)) == 3
 
 
