@@ -3,6 +3,7 @@
     python scripts/pi_check_tools.py inputs DIR             # a few images and a short .mp4 video
     python scripts/pi_check_tools.py api-score [--model M] IMG...  # JSON lines like `nima score --json`
     python scripts/pi_check_tools.py api-watch [--model M] VIDEO --max-frames N
+    python scripts/pi_check_tools.py decode-diff VIDEO FRAMES_DIR --max-frames N
     python scripts/pi_check_tools.py compare HOST.jsonl DEVICE.jsonl --tol 0.02
 
 Only numpy, OpenCV and nima_edge.runtime are imported, so the same file runs on the host and
@@ -62,6 +63,21 @@ def make_inputs(folder: Path) -> list[Path]:
         writer.write(cv2.GaussianBlur(frame, (0, 0), sigma))
     writer.release()
     written.append(video)
+    # The video as this (host) machine decodes it, frame by frame: the device scores these exact
+    # pixels, so the model comparison is not muddled by the decoders' rounding, which decode-diff
+    # measures on its own.
+    frames = folder / "frames"
+    frames.mkdir(exist_ok=True)
+    capture = cv2.VideoCapture(str(video))
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        written.append(frames / f"frame_{index:03d}.png")
+        cv2.imwrite(str(written[-1]), frame)
+        index += 1
+    capture.release()
     return written
 
 
@@ -93,6 +109,25 @@ def api_watch(model: str | None, video: str, max_frames: int) -> None:
             break
         result = scorer.score(frame)
         print(json.dumps({"frame": index, "mean": result.mean, "std": result.std}))
+    capture.release()
+
+
+def decode_diff(video: str, frames_dir: str, max_frames: int) -> None:
+    """This machine's decoding of VIDEO against the host's frames: grey-level differences per frame."""
+    import cv2
+    import numpy as np
+
+    capture = cv2.VideoCapture(video)
+    if not capture.isOpened():
+        raise SystemExit(f"{video}: cannot open video")
+    for index in range(max_frames):
+        ok, frame = capture.read()
+        reference = cv2.imread(str(Path(frames_dir) / f"frame_{index:03d}.png"), cv2.IMREAD_COLOR)
+        if not ok or reference is None:
+            break
+        difference = np.abs(frame.astype(np.int16) - reference.astype(np.int16))
+        print(json.dumps({"frame": index, "max_grey_diff": int(difference.max()),
+                          "mean_grey_diff": round(float(difference.mean()), 4)}))
     capture.release()
 
 
@@ -175,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="default: the bundled model")
     p.add_argument("video")
     p.add_argument("--max-frames", type=int, default=20)
+    p = sub.add_parser("decode-diff")
+    p.add_argument("video")
+    p.add_argument("frames_dir")
+    p.add_argument("--max-frames", type=int, default=20)
     p = sub.add_parser("compare")
     p.add_argument("host", type=Path)
     p.add_argument("device", type=Path)
@@ -187,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         api_score(args.model, args.paths)
     elif args.command == "api-watch":
         api_watch(args.model, args.video, args.max_frames)
+    elif args.command == "decode-diff":
+        decode_diff(args.video, args.frames_dir, args.max_frames)
     else:
         return compare(args.host, args.device, args.tol)
     return 0
