@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MetadataError
-from .preprocess import VIEWS
+from .preprocess import view_problem
 from .strict import unknown_keys
 
 METADATA_ENTRY = "nima_metadata.json"
@@ -66,8 +66,9 @@ class ModelMetadata:
             raise MetadataError(f"color_order must be RGB or BGR, got {self.color_order!r}")
         if self.resize not in ("area", "linear"):
             raise MetadataError(f"resize must be 'area' or 'linear', got {self.resize!r}")
-        if self.view not in VIEWS:
-            raise MetadataError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
+        problem = view_problem(self.view, *self.input_size)
+        if problem:
+            raise MetadataError(problem)
         if not (isinstance(self.threshold, (int, float)) and values[0] <= self.threshold <= values[-1]):
             raise MetadataError(f"threshold {self.threshold!r} lies outside the score range {values[0]}..{values[-1]}")
         if self.format != METADATA_FORMAT:

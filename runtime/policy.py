@@ -138,13 +138,14 @@ def rank_causes(score: Score, checks: Checks | None, penalty: float, policy: Pol
     # may not see in its view.
     weight = 0.6 if defects else 1.0
     if checks is not None:
-        if checks.brightness < policy.min_brightness:
+        dark = checks.brightness < policy.min_brightness
+        if dark:
             note("underexposed", 0.9 * weight)
         if checks.clipped_fraction > policy.max_clipped:
             note("overexposed", 0.7 * weight)
         elif checks.glare_fraction >= policy.min_glare:
             note("glare", 0.8 * weight)
-        if not checks.page_found and checks.brightness >= policy.min_brightness:
+        if not checks.page_found and not dark:
             note("not_document", 0.7 * weight)
         if checks.touches_edge:
             note("incomplete", 0.85 * weight)
@@ -154,7 +155,6 @@ def rank_causes(score: Score, checks: Checks | None, penalty: float, policy: Pol
             blur = 0.5 + 0.5 * penalty / max(policy.max_blur_penalty, 1e-9)
             # In a dark frame the camera's noise reduction and long exposure smear edges: light is
             # the cause to fix first, so blur ranks after it.
-            dark = checks.brightness < policy.min_brightness
             note("defocus", blur * (0.5 if dark else 1.0))
     if not severity and defects:
         code, probability = max(defects.items(), key=lambda item: item[1])

@@ -18,6 +18,18 @@ DETAIL_TILES = 3
 SEARCH_LONG_SIDE = 256
 
 
+def view_problem(view: str, height: int, width: int) -> str | None:
+    """Why ``view`` cannot make an input of ``height`` x ``width``, or None when it can.
+
+    The one check behind the model spec, the training config, the metadata and preprocess().
+    """
+    if view not in VIEWS:
+        return f"unknown view {view!r}; choose from {', '.join(VIEWS)}"
+    if view == "frame+detail" and (height % 2 or width % 2):
+        return f"the {view} view needs an even input size, got {height}x{width}"
+    return None
+
+
 def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize: str = "area",
                view: str = "frame") -> np.ndarray:
     """BGR uint8 frame -> RGB uint8 array of shape (height, width, 3) for the model.
@@ -46,18 +58,17 @@ def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize:
         interpolation = RESIZE_METHODS[resize]
     except KeyError:
         raise ValueError(f"unknown resize method {resize!r}; choose from {sorted(RESIZE_METHODS)}") from None
+    problem = view_problem(view, height, width)
+    if problem:
+        raise ValueError(problem)
     if view == "frame+detail":
         image_bgr = _frame_and_detail(image_bgr, height, width, interpolation)
-    elif view != "frame":
-        raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
     elif image_bgr.shape[:2] != (height, width):
         image_bgr = cv2.resize(image_bgr, (width, height), interpolation=interpolation)
     return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
 
 
 def _frame_and_detail(image_bgr: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
-    if height % 2 or width % 2:
-        raise ValueError(f"the frame+detail view needs an even input size, got {height}x{width}")
     tile_h, tile_w = height // 2, width // 2
     search = shrink_long_side(image_bgr, SEARCH_LONG_SIDE)
     mosaic = np.empty((height, width, 3), dtype=np.uint8)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nima_edge.runtime.fileio import atomic_write_text
-from nima_edge.runtime.preprocess import VIEWS
+from nima_edge.runtime.preprocess import view_problem
 from nima_edge.runtime.strict import unknown_keys
 
 from .data import FORMATS
@@ -66,6 +66,7 @@ class TrainConfig:
     test_fraction: float = 0.1
 
     def __post_init__(self) -> None:
+        view = view_problem(self.view, self.input_size, self.input_size)
         checks = [
             (self.format in FORMATS, f"format must be one of {', '.join(FORMATS)}"),
             (self.backbone in BACKBONES, f"backbone must be one of {', '.join(BACKBONES)}"),
@@ -77,10 +78,9 @@ class TrainConfig:
             (self.augment is None or self.augment in AUGMENTATIONS,
              f"augment must be one of {', '.join(AUGMENTATIONS)}"),
             (self.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}"),
-            (self.view in VIEWS, f"view must be one of {', '.join(VIEWS)}"),
+            (view is None, view),
             (self.view == "frame" or self.augment != "paper",
              f"the paper augmentation crops across the {self.view} view's tiles; use flip or none"),
-            (self.view == "frame" or self.input_size % 2 == 0, f"the {self.view} view needs an even input size"),
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}"),
             (self.loss_r > 0, "loss_r must be positive"),
             (self.bn_momentum is None or 0 <= self.bn_momentum < 1, "bn_momentum must lie in [0, 1)"),

@@ -24,7 +24,7 @@ from typing import Any
 
 from nima_edge.runtime.errors import ModelError, NimaError
 from nima_edge.runtime.fileio import atomic_output
-from nima_edge.runtime.preprocess import VIEWS
+from nima_edge.runtime.preprocess import view_problem
 from nima_edge.runtime.strict import unknown_keys
 
 SPEC_ENTRY = "nima_spec.json"
@@ -127,10 +127,9 @@ class NimaSpec:
             raise SpecError(f"threshold {self.threshold} lies outside the score range {values[0]}..{values[-1]}")
         if self.resize not in ("area", "linear"):
             raise SpecError(f"resize must be 'area' or 'linear', got {self.resize!r}")
-        if self.view not in VIEWS:
-            raise SpecError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
-        if self.view != "frame" and self.input_size % 2:
-            raise SpecError(f"the {self.view} view needs an even input_size, got {self.input_size}")
+        problem = view_problem(self.view, self.input_size, self.input_size)
+        if problem:
+            raise SpecError(problem)
         if self.color_order != "RGB":
             raise SpecError(f"a Keras NIMA takes RGB input, got color_order {self.color_order!r}")
         if not isinstance(self.provenance, dict):
