@@ -3,7 +3,8 @@
 #   synthesize -> train -> calibrate -> export int8 (fidelity gate) -> evaluate on a held-out set -> install.
 # Every step resumes or is skipped when its output exists, so a killed run is simply started again:
 #   nohup make model > model.log 2>&1 &
-# Knobs (environment): COUNT, TEST_COUNT, BACKBONE, ALPHA, SIZE, VIEW, EPOCHS, TIME_BUDGET (minutes), RUN, DATA, TEST.
+# Knobs (environment): COUNT, TEST_COUNT, BACKBONE, ALPHA, SIZE, VIEW, EPOCHS, TIME_BUDGET (minutes), BALANCE,
+# LR, INIT_FROM (a .keras to fine-tune instead of training from scratch), RUN, DATA, TEST.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nima=${NIMA:-.venv/bin/nima}
@@ -12,7 +13,10 @@ test=${TEST:-data/synth_test}         # held out: never used for training or cal
 run=${RUN:-runs/default}
 count=${COUNT:-12000}; test_count=${TEST_COUNT:-1000}
 backbone=${BACKBONE:-mobilenet_v2}; alpha=${ALPHA:-0.35}; size=${SIZE:-160}; view=${VIEW:-frame+detail}
-epochs=${EPOCHS:-30}; budget=${TIME_BUDGET:-70}
+epochs=${EPOCHS:-30}; budget=${TIME_BUDGET:-70}; balance=${BALANCE:-defects}
+start=()
+[ -n "${INIT_FROM:-}" ] && start+=(--init-from "$INIT_FROM")
+[ -n "${LR:-}" ] && start+=(--lr "$LR")
 
 resume_flag() { [ -e "$1" ] && echo --resume || true; }
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
@@ -29,7 +33,7 @@ if [ ! -f "$run/metrics.json" ]; then
     step "train $backbone alpha $alpha at $size px ($view view) into $run"
     $nima train --data "$data/labels.csv" --format csv --backbone "$backbone" --alpha "$alpha" \
         --input-size "$size" --view "$view" --epochs "$epochs" --lr-schedule cosine --batch-size 32 \
-        --base-weights none --seed 0 \
+        --base-weights none --balance "$balance" "${start[@]}" --seed 0 \
         --time-budget "$budget" --out "$run" $(resume_flag "$run/config.json")
 fi
 if [ ! -f "$run/calibration/manifest.json" ]; then

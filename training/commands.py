@@ -8,7 +8,7 @@ from nima_edge.runtime.preprocess import VIEWS
 
 from nima_edge.clitools import force_option, translate_errors
 
-from .config import LR_SCHEDULES, OPTIMIZERS, STRATEGIES, TrainConfig
+from .config import BALANCES, LR_SCHEDULES, OPTIMIZERS, STRATEGIES, TrainConfig
 from .data import FORMATS
 from .model import BACKBONES
 from .pipeline import AUGMENTATIONS
@@ -48,6 +48,9 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--base-weights", default="none", show_default=True,
               help="none | imagenet (from the Keras cache; never downloaded) | PATH of backbone weights (.h5).")
+@click.option("--init-from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A nima .keras model (e.g. models/default.keras) whose weights start the run: fine-tune it "
+                   "on your own photos. Same backbone, alpha and view; a head over other bins starts fresh.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True,
               help="adam, or the paper's recipe: SGD momentum 0.9, 3e-7 backbone / 3e-6 head, x0.95 every 10 epochs.")
 @click.option("--lr", type=float, help="Learning rate of the all-layers phase [adam: 1e-3 from scratch, 1e-4 "
@@ -62,6 +65,9 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
 @click.option("--view", type=click.Choice(VIEWS), default="frame", show_default=True,
               help="What the model sees: the whole frame squashed, or frame+detail: a quarter-size frame plus "
                    "three text-scale tiles, so blur, shake and blocking show (needs an even input size).")
+@click.option("--balance", type=click.Choice(BALANCES), default="none", show_default=True,
+              help="defects: weight each training image by 1/sqrt of how many share its strongest defect, "
+                   "so rare defects are not drowned by clean pages (needs defect_<name> columns).")
 @click.option("--defect-head/--no-defect-head", default=None,
               help="Train a per-defect sigmoid head [default: on when the labels have defect_<name> columns].")
 @click.option("--bn-momentum", type=click.FloatRange(0, 1, max_open=True),
@@ -80,8 +86,8 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
 @force_option
 @translate_errors
 def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_values, epochs, phase1_epochs,
-          batch_size, base_weights, optimizer, lr, head_lr, lr_schedule, loss_r, augment, view, defect_head,
-          bn_momentum, threshold, seed, limit, strategy, cpu_replicas, time_budget, resume, force) -> None:
+          batch_size, base_weights, init_from, optimizer, lr, head_lr, lr_schedule, loss_r, augment, view, defect_head,
+          bn_momentum, balance, threshold, seed, limit, strategy, cpu_replicas, time_budget, resume, force) -> None:
     """Train a NIMA (MobileNet + softmax over score bins, EMD loss) into a run folder.
 
     Writes RUN_DIR/model.keras (best by validation EMD), config.json, history.csv, metrics.json
@@ -97,8 +103,9 @@ def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_value
     config = TrainConfig(
         data=str(data), format=fmt, images=str(images) if images else None, backbone=backbone, alpha=alpha,
         input_size=input_size, score_values=_score_values(bins, score_values), epochs=epochs,
-        phase1_epochs=phase1_epochs, batch_size=batch_size, base_weights=str(base_weights), optimizer=optimizer,
+        phase1_epochs=phase1_epochs, batch_size=batch_size, base_weights=str(base_weights),
+        init_from=str(init_from) if init_from else None, optimizer=optimizer,
         lr=lr, head_lr=head_lr, lr_schedule=lr_schedule, loss_r=loss_r, augment=augment, view=view,
-        defect_head=defect_head, bn_momentum=bn_momentum, threshold=threshold, seed=seed, limit=limit, strategy=strategy)
+        defect_head=defect_head, bn_momentum=bn_momentum, balance=balance, threshold=threshold, seed=seed, limit=limit, strategy=strategy)
     run_training(config, out, resume=resume, force=force, echo=lambda m: click.echo(m, err=True),
                  cpu_replicas=cpu_replicas, time_budget_min=time_budget)

@@ -18,6 +18,7 @@ from .pipeline import AUGMENTATIONS
 OPTIMIZERS = ("adam", "sgd-paper")
 STRATEGIES = ("default", "mirrored")
 LR_SCHEDULES = ("constant", "cosine")
+BALANCES = ("none", "defects")
 
 
 def write_shared_text(path: str | Path, text: str) -> Path:
@@ -47,6 +48,7 @@ class TrainConfig:
     phase1_epochs: int | None = None  # None: 0 from scratch, else min(2, epochs - 1)
     batch_size: int = 32
     base_weights: str = "none"
+    init_from: str | None = None  # a nima .keras whose weights start the run (fine-tuning it)
     optimizer: str = "adam"
     lr: float | None = None  # all layers (phase 2); None: see resolved_lr
     head_lr: float | None = None  # the head (phase 1, and sgd-paper's head); None: see resolved_head_lr
@@ -57,6 +59,7 @@ class TrainConfig:
     defect_head: bool | None = None  # None: on when the labels have defect_ columns
     defect_weight: float = 1.0
     dropout: float = 0.75
+    balance: str = "none"  # defects: weight training images so each defect counts as much as a clean one
     bn_momentum: float | None = None  # None: 0.99 from scratch, the backbone's own when pretrained
     threshold: float | None = None  # None: the middle of the score scale
     seed: int = 0
@@ -81,6 +84,9 @@ class TrainConfig:
             (view is None, view),
             (self.view == "frame" or self.augment != "paper",
              f"the paper augmentation crops across the {self.view} view's tiles; use flip or none"),
+            (self.init_from is None or self.base_weights == "none",
+             "init_from already sets every weight; base_weights must stay none"),
+            (self.balance in BALANCES, f"balance must be one of {', '.join(BALANCES)}"),
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}"),
             (self.loss_r > 0, "loss_r must be positive"),
             (self.bn_momentum is None or 0 <= self.bn_momentum < 1, "bn_momentum must lie in [0, 1)"),
@@ -92,20 +98,25 @@ class TrainConfig:
                 raise SpecError(message)
 
     @property
+    def from_scratch(self) -> bool:
+        return self.base_weights == "none" and self.init_from is None
+
+    @property
     def resolved_phase1_epochs(self) -> int:
         if self.phase1_epochs is not None:
             return self.phase1_epochs
-        # A random backbone gains nothing from training the head on its features first.
+        # A random backbone gains nothing from training the head on its features first; nor does a
+        # trained NIMA, whose head already reads its backbone.
         return 0 if self.base_weights == "none" else min(2, self.epochs - 1)
 
     @property
     def resolved_lr(self) -> float:
-        """Adam: 1e-3 from scratch, 1e-4 fine-tuning; sgd-paper: the paper's 3e-7 for the backbone."""
+        """Adam: 1e-3 from scratch, 1e-4 fine-tuning (pretrained backbone or --init-from); sgd-paper: the paper's 3e-7 for the backbone."""
         if self.lr is not None:
             return self.lr
         if self.optimizer == "sgd-paper":
             return 3e-7
-        return 1e-3 if self.base_weights == "none" else 1e-4
+        return 1e-3 if self.from_scratch else 1e-4
 
     @property
     def resolved_head_lr(self) -> float:

@@ -259,6 +259,29 @@ def build_nima(spec: NimaSpec, base_weights: str | os.PathLike | None = "none"):
 HEAD_LAYERS = ("head_dropout", DISTRIBUTION_OUTPUT, DEFECTS_OUTPUT)
 
 
+def copy_matching_weights(source, target) -> tuple[list[str], list[str]]:
+    """Copy each weighted layer of ``source`` into the same-named layer of ``target`` when every
+    array's shape matches -> (names copied, names of target layers left as they were).
+
+    A head over other bins or other defect labels keeps its fresh weights; the caller decides
+    whether what was copied is enough.
+    """
+    by_name = {layer.name: layer for layer in source.layers}
+    copied, kept = [], []
+    for layer in target.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        donor = by_name.get(layer.name)
+        donor_weights = donor.get_weights() if donor is not None else []
+        if len(donor_weights) == len(weights) and all(a.shape == b.shape for a, b in zip(donor_weights, weights)):
+            layer.set_weights(donor_weights)
+            copied.append(layer.name)
+        else:
+            kept.append(layer.name)
+    return copied, kept
+
+
 def set_backbone_trainable(model, trainable: bool) -> None:
     """Freeze or unfreeze every layer except the head (phase 1 trains the head only)."""
     for layer in model.layers:

@@ -131,9 +131,28 @@ def targets_of(samples: Samples, with_defects: bool) -> dict[str, np.ndarray]:
     return targets
 
 
+def defect_balance_weights(defects: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Per-image loss weights (mean 1) so each defect weighs as much as the clean images do.
+
+    An image's group is its strongest defect of severity >= ``threshold``, or "clean". A group's
+    weight goes as 1 / sqrt(its count): full inverse-frequency weighting would let a few hundred
+    images of a rare defect outweigh thousands of clean ones and cost the ranking of the clean
+    pages, while the square root still lifts a defect seen by 4% of the images about fourfold.
+    """
+    defects = np.asarray(defects, dtype=np.float32)
+    strongest = defects.argmax(axis=1)
+    group = np.where(defects.max(axis=1) >= threshold, strongest, defects.shape[1])
+    counts = np.bincount(group, minlength=defects.shape[1] + 1).astype(np.float64)
+    weights = 1.0 / np.sqrt(counts[group])
+    return (weights / weights.mean()).astype(np.float32)
+
+
 def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size: int, batch_size: int,
-                 augment: str = "none", shuffle: bool = False, seed: int = 0, view: str = "frame"):
-    """A tf.data.Dataset of (uint8 image batch, {output name: target batch}) from cached images.
+                 augment: str = "none", shuffle: bool = False, seed: int = 0, view: str = "frame",
+                 weights: np.ndarray | None = None):
+    """A tf.data.Dataset of (uint8 image batch, {output name: target batch}) from cached images;
+    with ``weights`` (one per image) a third element, {output name: weight batch}, for Keras to
+    scale each image's loss by.
 
     With the frame+detail view a flip mirrors each of the four tiles in place, so the whole-frame
     tile stays top left where the model expects it.
@@ -153,13 +172,17 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
         i = int(index)
         return (np.asarray(images[i]), *(a[i] for a in arrays))
 
+    weight_of = None if weights is None else tf.constant(np.asarray(weights, dtype=np.float32))
+
     def load(index):
         out = tf.numpy_function(fetch, [index], [tf.uint8, *([tf.float32] * len(arrays))], stateful=False)
         image = tf.ensure_shape(out[0], (stored, stored, 3))
         labels = {name: tf.ensure_shape(t, (a.shape[1],)) for name, t, a in zip(names, out[1:], arrays)}
-        return image, labels
+        if weight_of is None:
+            return image, labels
+        return image, labels, {name: weight_of[index] for name in names}
 
-    def augment_one(image, labels):
+    def augment_one(image, labels, *weight):
         if augment == "paper" and stored != input_size:
             image = tf.image.random_crop(image, (input_size, input_size, 3))
         if augment in ("paper", "flip") and view == "frame":
@@ -169,14 +192,16 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
             tiles = tf.reshape(image, (2, half, 2, half, 3))
             flipped = tf.reshape(tf.reverse(tiles, axis=[3]), (input_size, input_size, 3))
             image = tf.cond(tf.random.uniform(()) < 0.5, lambda: flipped, lambda: image)
-        return image, labels
+        return image, labels, *weight
 
-    def centre(image, labels):
+    def centre(image, labels, *weight):
         if stored != input_size:  # evaluation of a paper-augmented cache: the centre crop
             offset = (stored - input_size) // 2
             image = image[offset:offset + input_size, offset:offset + input_size]
-        return image, labels
+        return image, labels, *weight
 
+    if weights is not None and len(weights) != n:
+        raise ValueError(f"{len(weights)} weights for {n} images")
     dataset = tf.data.Dataset.range(n)
     if shuffle:
         dataset = dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)

@@ -36,11 +36,14 @@ from .model import (
     NimaSpec,
     build_nima,
     check_base_weights,
+    copy_matching_weights,
+    load_nima,
+    read_spec,
     save_nima,
     set_backbone_trainable,
     set_batchnorm_momentum,
 )
-from .pipeline import cache_images, make_dataset, stored_size, targets_of
+from .pipeline import cache_images, defect_balance_weights, make_dataset, stored_size, targets_of
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +175,8 @@ class Run:
         self.echo(f"{len(samples)} labelled images from {c.data}")
         if c.defect_head and samples.defects is None:
             raise TrainingError(f"{c.data}: --defect-head needs defect_<name> columns in the labels")
+        if c.balance == "defects" and samples.defects is None:
+            raise TrainingError(f"{c.data}: --balance defects needs defect_<name> columns in the labels")
         self.with_defects = bool(samples.defect_labels) if c.defect_head is None else c.defect_head
         train_i, val_i, test_i = split_indices(len(samples), c.seed, (1 - c.val_fraction - c.test_fraction,
                                                                       c.val_fraction, c.test_fraction))
@@ -194,14 +199,17 @@ class Run:
             defect_labels=samples.defect_labels if self.with_defects else (),
             threshold=c.threshold if c.threshold is not None else default_threshold(values),
             provenance={"data": str(c.data), "format": c.format, "base_weights": c.base_weights,
-                        "run_dir": str(self.out), "seed": c.seed})
+                        "run_dir": str(self.out), "seed": c.seed,
+                        **({"init_from": c.init_from} if c.init_from else {})})
 
     def dataset(self, part: str, shuffle: bool):
         samples: Samples = getattr(self, part)
         images = getattr(self, f"{part}_images")
+        # Only training is weighted: validation and test figures stay those of the data as it is.
+        weights = defect_balance_weights(samples.defects) if shuffle and self.config.balance == "defects" else None
         return make_dataset(images, targets_of(samples, self.with_defects), self.config.input_size,
                             self.config.batch_size, self.config.resolved_augment if shuffle else "none",
-                            shuffle=shuffle, seed=self.config.seed, view=self.config.view)
+                            shuffle=shuffle, seed=self.config.seed, view=self.config.view, weights=weights)
 
     # ---- fitting ----------------------------------------------------------------------------
     def fit(self, resume: bool, strategy, time_budget_min: float | None = None) -> RunState:
@@ -216,6 +224,8 @@ class Run:
                       f"(best val EMD {state.best_val_emd:.4f} at epoch {state.best_epoch})")
         with strategy.scope():
             model = build_nima(self.spec, "none" if state.epochs_done else c.base_weights)
+            if c.init_from and not state.epochs_done:
+                self.start_from(model, Path(c.init_from))
             if c.resolved_bn_momentum is not None:
                 set_batchnorm_momentum(model, c.resolved_bn_momentum)
         train_ds = self.dataset("train", shuffle=True)
@@ -257,6 +267,16 @@ class Run:
         state.finished = state.epochs_done >= c.epochs
         state.save(self.state_path)
         return state
+
+    def start_from(self, model, path: Path) -> None:
+        """Copy a trained NIMA's weights into the fresh ``model``; a head over other bins or other
+        defect labels starts fresh, and is said so."""
+        source, _ = load_nima(path)
+        copied, kept = copy_matching_weights(source, model)
+        if not copied:
+            raise TrainingError(f"{path}: no layer matches this run's model; nothing to start from")
+        note = f"; fresh: {', '.join(kept)}" if kept else ""
+        self.echo(f"starting from {path}: {len(copied)} layers copied{note}")
 
     def validate(self, model, dataset) -> dict[str, float]:
         predicted = _predict_distribution(model, dataset)
@@ -363,6 +383,17 @@ def _headline(figures: dict) -> dict:
     return {k: figures[k] for k in ("emd", "lcc_mean", "srcc_mean", "binary_accuracy", "n") if k in figures}
 
 
+def check_init_from(config: TrainConfig) -> None:
+    """Refuse, before any image is decoded, a starting model another network or view than the run's."""
+    spec = read_spec(config.init_from)
+    mine = (config.backbone, float(config.alpha), config.view)
+    theirs = (spec.backbone, float(spec.alpha), spec.view)
+    if mine != theirs:
+        raise TrainingError(f"{config.init_from}: a {theirs[0]} alpha {theirs[1]:g} ({theirs[2]} view) cannot start "
+                            f"a {mine[0]} alpha {mine[1]:g} ({mine[2]} view) run; pass the same --backbone, "
+                            f"--alpha and --view")
+
+
 def prepare_run_dir(config: TrainConfig, out: Path, resume: bool, force: bool) -> TrainConfig:
     """Check RUN_DIR; on --resume of an existing run, the stored config wins."""
     stored = out / "config.json"
@@ -392,6 +423,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, force: boo
         # Fail before any folder is made or image decoded when the base weights are not there.
         check_base_weights(NimaSpec(backbone=config.backbone, alpha=config.alpha, input_size=config.input_size),
                            config.base_weights)
+        if config.init_from:
+            check_init_from(config)
     given = config
     config = prepare_run_dir(config, out, resume, force)
     if config != given:

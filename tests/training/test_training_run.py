@@ -297,3 +297,72 @@ def test_a_detail_view_model_keeps_its_view_through_export(document_set, tmp_pat
         keras_dist = np.asarray(model(preprocess(image, 96, view="frame+detail")[None], training=False)
                                 ["distribution"])[0]
         assert scorer.score(image).mean == pytest.approx(float((keras_dist * values).sum()), abs=0.05)
+
+
+def test_defect_balance_weights_lift_a_rare_defect_by_the_square_root_of_its_rarity():
+    from nima_edge.training.pipeline import defect_balance_weights
+
+    # columns: blur, glare. 9 clean pages, 4 blurred (one also faintly glared), 1 glared.
+    defects = np.array([[0, 0]] * 9 + [[0.9, 0], [0.6, 0.2], [0.7, 0], [0.5, 0], [0.1, 0.8]], np.float32)
+    weights = defect_balance_weights(defects)
+    assert weights.mean() == pytest.approx(1.0)
+    clean, blur, glare = weights[0], weights[9], weights[13]
+    assert np.allclose(weights[:9], clean) and np.allclose(weights[9:13], blur)
+    assert blur / clean == pytest.approx(np.sqrt(9 / 4)) and glare / clean == pytest.approx(3.0)
+    assert defect_balance_weights(np.array([[0.4, 0.0], [0.0, 0.0]]))[0] == pytest.approx(1.0)  # under 0.5: clean
+
+
+def test_a_weighted_dataset_keeps_each_images_own_weight_through_the_shuffle():
+    from nima_edge.training.pipeline import make_dataset
+
+    n = 24
+    images = np.repeat(np.arange(n, dtype=np.uint8)[:, None, None, None], 8, axis=1).repeat(8, 2).repeat(3, 3)
+    targets = {"distribution": np.full((n, 10), 0.1, np.float32), "defects": np.zeros((n, 2), np.float32)}
+    weights = np.arange(n, dtype=np.float32) / 10
+    seen = 0
+    for batch, labels, batch_weights in make_dataset(images, targets, 8, 5, augment="flip", shuffle=True,
+                                                      weights=weights):
+        ids = np.asarray(batch)[:, 0, 0, 0]
+        assert set(batch_weights) == set(targets)
+        for name in targets:
+            assert np.allclose(np.asarray(batch_weights[name]), weights[ids])
+        seen += len(ids)
+    assert seen == n
+    with pytest.raises(ValueError, match="3 weights for 24 images"):
+        make_dataset(images, targets, 8, 5, weights=weights[:3])
+
+
+def test_copy_matching_weights_copies_the_network_and_leaves_a_different_head_fresh():
+    from nima_edge.training.model import NimaSpec, build_nima, copy_matching_weights
+
+    spec = NimaSpec(backbone="mobilenet_v2", alpha=0.35, input_size=64)
+    source, same = build_nima(spec), build_nima(spec)
+    copied, kept = copy_matching_weights(source, same)
+    assert kept == [] and len(copied) > 50
+    image = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    assert np.allclose(np.asarray(source(image)["distribution"]), np.asarray(same(image)["distribution"]), atol=1e-6)
+    five_bins = build_nima(spec.replace(score_values=(1.0, 2.0, 3.0, 4.0, 5.0)))
+    copied, kept = copy_matching_weights(source, five_bins)
+    assert kept == ["distribution"] and "Conv1" in copied
+
+
+def test_a_run_starts_from_a_trained_model_with_balanced_defects(resumed_run, document_set, tmp_path):
+    from nima_edge.training.train import TrainingError, train
+
+    source = resumed_run[0] / "model.keras"
+    log: list[str] = []
+    figures = train(_config(document_set, epochs=1, init_from=str(source), balance="defects"), tmp_path / "ft",
+                    echo=log.append)
+    assert any(line.startswith(f"starting from {source}:") and "layers copied" in line for line in log)
+    assert figures["finished"] is True
+    config = TrainConfig.load(tmp_path / "ft" / "config.json")
+    assert config.init_from == str(source) and config.balance == "defects"
+    assert config.resolved_lr == 1e-4  # fine-tuning rate, not the from-scratch one
+    _, spec = load_nima(tmp_path / "ft" / "model.keras")
+    assert spec.provenance["init_from"] == str(source)
+    # Another width cannot start from it: refused before any image is decoded or folder made.
+    with pytest.raises(TrainingError, match="alpha 0.35 .* cannot start a mobilenet_v2 alpha 0.5"):
+        train(_config(document_set, alpha=0.5, init_from=str(source)), tmp_path / "wide", echo=log.append)
+    assert not (tmp_path / "wide").exists()
+    with pytest.raises(SpecError, match="base_weights must stay none"):
+        _config(document_set, init_from=str(source), base_weights="imagenet")
