@@ -13,7 +13,7 @@ test=${TEST:-data/synth_test}         # held out: never used for training or cal
 run=${RUN:-runs/default}
 count=${COUNT:-12000}; test_count=${TEST_COUNT:-1000}
 backbone=${BACKBONE:-mobilenet_v2}; alpha=${ALPHA:-0.35}; size=${SIZE:-160}; view=${VIEW:-frame+detail}
-epochs=${EPOCHS:-30}; budget=${TIME_BUDGET:-70}; balance=${BALANCE:-defects}
+epochs=${EPOCHS:-30}; budget=${TIME_BUDGET:-70}; balance=${BALANCE:-none}
 start=()
 [ -n "${INIT_FROM:-}" ] && start+=(--init-from "$INIT_FROM")
 [ -n "${LR:-}" ] && start+=(--lr "$LR")
