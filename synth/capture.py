@@ -32,6 +32,11 @@ MIX, SCENE, PAGE, SURFACE, DEFECT, NOISE, VOTES = range(7)
 
 JUNK_SHARE = 0.12  # of all frames
 CLEAN_SHARE = 0.42  # of document frames (so ~37% of all frames are clean-ish good captures)
+# Of document frames: the page fills the frame edge to edge, as a scanner or a phone held close
+# sees it (half of them scans: the frame has the page's own shape, flat and square-on). Without
+# them every good training page floats on a desk, and the model learnt "no desk around it" as
+# "cut off": clean scans and close-ups were refused.
+FILL_SHARE = 0.25
 KIND_WEIGHTS = {"prescription": 0.68, "receipt": 0.07, "form": 0.07, "letter": 0.08, "handwritten_note": 0.10}
 
 
@@ -137,6 +142,7 @@ class _Scene:
     jpeg_quality: int
     exposure_jitter: float
     thumb: np.ndarray  # [present?, edge, position along it, size, tone, angle]
+    fit_margin: float = 0.97  # the page's span as a fraction of the frame's, at most
 
 
 def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
@@ -168,6 +174,21 @@ def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
     jpeg_quality = int(rng.integers(78, 96))
     exposure_jitter = float(rng.uniform(-0.08, 0.08))
     thumb = rng.uniform(0, 1, 6)
+    fit_margin = 0.97
+    # Drawn last, so every capture without it keeps the scene it had before fills existed.
+    fill = rng.random(4)
+    if kind in DOCUMENT_KINDS and fill[0] < FILL_SHARE:
+        fit_margin = float(0.985 + 0.015 * fill[1])
+        coverage = 2.0  # larger than the frame: _page_quad fits it to the margin
+        angle = float(rng.normal(0, 0.8))
+        tilt = tilt * 0.15
+        centre = (0.5, 0.5)
+        if fill[2] < 0.5:  # a scan: the frame takes the page's shape and orientation
+            page_w, page_h = size_mm if size_mm[0] <= size_mm[1] else size_mm[::-1]
+            width, height = round(long_side * page_w / page_h), long_side
+            thumb = np.ones(6)  # no hand in a scanner
+        elif (width > height) != (size_mm[0] > size_mm[1]):
+            angle += 90.0  # held close, the phone turns with the page
     return _Scene(
         width,
         height,
@@ -188,6 +209,7 @@ def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
         jpeg_quality,
         exposure_jitter,
         thumb,
+        fit_margin,
     )
 
 
@@ -208,7 +230,7 @@ def _page_quad(sc: _Scene, page_w: float, page_h: float) -> np.ndarray:
     quad = rect @ rot.T
     # Shrink until the page fits with a small margin, then place it near the chosen centre.
     span = quad.max(0) - quad.min(0)
-    fit = min(1.0, 0.97 * sc.width / span[0], 0.97 * sc.height / span[1])
+    fit = min(1.0, sc.fit_margin * sc.width / span[0], sc.fit_margin * sc.height / span[1])
     quad *= fit
     span = quad.max(0) - quad.min(0)
     lo = -quad.min(0)
