@@ -366,3 +366,13 @@ def test_a_run_starts_from_a_trained_model_with_balanced_defects(resumed_run, do
     assert not (tmp_path / "wide").exists()
     with pytest.raises(SpecError, match="base_weights must stay none"):
         _config(document_set, init_from=str(source), base_weights="imagenet")
+
+
+def test_init_from_a_file_that_is_no_nima_model_is_a_one_line_error(document_set, tmp_path):
+    bogus = tmp_path / "weights.keras"
+    bogus.write_bytes(b"not a zip")
+    done = CliRunner().invoke(cli, ["train", "--data", str(document_set), "--format", "csv", "--alpha", "0.35",
+                                    "--init-from", str(bogus), "--out", str(tmp_path / "run")])
+    assert done.exit_code == 1
+    assert done.output.strip() == f"Error: {bogus}: not a .keras file (not a zip archive)"
+    assert not (tmp_path / "run").exists()
