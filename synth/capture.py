@@ -142,7 +142,7 @@ class _Scene:
     jpeg_quality: int
     exposure_jitter: float
     thumb: np.ndarray  # [present?, edge, position along it, size, tone, angle]
-    fit_margin: float = 0.97  # the page's span as a fraction of the frame's, at most
+    fit_margin: float = 0.97  # the page's span as a fraction of the frame's, at most (fills: up to 1.02)
 
 
 def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
@@ -178,7 +178,9 @@ def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
     # Drawn last, so every capture without it keeps the scene it had before fills existed.
     fill = rng.random(4)
     if kind in DOCUMENT_KINDS and fill[0] < FILL_SHARE:
-        fit_margin = float(0.985 + 0.015 * fill[1])
+        # Up to 2% past the frame: a scanner's crop or a phone held that close clips the blank
+        # margin, which the label counts (page_in_frame) but barely.
+        fit_margin = float(0.985 + 0.035 * fill[1])
         coverage = 2.0  # larger than the frame: _page_quad fits it to the margin
         angle = float(rng.normal(0, 0.8))
         tilt = tilt * 0.15
@@ -236,7 +238,8 @@ def _page_quad(sc: _Scene, page_w: float, page_h: float) -> np.ndarray:
     lo = -quad.min(0)
     hi = np.array([sc.width, sc.height]) - quad.max(0)
     want = np.array([sc.centre[0] * sc.width, sc.centre[1] * sc.height])
-    return quad + np.clip(want, lo, hi)
+    # A page wider than the frame (an overscanned fill) is centred: it overhangs both sides alike.
+    return quad + np.where(lo <= hi, np.clip(want, lo, hi), (lo + hi) / 2)
 
 
 def _area_inside(quad: np.ndarray, width: int, height: int) -> float:
