@@ -132,7 +132,7 @@ def targets_of(samples: Samples, with_defects: bool) -> dict[str, np.ndarray]:
 
 
 def defect_balance_weights(defects: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Per-image loss weights (mean 1) so each defect weighs as much as the clean images do.
+    """Per-image loss weights (mean 1) that lift rare defects above their share of the images.
 
     An image's group is its strongest defect of severity >= ``threshold``, or "clean". A group's
     weight goes as 1 / sqrt(its count): full inverse-frequency weighting would let a few hundred
@@ -164,6 +164,8 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
     if augment == "paper" and view != "frame":
         raise ValueError(f"the paper augmentation crops, which would cut across the {view} view's tiles")
     n = len(images)
+    if weights is not None and len(weights) != n:
+        raise ValueError(f"{len(weights)} weights for {n} images")
     names = sorted(targets)
     arrays = [targets[name] for name in names]
     stored = images.shape[1]
@@ -200,8 +202,6 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
             image = image[offset:offset + input_size, offset:offset + input_size]
         return image, labels, *weight
 
-    if weights is not None and len(weights) != n:
-        raise ValueError(f"{len(weights)} weights for {n} images")
     dataset = tf.data.Dataset.range(n)
     if shuffle:
         dataset = dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)
