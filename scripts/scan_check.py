@@ -13,7 +13,6 @@ images.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
@@ -60,7 +59,6 @@ def main() -> None:
         count = sum(len(v) for v in kinds.values())
         per_kind = ", ".join(f"{kind} {sum(v)}/{len(v)}" for kind, v in kinds.items())
         print(f"{name}: {total}/{count} clean scans accepted ({100 * total / count:.0f}%) — {per_kind}")
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":

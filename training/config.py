@@ -59,7 +59,7 @@ class TrainConfig:
     defect_head: bool | None = None  # None: on when the labels have defect_ columns
     defect_weight: float = 1.0
     dropout: float = 0.75
-    balance: str = "none"  # defects: weight training images so each defect counts as much as a clean one
+    balance: str = "none"  # defects: 1/sqrt-frequency loss weights per strongest defect (pipeline.py)
     bn_momentum: float | None = None  # None: 0.99 from scratch, the backbone's own when pretrained
     threshold: float | None = None  # None: the middle of the score scale
     seed: int = 0
