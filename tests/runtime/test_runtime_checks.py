@@ -1,9 +1,10 @@
 """The native-resolution OpenCV checks on rendered pages."""
 import time
 
+import cv2
 import numpy as np
 import pytest
-from nima_edge.runtime.checks import run_checks
+from nima_edge.runtime.checks import jpeg_quality, run_checks
 from runtime_pages import render_page
 
 
@@ -49,6 +50,31 @@ def test_dark_glare_and_blank_frames():
 def test_small_and_grey_frames():
     checks = run_checks(np.zeros((40, 40), np.uint8))
     assert not checks.page_found and checks.blur_ratio is None
+
+
+def _through_jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    _ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+@pytest.mark.parametrize("quality", [4, 10, 25, 50])
+def test_jpeg_quality_is_read_from_the_quantisation(quality):
+    page = render_page(blur=1.0)  # a camera's own softness
+    assert jpeg_quality(_through_jpeg(page, quality)) == pytest.approx(quality, rel=0.15)
+
+
+def test_no_jpeg_grid_means_no_jpeg_estimate():
+    page = render_page(blur=1.0)
+    never_compressed = jpeg_quality(page)
+    assert never_compressed is None or never_compressed > 80
+    saved_well = jpeg_quality(_through_jpeg(page, 95))
+    assert saved_well is None or saved_well > 80
+    # Cropped off the 8x8 grid after saving: the quantisation no longer shows, so no claim is made.
+    shifted = jpeg_quality(_through_jpeg(page, 10)[3:, 5:])
+    assert shifted is None or shifted > 80
+    washed_out = np.full((720, 1280, 3), 252, np.uint8)
+    assert jpeg_quality(_through_jpeg(washed_out, 10)) is None  # one grey level fits any step
+    assert run_checks(_through_jpeg(page, 10)).jpeg_quality == pytest.approx(10, rel=0.15)
 
 
 def test_checks_are_fast_on_720p():

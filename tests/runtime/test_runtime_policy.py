@@ -45,6 +45,32 @@ def test_sharp_capture_has_no_penalty_and_ok_has_no_reasons():
     assert a.blur_penalty == 0 and a.mean == pytest.approx(8.0) and a.verdict == "ok" and a.reasons == []
 
 
+def test_a_heavily_compressed_jpeg_is_penalised_and_named():
+    page = render_page(blur=1.0)
+    p = np.zeros(10, np.float32)
+    p[7] = 1.0
+    penalties = []
+    for quality in (95, 30, 15, 8, 3):
+        _ok, data = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        a = decide(Score(p, 8.0, 0.0), run_checks(cv2.imdecode(data, cv2.IMREAD_COLOR)), VALUES, Policy(threshold=5))
+        assert a.mean == pytest.approx(8.0 - a.jpeg_penalty * 7.0, abs=1e-4)
+        penalties.append(a.jpeg_penalty)
+    assert penalties[0] == penalties[1] == 0.0  # quality 30 and better costs nothing
+    assert penalties == sorted(penalties) and penalties[-1] == pytest.approx(Policy().max_jpeg_penalty)
+    assert a.verdict == "retake" and a.reason_codes[0] == "jpeg"
+
+
+def test_blur_and_jpeg_penalties_compound():
+    p = np.zeros(10, np.float32)
+    p[7] = 1.0
+    _ok, data = cv2.imencode(".jpg", render_page(blur=2.0), [cv2.IMWRITE_JPEG_QUALITY, 12])
+    a = decide(Score(p, 8.0, 0.0), run_checks(cv2.imdecode(data, cv2.IMREAD_COLOR)), VALUES, Policy(threshold=5))
+    assert a.blur_penalty > 0 and a.jpeg_penalty > 0
+    kept = (1 - a.blur_penalty) * (1 - a.jpeg_penalty)
+    assert a.mean == pytest.approx(1.0 + kept * 7.0, abs=1e-4)
+    assert {"defocus", "jpeg"} <= set(a.reason_codes)
+
+
 def test_reasons_come_from_model_defects_most_severe_first():
     p = np.zeros(10, np.float32)
     p[1] = 1.0
