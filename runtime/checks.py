@@ -39,7 +39,7 @@ SAMPLING_SIGMA = 1.0  # what a sharp capture reads after pixel sampling, demosai
 SATURATED = 250
 GLARE_CONTRAST = 15  # grey levels a glare blob stands above the paper's median
 DARK = 8
-JPEG_BLOCKS = 400  # 8x8 blocks with ink measured for the JPEG quality estimate
+JPEG_BLOCKS = 300  # 8x8 blocks with ink measured for the JPEG quality estimate
 FLAT_BLOCK = 8  # grey levels (any channel): a flatter block says nothing about JPEG quantisation
 
 
