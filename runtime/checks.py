@@ -258,18 +258,22 @@ _DCT = np.array([[math.sqrt((1 if k == 0 else 2) / 8) * math.cos((2 * n + 1) * k
                   for n in range(8)] for k in range(8)], dtype=np.float32)
 # (row, column) of a luma coefficient -> its step in the IJG table at quality 50, and the smallest
 # coefficient magnitude taken as "not quantised to zero" (DC is never zero-heavy).
-_JPEG_PROBES = {(0, 0): (16, 0.5), (0, 1): (11, 2.5), (1, 0): (12, 2.5)}
-_STEPS = np.arange(2, 256, dtype=np.float32)[:, None]
-_STEP_TOLERANCE = np.maximum(1.5, 0.06 * _STEPS)  # decoding rounds each channel: a level or two of slack
+_JPEG_PROBES = {(0, 0): (16, 0.5), (0, 1): (11, 2.5), (1, 0): (12, 2.5), (1, 1): (12, 2.5),
+                (0, 2): (10, 2.5), (2, 0): (14, 2.5)}
+# Decoding rounds each channel: a level or two of slack. Steps start at 4 because with that slack
+# any value is "a multiple" of 2 or 3, so qualities above ~85 (steps <= 3) read as no JPEG at all.
+_STEPS = np.arange(4, 256, dtype=np.float32)[:, None]
+_STEP_TOLERANCE = np.maximum(1.5, 0.06 * _STEPS)
 
 
 def jpeg_quality(image: np.ndarray, max_blocks: int = JPEG_BLOCKS) -> float | None:
-    """The JPEG quality (IJG scale, 1..100) a decoded frame was saved at; None without a JPEG grid.
+    """The JPEG quality (IJG scale, 1..~85) a decoded frame was saved at; None without a JPEG grid
+    (or above ~85, where the steps are too fine to tell from none).
 
     Blocks with a clipped channel are left out (clipping after decoding moves their luma off the
     quantiser's grid), and so are flat ones: bare paper of one grey level is a "multiple" of any
-    divisor of it, in a clean PNG as much as in a JPEG. The estimate is the median over three
-    low-frequency coefficients.
+    divisor of it, in a clean PNG as much as in a JPEG. Six low-frequency coefficients are read
+    separately, and at least two must agree (agreed_quality).
     """
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
@@ -294,11 +298,11 @@ def jpeg_quality(image: np.ndarray, max_blocks: int = JPEG_BLOCKS) -> float | No
         step = quantiser_step(coefficients[:, row, col], smallest)
         if step is not None:
             qualities.append(ijg_quality(step, base_step))
-    return float(np.median(qualities)) if qualities else None
+    return agreed_quality(qualities)
 
 
-def quantiser_step(values: np.ndarray, smallest: float, min_count: int = 30) -> float | None:
-    """The largest step (2..255) of which 85% of the values are nonzero multiples, or None.
+def quantiser_step(values: np.ndarray, smallest: float, min_count: int = 8) -> float | None:
+    """The largest step (4..255) of which 85% of the values are nonzero multiples, or None.
 
     The multiples must include at least two different ones each holding 5% of the values: values
     bunched at one level (a washed-out page) are a multiple of any of its divisors.
@@ -314,6 +318,17 @@ def quantiser_step(values: np.ndarray, smallest: float, min_count: int = 30) -> 
         if np.count_nonzero(counts >= 0.05 * values.size) >= 2:
             return float(_STEPS[index, 0])
     return None
+
+
+def agreed_quality(qualities: list[float], spread: float = 1.25) -> float | None:
+    """The median of the largest group of at least two estimates within ``spread`` of each other.
+
+    A page whose blocks sit at a few grey levels can fit a large step in one coefficient by
+    coincidence; a real quantisation table shows in all of them.
+    """
+    groups = [[q for q in qualities if low <= q <= low * spread] for low in qualities]
+    best = max(groups, key=len, default=[])
+    return float(np.median(best)) if len(best) >= 2 else None
 
 
 def ijg_quality(step: float, base_step: float) -> float:

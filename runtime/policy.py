@@ -6,10 +6,11 @@ The combination rule (documented in docs/runtime.md):
   ``blur_ratio`` of runtime.checks (blur beyond pixel sampling, in pen-stroke widths) sets a
   penalty ``lam = max_blur_penalty * clip((blur_ratio - blur_ratio_ok) / (blur_ratio_bad -
   blur_ratio_ok), 0, 1)``.
-* JPEG blocking is as hard for the model to see, so the quality the frame was saved at, read from
-  its quantisation by runtime.checks, sets a second penalty ``lam_jpeg = max_jpeg_penalty *
-  clip(ln(jpeg_quality_ok / quality) / ln(jpeg_quality_ok / jpeg_quality_bad), 0, 1)``. Together
-  ``lam = 1 - (1 - lam_blur) * (1 - lam_jpeg)``.
+* JPEG blocking is as hard for the model to see, so the quality Q the frame was saved at, read
+  from its quantisation by runtime.checks, sets a second penalty ``lam_jpeg = 1 / (1 + (Q /
+  jpeg_half_quality)^2)``: the synthetic labels' own JPEG factor, which falls smoothly with Q, so a
+  page saved at a lower quality always scores lower. Together ``lam = 1 - (1 - lam_blur) * (1 -
+  lam_jpeg)``.
 * The penalty moves that share of probability mass to the lowest score bin:
   ``p' = (1 - lam) * p + lam * onehot(lowest)``. So ``mean' = mean - lam * (mean - lowest value)``,
   and DESIGN.md's contract (mean = sum p_i * v_i over the reported distribution) still holds.
@@ -35,6 +36,7 @@ from .strict import unknown_keys
 
 GENERIC_REASON = "Retake: the photo is not clear enough"
 MIN_SIDE = 32  # pixels: below this there is no document to judge (a 1x1 image is refused)
+JPEG_REASON_PENALTY = 0.1  # below this (quality above ~25) compression is not worth naming
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,10 @@ class Policy:
     blur_ratio_ok: float = 0.3
     blur_ratio_bad: float = 0.7
     max_blur_penalty: float = 0.8
-    # Fitted on 400 JPEG-damaged training captures: the share of the model's excess over the
-    # label that had to go, by estimated quality (0.8 at q <= 4, 0.45 at q 7-11, 0.15 at q 16-25).
-    jpeg_quality_ok: float = 30.0
-    jpeg_quality_bad: float = 3.5
-    max_jpeg_penalty: float = 0.85
+    # The JPEG quality that costs half the score above the floor. Fitted on 400 JPEG-damaged
+    # training captures: the share of the model's excess over the label that had to go was 0.8 at
+    # q <= 4, 0.45 at q 7-11, 0.15 at q 16-25 (the curve gives 0.82, 0.47, 0.15).
+    jpeg_half_quality: float = 8.5
     min_brightness: float = 70.0
     max_clipped: float = 0.5
     min_glare: float = 0.01
@@ -73,8 +74,7 @@ class Policy:
     def jpeg_penalty(self, checks: Checks | None) -> float:
         if checks is None or checks.jpeg_quality is None:
             return 0.0
-        span = np.log(self.jpeg_quality_ok / self.jpeg_quality_bad)
-        return self.max_jpeg_penalty * float(np.clip(np.log(self.jpeg_quality_ok / checks.jpeg_quality) / span, 0.0, 1.0))
+        return 1.0 / (1.0 + (checks.jpeg_quality / self.jpeg_half_quality) ** 2)
 
 
 @dataclass(frozen=True)
@@ -174,9 +174,9 @@ def rank_causes(score: Score, checks: Checks | None, penalty: float, policy: Pol
             # In a dark frame the camera's noise reduction and long exposure smear edges: light is
             # the cause to fix first, so blur ranks after it.
             note("defocus", blur * (0.5 if dark else 1.0))
-        if jpeg_penalty > 0:
+        if jpeg_penalty >= JPEG_REASON_PENALTY:
             # Measured from the file's own quantisation, not guessed: ranks like native blur.
-            note("jpeg", 0.5 + 0.5 * jpeg_penalty / max(policy.max_jpeg_penalty, 1e-9))
+            note("jpeg", 0.5 + 0.5 * jpeg_penalty)
     if not severity and defects:
         code, probability = max(defects.items(), key=lambda item: item[1])
         if probability >= policy.fallback_defect_threshold:

@@ -6,7 +6,7 @@
 Synthetic twins: for each of --pages held-out pages (seeds 900000+, never in a training set, which
 use seeds drawn from --seed 1) and each defect of synth.PAGE_DEFECTS, the same page is rendered at
 severities 0, 0.25, 0.5, 0.75 and 1. Real pages (--real: every image in DIR, e.g. scans from
-scripts/real_photos.py): controlled OpenCV degradations at five strengths each (Gaussian blur,
+scripts/real_scans.py): controlled OpenCV degradations at five strengths each (Gaussian blur,
 motion blur, darkening, over-exposure, a glare blob, JPEG quality, down-sampling, cut-off).
 
 A pair is (strength k, strength k+1) of the same page and defect; it counts as falling when the
@@ -118,7 +118,7 @@ def _table(title: str, report: dict[str, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="default: the shipped model")
-    parser.add_argument("--pages", type=int, default=20)
+    parser.add_argument("--pages", type=int, default=20, help="synthetic pages; 0 for real pages only")
     parser.add_argument("--size", type=int, default=1600, help="long side of the synthetic captures, px")
     parser.add_argument("--real", type=Path, help="a folder of real page images to degrade")
     parser.add_argument("--json", type=Path)
@@ -132,8 +132,9 @@ def main() -> None:
             synthetic[defect].append([_scores(assessor, render_capture(FIRST_SEED + page, {defect: s}, kind=kind,
                                                                        size=args.size)[0]) for s in SEVERITIES])
         print(f"page {page + 1}/{args.pages}", file=sys.stderr, flush=True)
-    result["synthetic"] = _count(synthetic)
-    print(_table(f"Synthetic twins: {args.pages} held-out pages x {len(SEVERITIES)} severities", result["synthetic"]))
+    if args.pages:
+        result["synthetic"] = _count(synthetic)
+        print(_table(f"Synthetic twins: {args.pages} held-out pages x {len(SEVERITIES)} severities", result["synthetic"]))
     if args.real:
         real: dict[str, list] = {d: [] for d in REAL_DEGRADATIONS}
         paths = list(iter_image_paths([args.real]))

@@ -1,5 +1,6 @@
 """The retake decision: combination with native sharpness, reasons, thresholds."""
 import dataclasses
+import itertools
 
 import cv2
 import numpy as np
@@ -55,8 +56,9 @@ def test_a_heavily_compressed_jpeg_is_penalised_and_named():
         a = decide(Score(p, 8.0, 0.0), run_checks(cv2.imdecode(data, cv2.IMREAD_COLOR)), VALUES, Policy(threshold=5))
         assert a.mean == pytest.approx(8.0 - a.jpeg_penalty * 7.0, abs=1e-4)
         penalties.append(a.jpeg_penalty)
-    assert penalties[0] == penalties[1] == 0.0  # quality 30 and better costs nothing
-    assert penalties == sorted(penalties) and penalties[-1] == pytest.approx(Policy().max_jpeg_penalty)
+    assert penalties[0] < 0.02  # a phone's own JPEG costs next to nothing
+    assert all(later > earlier for earlier, later in itertools.pairwise(penalties))
+    assert penalties[-1] > 0.85
     assert a.verdict == "retake" and a.reason_codes[0] == "jpeg"
 
 
