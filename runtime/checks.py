@@ -16,11 +16,13 @@ sampled synthetic edge reads 0.8 px). A stroke width measured on
 the ink itself would grow with the very blur it is meant to judge.
 
 JPEG damage is read from the pixels too: the model's view barely shows blocking (on the training
-captures it scored quality-4 JPEGs 6.7 against labels of 1.9), but a decoded JPEG keeps its
+captures it scored quality-4 JPEGs 6.5 against labels of 1.9), but a decoded JPEG keeps its
 quantisation. On the 8x8 grid the DCT coefficients of its luma sit on multiples of the quantiser
 steps, so the largest step that explains the coefficients, read against the standard (IJG) tables,
 estimates the quality the file was saved at. A frame that never went through JPEG, or one resized
-or cropped off the grid since, shows no such steps and gets ``None``: no evidence, no penalty.
+or cropped off the grid since, shows no such steps and gets ``None``: no evidence, no penalty. So
+does a scan whose paper is clipped to pure white: every block with ink then holds clipped pixels,
+which decoding pushed off the grid.
 """
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ class Checks:
     stroke_px: float  # expected pen-stroke width in native pixels (from the page's size)
     blur_ratio: float | None  # blur beyond pixel sampling / stroke_px; None when no tile holds ink
     tiles: int  # tiles that held ink
-    jpeg_quality: float | None  # estimated JPEG quality (1..100) the frame was saved at; None: no sign of JPEG
+    jpeg_quality: float | None  # estimated JPEG quality (1..~85) the frame was saved at; None: no sign of JPEG
     ms: float
 
     def to_dict(self) -> dict:

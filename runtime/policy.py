@@ -129,7 +129,7 @@ def decide(score: Score, checks: Checks | None, score_values: np.ndarray, policy
     verdict = "ok" if float(mean) >= policy.threshold else "retake"
     codes: list[str] = []
     if verdict == "retake":
-        codes = rank_causes(score, checks, blur, policy, jpeg)
+        codes = rank_causes(score, checks, policy, blur_penalty=blur, jpeg_penalty=jpeg)
     reasons = [REASONS[c] for c in codes] or ([GENERIC_REASON] if verdict == "retake" else [])
     return Assessment(
         mean=float(mean), std=float(std), distribution=distribution.astype(np.float32), verdict=verdict,
@@ -138,7 +138,7 @@ def decide(score: Score, checks: Checks | None, score_values: np.ndarray, policy
     )
 
 
-def rank_causes(score: Score, checks: Checks | None, penalty: float, policy: Policy,
+def rank_causes(score: Score, checks: Checks | None, policy: Policy, blur_penalty: float = 0.0,
                 jpeg_penalty: float = 0.0) -> list[str]:
     """Defect names, most severe first, from the model's defects output and the checks."""
     severity: dict[str, float] = {}
@@ -169,8 +169,8 @@ def rank_causes(score: Score, checks: Checks | None, penalty: float, policy: Pol
             note("incomplete", 0.85 * weight)
         elif checks.page_found and checks.coverage < policy.min_coverage:
             note("lowres", 0.6 * weight)
-        if penalty > 0:
-            blur = 0.5 + 0.5 * penalty / max(policy.max_blur_penalty, 1e-9)
+        if blur_penalty > 0:
+            blur = 0.5 + 0.5 * blur_penalty / max(policy.max_blur_penalty, 1e-9)
             # In a dark frame the camera's noise reduction and long exposure smear edges: light is
             # the cause to fix first, so blur ranks after it.
             note("defocus", blur * (0.5 if dark else 1.0))
