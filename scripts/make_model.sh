@@ -5,7 +5,7 @@
 #   nohup make model > model.log 2>&1 &
 # Knobs (environment): COUNT, TEST_COUNT, BACKBONE, ALPHA, SIZE, VIEW, EPOCHS, TIME_BUDGET (minutes), BALANCE,
 # LR, INIT_FROM (a .keras to fine-tune instead of training from scratch), RUN, DATA, TEST.
-# 26 epochs is what fits: ~145 s an epoch here, and the cosine schedule must reach its end inside
+# 26 epochs is what fits: 125-155 s an epoch on 2 cores, and the cosine schedule must reach its end inside
 # the time budget (a run cut short by the budget keeps its best epoch, but never cooled down).
 set -euo pipefail
 cd "$(dirname "$0")/.."

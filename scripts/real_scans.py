@@ -46,7 +46,9 @@ def extract(sdist: Path, names: tuple[str, ...], into: Path) -> dict[str, Path]:
         for member in archive.getmembers():
             name = Path(member.name).name
             if name in names and "/tests/resources/" in member.name:
-                archive.extract(member, into, filter="data")
+                # The "data" filter refuses links and paths out of the folder (Python >= 3.11.4).
+                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                archive.extract(member, into, **safe)
                 found[name] = into / member.name
     missing = sorted(set(names) - set(found))
     if missing:
@@ -64,7 +66,12 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--sdist", type=Path, help="an ocrmypdf sdist already downloaded (default: pip download)")
     parser.add_argument("--dpi", type=int, default=200, help="resolution the PDFs are rendered at")
+    parser.add_argument("--force", action="store_true", help="overwrite pages already in OUT_DIR")
     args = parser.parse_args()
+    names = [*IMAGES, *(Path(name).stem + ".png" for name in PDFS)]
+    existing = [name for name in names if (args.out / name).exists()]
+    if existing and not args.force:
+        raise SystemExit(f"{args.out}: {', '.join(existing)} already there (use --force to overwrite)")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
