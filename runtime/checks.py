@@ -42,6 +42,7 @@ SATURATED = 250
 GLARE_CONTRAST = 15  # grey levels a glare blob stands above the paper's median
 DARK = 8
 JPEG_BLOCKS = 300  # 8x8 blocks with ink measured for the JPEG quality estimate
+STEP_VALUES = 128  # coefficients per quantiser-step search
 FLAT_BLOCK = 8  # grey levels (any channel): a flatter block says nothing about JPEG quantisation
 
 
@@ -312,6 +313,7 @@ def quantiser_step(values: np.ndarray, smallest: float, min_count: int = 8) -> f
     values = values[np.abs(values) >= smallest]
     if values.size < min_count:
         return None
+    values = values[:: math.ceil(values.size / STEP_VALUES)]  # a fraction needs no more, and it costs
     multiples = np.round(values / _STEPS)
     multiples = np.where(multiples == 0, np.sign(values), multiples)  # the nearest nonzero multiple
     fits = (np.abs(values - multiples * _STEPS) <= _STEP_TOLERANCE).mean(axis=1) >= 0.85
