@@ -278,23 +278,25 @@ def jpeg_quality(image: np.ndarray, max_blocks: int = JPEG_BLOCKS) -> float | No
     divisor of it, in a clean PNG as much as in a JPEG. Six low-frequency coefficients are read
     separately, and at least two must agree (agreed_quality).
     """
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    image = image[..., :3]
+    image = image[..., None] if image.ndim == 2 else image[..., :3]
+    channels = image.shape[2]
     rows, cols = image.shape[0] // 8, image.shape[1] // 8
     if rows * cols == 0:
         return None
     # Candidates from every stride-th row of blocks; most of a page is bare paper, so take many
-    # and keep the few hundred that hold ink.
+    # and keep the few hundred that hold ink. Rows are picked before the columns are trimmed to
+    # the grid, so only the picked bands are ever copied, not the frame.
     stride = max(1, math.ceil(rows * cols / (8 * max_blocks)))
-    bands = image[: rows * 8, : cols * 8].reshape(rows, 8, cols, 8, 3)[::stride]
-    blocks = bands.transpose(0, 2, 1, 3, 4).reshape(-1, 8, 8, 3)
+    bands = image[: rows * 8].reshape(rows, 8, image.shape[1], channels)[::stride, :, : cols * 8]
+    blocks = bands.reshape(-1, 8, cols, 8, channels).transpose(0, 2, 1, 3, 4).reshape(-1, 8, 8, channels)
     low, high = blocks.min(axis=(1, 2, 3)), blocks.max(axis=(1, 2, 3))
     blocks = blocks[(high < 255) & (low > 0) & (high.astype(np.int16) - low >= FLAT_BLOCK)]
     if len(blocks) < 50:
         return None
     blocks = blocks[np.linspace(0, len(blocks) - 1, min(len(blocks), max_blocks)).astype(int)]
-    luma = cv2.cvtColor(blocks.reshape(-1, 8, 3), cv2.COLOR_BGR2GRAY).reshape(-1, 8, 8).astype(np.float32)
+    luma = blocks[..., 0] if channels == 1 else cv2.cvtColor(
+        blocks.reshape(-1, 8, 3), cv2.COLOR_BGR2GRAY).reshape(-1, 8, 8)
+    luma = luma.astype(np.float32)
     coefficients = _DCT @ (luma - 128.0) @ _DCT.T
     qualities = []
     for (row, col), (base_step, smallest) in _JPEG_PROBES.items():

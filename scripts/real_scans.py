@@ -34,6 +34,11 @@ IMAGES = ("linn.png", "typewriter.png")
 PDFS = ("skew.pdf", "rotated_skew.pdf", "c03-29.pdf", "epson.pdf", "masks.pdf")
 
 
+def page_name(resource: str) -> str:
+    """The file a resource is written as: PNGs as they are, PDF pages rendered to PNG."""
+    return Path(resource).stem + ".png"
+
+
 def fetch_sdist(into: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "download", SDIST, "--no-binary", ":all:", "--no-deps",
                     "--quiet", "--dest", str(into)], check=True)
@@ -68,8 +73,7 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, default=200, help="resolution the PDFs are rendered at")
     parser.add_argument("--force", action="store_true", help="overwrite pages already in OUT_DIR")
     args = parser.parse_args()
-    names = [*IMAGES, *(Path(name).stem + ".png" for name in PDFS)]
-    existing = [name for name in names if (args.out / name).exists()]
+    existing = [page_name(name) for name in IMAGES + PDFS if (args.out / page_name(name)).exists()]
     if existing and not args.force:
         raise SystemExit(f"{args.out}: {', '.join(existing)} already there (use --force to overwrite)")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -84,7 +88,7 @@ def main() -> None:
         if not can_render:
             print("Ghostscript (gs) not found: the PDF pages were skipped", file=sys.stderr)
         for name in PDFS if can_render else ():
-            png = args.out / (Path(name).stem + ".png")
+            png = args.out / page_name(name)
             render_pdf(files[name], png, args.dpi)
             print(png)
 
