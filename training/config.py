@@ -90,6 +90,7 @@ class TrainConfig:
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}"),
             (self.loss_r > 0, "loss_r must be positive"),
             (self.bn_momentum is None or 0 <= self.bn_momentum < 1, "bn_momentum must lie in [0, 1)"),
+            (0 <= self.dropout < 1, "dropout must lie in [0, 1)"),
             (self.limit is None or self.limit >= 1, "limit must be at least 1"),
             (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5, "val/test fractions must lie in (0, 0.5)"),
         ]
