@@ -3,7 +3,7 @@
 #   synthesize -> train -> calibrate -> export int8 (fidelity gate) -> evaluate on a held-out set -> install.
 # Every step resumes or is skipped when its output exists, so a killed run is simply started again:
 #   nohup make model > model.log 2>&1 &
-# Knobs (environment): COUNT, TEST_COUNT, BACKBONE, ALPHA, SIZE, VIEW, EPOCHS, TIME_BUDGET (minutes), BALANCE,
+# Knobs (environment): COUNT, TEST_COUNT, BACKBONE, ALPHA, SIZE, VIEW, DROPOUT, EPOCHS, TIME_BUDGET (minutes), BALANCE,
 # LR, INIT_FROM (a .keras to fine-tune instead of training from scratch), RUN, DATA, TEST.
 # 26 epochs is what fits: 125-155 s an epoch on 2 cores, and the cosine schedule must reach its end inside
 # the time budget (a run cut short by the budget keeps its best epoch, but never cooled down).
@@ -15,6 +15,7 @@ test=${TEST:-data/synth_test}         # held out: never used for training or cal
 run=${RUN:-runs/default}
 count=${COUNT:-12000}; test_count=${TEST_COUNT:-1000}
 backbone=${BACKBONE:-mobilenet_v2}; alpha=${ALPHA:-0.35}; size=${SIZE:-160}; view=${VIEW:-frame+detail}
+dropout=${DROPOUT:-0.75}
 epochs=${EPOCHS:-26}; budget=${TIME_BUDGET:-75}; balance=${BALANCE:-none}
 start=()
 [ -n "${INIT_FROM:-}" ] && start+=(--init-from "$INIT_FROM")
@@ -32,9 +33,9 @@ if [ ! -f "$test/labels.csv" ]; then
     $nima synth "$test" --count "$test_count" --seed 2 --workers 2 $(resume_flag "$test/.synth_run.json")
 fi
 if [ ! -f "$run/metrics.json" ]; then
-    step "train $backbone alpha $alpha at $size px ($view view) into $run"
+    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout) into $run"
     $nima train --data "$data/labels.csv" --format csv --backbone "$backbone" --alpha "$alpha" \
-        --input-size "$size" --view "$view" --epochs "$epochs" --lr-schedule cosine --batch-size 32 \
+        --input-size "$size" --view "$view" --dropout "$dropout" --epochs "$epochs" --lr-schedule cosine --batch-size 32 \
         --base-weights none --balance "$balance" "${start[@]}" --seed 0 \
         --time-budget "$budget" --out "$run" $(resume_flag "$run/config.json")
 fi
