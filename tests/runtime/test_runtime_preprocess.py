@@ -1,4 +1,4 @@
-"""The shared preprocessing: the whole-frame view and the frame+detail / frame+spread mosaics."""
+"""The shared preprocessing: the whole-frame view and the frame+detail mosaic."""
 import cv2
 import numpy as np
 import pytest
@@ -76,49 +76,10 @@ def test_a_frame_too_small_to_hold_three_windows_apart_still_gets_three():
     assert len(set(windows)) == 3
 
 
-def _letterhead_page() -> np.ndarray:
-    """A page whose densest ink is a bold letterhead block at the top left; the body below is lighter."""
-    frame = np.full((1500, 2000, 3), 225, np.uint8)
-    for y in range(60, 330, 45):
-        cv2.putText(frame, "CITY HEALTH", (80, y), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (10, 10, 10), 5, cv2.LINE_AA)
-    for y in range(600, 1400, 50):
-        cv2.putText(frame, "Tab. Amoxicillin 500 mg three times a day", (80, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
-                    (90, 90, 90), 1, cv2.LINE_AA)
-    return frame
-
-
-def test_spread_windows_reach_past_the_letterhead():
-    """frame+detail's windows crowd onto the densest ink; frame+spread keeps them a window apart,
-    so a scrawled or washed-out body below the letterhead still reaches the model."""
-    page = _letterhead_page()
-    search = shrink_long_side(page, 256)
-    crowded = detail_windows(page.shape[:2], search, (80, 80))
-    spread = detail_windows(page.shape[:2], search, (80, 80), gap=1)
-    assert all(y + h <= 400 for y, x, h, w in crowded)  # all three on the letterhead
-    assert spread[0] == crowded[0]  # the strongest window is the same
-    assert any(y >= 400 for y, x, h, w in spread)
-    size = spread[0][2]
-    for a in range(3):
-        for b in range(a + 1, 3):
-            (ya, xa, _, _), (yb, xb, _, _) = spread[a], spread[b]
-            assert max(abs(ya - yb), abs(xa - xb)) >= 2 * size - 16  # a window between (search-grid rounding)
-    mosaic = preprocess(page, 160, view="frame+spread")
-    assert mosaic.shape == (160, 160, 3)
-    assert np.array_equal(mosaic[:80, :80], preprocess(page, 160, view="frame+detail")[:80, :80])
-
-
-def test_spread_windows_close_up_when_the_frame_is_too_small():
-    frame = render_page(1024, 1024)
-    search = shrink_long_side(frame, 256)
-    assert len(set(detail_windows(frame.shape[:2], search, (300, 300), gap=1))) == 3  # only touching ones fit
-    assert len(set(detail_windows(frame.shape[:2], search, (600, 600), gap=1))) == 3  # only overlapping ones fit
-
-
-@pytest.mark.parametrize("view", ["frame+detail", "frame+spread"])
-@pytest.mark.parametrize("shape", [(5, 7, 3), (90, 3000, 3), (3000, 90), (40, 40, 4), (1, 1, 3)])
-def test_mosaic_of_odd_shaped_frames(shape, view):
+@pytest.mark.parametrize("shape", [(5, 7, 3), (90, 3000, 3), (3000, 90), (40, 40, 4)])
+def test_mosaic_of_odd_shaped_frames(shape):
     rng = np.random.default_rng(0)
-    out = preprocess(rng.integers(0, 255, shape, dtype=np.uint8), 96, view=view)
+    out = preprocess(rng.integers(0, 255, shape, dtype=np.uint8), 96, view="frame+detail")
     assert out.shape == (96, 96, 3)
 
 
@@ -128,8 +89,6 @@ def test_bad_view_and_odd_size_are_refused():
         preprocess(page, 64, view="tiles")
     with pytest.raises(ValueError, match="even input size"):
         preprocess(page, 65, view="frame+detail")
-    with pytest.raises(ValueError, match="even input size"):
-        preprocess(page, 65, view="frame+spread")
 
 
 def test_metadata_carries_the_view():
