@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 RESIZE_METHODS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
-VIEWS = ("frame", "frame+detail", "frame+spread")
+VIEWS = ("frame", "frame+detail")
 
 # frame+detail: the frame is judged at two scales at once. A 160 px squash of a 12 MP photo
 # leaves text a pixel tall, so a blurred, shaken or blocky page looks exactly like a sharp one;
@@ -16,11 +16,6 @@ DETAIL_LONG_SIDE = 1024
 DETAIL_TILES = 3
 # Where the detail tiles go is decided on a small grey copy, so choosing costs little.
 SEARCH_LONG_SIDE = 256
-# frame+spread: the same mosaic, but the detail windows are kept this many window sizes apart. The
-# densest ink of a page is its letterhead, so frame+detail's three windows often sit side by side
-# on it, and a scrawled body or a washed-out prescription never reaches the model; spread apart,
-# they sample letterhead, body and signature.
-WINDOW_GAP = {"frame+detail": 0, "frame+spread": 1}
 
 
 def view_problem(view: str, height: int, width: int) -> str | None:
@@ -30,7 +25,7 @@ def view_problem(view: str, height: int, width: int) -> str | None:
     """
     if view not in VIEWS:
         return f"unknown view {view!r}; choose from {', '.join(VIEWS)}"
-    if view in WINDOW_GAP and (height % 2 or width % 2):
+    if view == "frame+detail" and (height % 2 or width % 2):
         return f"the {view} view needs an even input size, got {height}x{width}"
     return None
 
@@ -47,8 +42,6 @@ def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize:
     view "frame+detail": a 2x2 mosaic. Top left, the whole frame squashed to a quarter of the
     input; the other three quarters, the three windows with the most ink-like detail, cut at
     DETAIL_LONG_SIDE scale (see detail_windows), strongest first in reading order of the tiles.
-
-    view "frame+spread": the same mosaic with the windows kept a window apart (WINDOW_GAP).
     """
     if isinstance(input_size, int):
         input_size = (input_size, input_size)
@@ -68,23 +61,21 @@ def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize:
     problem = view_problem(view, height, width)
     if problem:
         raise ValueError(problem)
-    if view in WINDOW_GAP:
-        image_bgr = _frame_and_detail(image_bgr, height, width, interpolation, WINDOW_GAP[view])
+    if view == "frame+detail":
+        image_bgr = _frame_and_detail(image_bgr, height, width, interpolation)
     elif image_bgr.shape[:2] != (height, width):
         image_bgr = cv2.resize(image_bgr, (width, height), interpolation=interpolation)
     return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
 
 
-def _frame_and_detail(image_bgr: np.ndarray, height: int, width: int, interpolation: int,
-                      gap: int) -> np.ndarray:
+def _frame_and_detail(image_bgr: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
     tile_h, tile_w = height // 2, width // 2
     search = shrink_long_side(image_bgr, SEARCH_LONG_SIDE)
     mosaic = np.empty((height, width, 3), dtype=np.uint8)
     # From the search copy rather than the full frame: the same box average, at a fraction of the cost.
     mosaic[:tile_h, :tile_w] = cv2.resize(search, (tile_w, tile_h), interpolation=interpolation)
     corners = [(0, tile_w), (tile_h, 0), (tile_h, tile_w)]
-    for (top, left), (y, x, h, w) in zip(corners, detail_windows(image_bgr.shape[:2], search, (tile_h, tile_w),
-                                                                     gap=gap)):
+    for (top, left), (y, x, h, w) in zip(corners, detail_windows(image_bgr.shape[:2], search, (tile_h, tile_w))):
         crop = image_bgr[y:y + h, x:x + w]
         shrinking = h >= tile_h and w >= tile_w
         mosaic[top:top + tile_h, left:left + tile_w] = cv2.resize(
@@ -102,15 +93,14 @@ def shrink_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
 
 
 def detail_windows(frame_hw: tuple[int, int], search_bgr: np.ndarray, tile_hw: tuple[int, int],
-                   count: int = DETAIL_TILES, gap: int = 0) -> list[tuple[int, int, int, int]]:
+                   count: int = DETAIL_TILES) -> list[tuple[int, int, int, int]]:
     """(y, x, height, width) in frame pixels of the ``count`` detail windows, strongest first.
 
     A window is a tile's size at DETAIL_LONG_SIDE scale. Its strength is the mean black-hat
     response (dark strokes thinner than a few pixels on a lighter ground: ink on paper) of the
-    search copy inside it; windows are taken greedily, ``gap`` window sizes apart (0: merely not
-    overlapping). When the frame is too small to hold them that far apart the gap shrinks, and
-    windows overlap only when not even touching ones fit. Blur, shake and JPEG blocking at frame
-    scale barely show at search scale, so the windows stay on the text of a degraded page too.
+    search copy inside it; windows are taken greedily without overlap, and may overlap only when
+    the frame is too small to hold them apart. Blur, shake and JPEG blocking at frame scale barely
+    show at search scale, so the windows stay on the text of a degraded page too.
     """
     frame_h, frame_w = frame_hw
     scale = max(frame_hw) / DETAIL_LONG_SIDE  # frame pixels per detail pixel
@@ -126,42 +116,17 @@ def detail_windows(frame_hw: tuple[int, int], search_bgr: np.ndarray, tile_hw: t
     integral = cv2.integral(ink)
     strength = (integral[box_h:, box_w:] - integral[:-box_h, box_w:] - integral[box_h:, :-box_w]
                 + integral[:-box_h, :-box_w])
-    corners: list[tuple[int, int]] = []
-    for spacing in range(gap, -1, -1):
-        corners = _spaced_corners(strength, corners, count, (box_h * (1 + spacing), box_w * (1 + spacing)))
-        if len(corners) == count:
-            break
-    else:  # no room left apart: overlapping beats repeating one
-        order = np.argsort(-strength, axis=None, kind="stable")  # ties: the first, as argmax
-        taken = set(corners)
-        extra = [c for c in zip(*np.unravel_index(order[:count + len(taken)], strength.shape)) if c not in taken]
-        corners += [(int(i), int(j)) for i, j in extra[:count - len(corners)]]
-        corners += [corners[0]] * (count - len(corners))  # a 1-position frame: the same window again
+    free = np.ones(strength.shape, dtype=bool)
+    taken = np.zeros(strength.shape, dtype=bool)
     windows = []
-    for i, j in corners:
+    for _ in range(count):
+        candidates = np.where(free, strength, -np.inf)
+        if not np.isfinite(candidates).any():  # no room left apart: overlapping beats repeating one
+            candidates = np.where(taken, -np.inf, strength) if not taken.all() else strength
+        i, j = np.unravel_index(int(np.argmax(candidates)), candidates.shape)
+        free[max(0, i - box_h + 1):i + box_h, max(0, j - box_w + 1):j + box_w] = False
+        taken[i, j] = True
         y = min(max(0, round(i / to_search)), frame_h - win_h)
         x = min(max(0, round(j / to_search)), frame_w - win_w)
         windows.append((y, x, win_h, win_w))
     return windows
-
-
-def _spaced_corners(strength: np.ndarray, corners: list[tuple[int, int]], count: int,
-                    distance: tuple[int, int]) -> list[tuple[int, int]]:
-    """``corners`` plus the strongest further corners at least ``distance`` (rows, cols) from every
-    corner chosen, greedily, until there are ``count`` or no room is left."""
-    free = np.ones(strength.shape, dtype=bool)
-    corners = list(corners)
-
-    def block(i: int, j: int) -> None:
-        free[max(0, i - distance[0] + 1):i + distance[0], max(0, j - distance[1] + 1):j + distance[1]] = False
-
-    for i, j in corners:
-        block(i, j)
-    while len(corners) < count:
-        candidates = np.where(free, strength, -np.inf)
-        if not np.isfinite(candidates).any():
-            break
-        i, j = np.unravel_index(int(np.argmax(candidates)), candidates.shape)
-        corners.append((int(i), int(j)))
-        block(int(i), int(j))
-    return corners

@@ -64,8 +64,7 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
                    "for csv, since a document set must keep its page edges, and for the frame+detail view].")
 @click.option("--view", type=click.Choice(VIEWS), default="frame", show_default=True,
               help="What the model sees: the whole frame squashed, or frame+detail: a quarter-size frame plus "
-                   "three text-scale tiles, so blur, shake and blocking show (needs an even input size); "
-                   "frame+spread: the same, with the tiles a tile apart, so they reach past the letterhead.")
+                   "three text-scale tiles, so blur, shake and blocking show (needs an even input size).")
 @click.option("--balance", type=click.Choice(BALANCES), default="none", show_default=True,
               help="defects: weight each training image by 1/sqrt of how many share its strongest defect, "
                    "so rare defects are not drowned by clean pages (needs defect_<name> columns).")
