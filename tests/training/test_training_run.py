@@ -270,7 +270,7 @@ def test_the_paper_crop_is_refused_for_the_detail_view():
         TrainConfig(data="x.csv", format="csv", dropout=1.0)
 
 
-def test_a_spread_view_model_keeps_its_view_through_export(document_set, tmp_path):
+def test_a_detail_view_model_keeps_its_view_through_export(document_set, tmp_path):
     """Trained on mosaics, exported, scored by the runtime: the runtime builds the same mosaic.
     The dropout asked for is the one the model carries.
 
@@ -280,25 +280,25 @@ def test_a_spread_view_model_keeps_its_view_through_export(document_set, tmp_pat
     from nima_edge.training.train import train
 
     out = tmp_path / "run"
-    train(_config(document_set, epochs=2, view="frame+spread", lr_schedule="cosine", limit=40, dropout=0.3), out,
+    train(_config(document_set, epochs=2, view="frame+detail", lr_schedule="cosine", limit=40, dropout=0.3), out,
           echo=lambda _: None)
     history = (out / "history.csv").read_text().strip().splitlines()[1:]
     rates = [float(line.split(",")[6]) for line in history]
     assert rates[1] < rates[0]  # the cosine schedule decays
     model, spec = load_nima(out / "model.keras")
-    assert spec.view == "frame+spread" and spec.dropout == 0.3
+    assert spec.view == "frame+detail" and spec.dropout == 0.3
     assert json.loads((out / "config.json").read_text())["dropout"] == 0.3
     tflite = tmp_path / "model.tflite"
     done = CliRunner().invoke(cli, ["export", str(out / "model.keras"), "--format", "float32", "--no-gate", "--val",
                                     str(document_set.parent / "img"), "--out", str(tflite)])
     assert done.exit_code == 0, done.output
     scorer = Scorer(tflite, threads=1)
-    assert scorer.metadata.view == "frame+spread"
+    assert scorer.metadata.view == "frame+detail"
     values = np.arange(1, 11)
     for path in sorted((document_set.parent / "img").iterdir())[:4]:
         image = load_image(path)
-        assert np.array_equal(scorer.prepare(image), preprocess(image, 96, view="frame+spread"))
-        keras_dist = np.asarray(model(preprocess(image, 96, view="frame+spread")[None], training=False)
+        assert np.array_equal(scorer.prepare(image), preprocess(image, 96, view="frame+detail"))
+        keras_dist = np.asarray(model(preprocess(image, 96, view="frame+detail")[None], training=False)
                                 ["distribution"])[0]
         assert scorer.score(image).mean == pytest.approx(float((keras_dist * values).sum()), abs=0.05)
 
