@@ -2,8 +2,8 @@
 
 The model sees a 224-px squash of the frame. That view hides blur which ruins small handwriting,
 so these checks look at the page where the pixels are: the coarse parts (page outline, exposure,
-glare) on a small copy, the sharpness on a few full-resolution tiles of the page. A few ms on a
-720p frame.
+glare) on a small copy, the sharpness and the ink's contrast on a few full-resolution tiles of the
+page. A few ms on a 720p frame.
 
 Sharpness is measured as an edge width. A step edge of contrast C blurred by a Gaussian of sigma s
 has a peak gradient of C / (s * sqrt(2 pi)), so ``sigma = C / (sqrt(2 pi) * peak gradient)`` in
@@ -14,6 +14,10 @@ in pixels (a 0.6-mm pen line on an A4 page) and the excess sigma being what the 
 the ~1 px that a sharp capture measures after pixel sampling, demosaicing and JPEG (a perfectly
 sampled synthetic edge reads 0.8 px). A stroke width measured on
 the ink itself would grow with the very blur it is meant to judge.
+
+Ink contrast is read on the same tiles, ``(paper - ink) / paper`` from the same percentiles: the
+quantity the synthetic labels' contrast factor is built on. It is relative, so dimming a frame
+keeps it, while light that washes the ink out (over-exposure, glare on white paper) lowers it.
 
 JPEG damage is read from the pixels too: the model's view barely shows blocking (on the training
 captures it scored quality-4 JPEGs 6.5 against labels of 1.9), but a decoded JPEG keeps its
@@ -64,6 +68,7 @@ class Checks:
     stroke_px: float  # expected pen-stroke width in native pixels (from the page's size)
     blur_ratio: float | None  # blur beyond pixel sampling / stroke_px; None when no tile holds ink
     tiles: int  # tiles that held ink
+    ink_contrast: float | None  # (paper - ink) / paper on the inkiest tiles, 0..1; None when no tile was measured
     jpeg_quality: float | None  # estimated JPEG quality (1..~85) the frame was saved at; None: no sign of JPEG
     ms: float
 
@@ -78,6 +83,7 @@ class Checks:
             "blur_sigma": None if self.blur_sigma is None else round(self.blur_sigma, 2),
             "stroke_px": round(self.stroke_px, 2),
             "blur_ratio": None if self.blur_ratio is None else round(self.blur_ratio, 3),
+            "ink_contrast": None if self.ink_contrast is None else round(self.ink_contrast, 3),
             "jpeg_quality": None if self.jpeg_quality is None else round(self.jpeg_quality, 1),
         }
 
@@ -107,7 +113,7 @@ def run_checks(image_bgr: np.ndarray) -> Checks:
         coverage = float(np.count_nonzero(mask)) / mask.size
         touches = touches_border(contour, small.shape)
         quad = page_corners(contour, 1.0 / scale)
-    sigma, tiles = native_sharpness(image_bgr, small, mask if page_found else None, scale)
+    sigma, tiles, ink_contrast = native_sharpness(image_bgr, small, mask if page_found else None, scale)
     # Stroke scale from the page's size: a pen stroke is about 1/350 of a page's width (0.6 mm on
     # A4). Unlike a stroke width measured on the ink, this does not grow as blur smears the ink.
     page_width = page_width_px(quad) if quad is not None else float(width)
@@ -117,7 +123,7 @@ def run_checks(image_bgr: np.ndarray) -> Checks:
         width=width, height=height, page_found=page_found, page_quad=quad, coverage=coverage,
         touches_edge=touches, brightness=brightness, dark_fraction=dark, clipped_fraction=clipped,
         glare_fraction=glare, blur_sigma=sigma, stroke_px=stroke, blur_ratio=ratio, tiles=tiles,
-        jpeg_quality=jpeg_quality(image_bgr), ms=(time.perf_counter() - start) * 1000.0,
+        ink_contrast=ink_contrast, jpeg_quality=jpeg_quality(image_bgr), ms=(time.perf_counter() - start) * 1000.0,
     )
 
 
@@ -201,20 +207,22 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 def native_sharpness(
     image: np.ndarray, small: np.ndarray, mask: np.ndarray | None, scale: float
-) -> tuple[float | None, int]:
-    """Edge sigma (native pixels) on the inkiest full-resolution tiles of the page, and how many
-    tiles held ink.
+) -> tuple[float | None, int, float | None]:
+    """Edge sigma (native pixels) on the inkiest full-resolution tiles of the page, how many tiles
+    held ink, and the ink's relative contrast on those tiles.
 
     Tiles are chosen on the small copy (highest grey-level spread, wholly inside the page), then
     measured at native resolution. The tile at the 75th percentile of sharpness stands for the
     page: the best tile can be a lucky edge, the median may sit in a region with less ink or out
-    of the depth of field.
+    of the depth of field. Contrast is read on every chosen tile, even one too faint for a blur
+    measure: faint ink is what it looks for. Its 75th percentile stands for the page, so one bold
+    logo cannot vouch for washed-out text and one blank tile cannot condemn a page.
     """
     height, width = image.shape[:2]
     tile = max(48, round(max(height, width) / 25))
     rows, cols = height // tile, width // tile
     if rows == 0 or cols == 0:
-        return None, 0
+        return None, 0, None
     # Per-tile statistics of the small copy, all at once: the mean of a resize is a box average.
     crop = small[: max(1, int(rows * tile * scale)), : max(1, int(cols * tile * scale))].astype(np.float32)
     mean = cv2.resize(crop, (cols, rows), interpolation=cv2.INTER_AREA)
@@ -223,26 +231,35 @@ def native_sharpness(
         inside = cv2.resize(mask[: crop.shape[0], : crop.shape[1]], (cols, rows), interpolation=cv2.INTER_AREA)
         spread[inside < 250] = -1.0
     order = np.argsort(spread, axis=None)[::-1][:MAX_TILES]
-    sigmas = []
+    sigmas, contrasts = [], []
     for flat in order:
         if spread.flat[flat] <= 0:
             break
         r, c = divmod(int(flat), cols)
-        sigma = tile_sigma(_grey(image[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile]))
+        patch = _grey(image[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile])
+        ink, paper = tile_levels(patch)
+        contrasts.append((paper - ink) / max(paper, 1.0))
+        sigma = tile_sigma(patch, paper - ink)
         if sigma is not None:
             sigmas.append(sigma)
+    contrast = float(np.percentile(contrasts, 75)) if contrasts else None
     if not sigmas:
-        return None, 0
+        return None, 0, contrast
     sigmas.sort()
-    return float(sigmas[math.floor(0.25 * (len(sigmas) - 1))]), len(sigmas)  # 75th pct of sharpness
+    return float(sigmas[math.floor(0.25 * (len(sigmas) - 1))]), len(sigmas), contrast  # 75th pct of sharpness
 
 
-def tile_sigma(patch: np.ndarray) -> float | None:
-    """The blur sigma of the edges in one native tile; None when it holds no ink."""
+def tile_levels(patch: np.ndarray) -> tuple[float, float]:
+    """(ink, paper) grey levels of one native tile: its 0.5th and 99.5th percentiles."""
     flat = patch.reshape(-1)
-    k = max(1, flat.size // 200)  # the 0.5th and 99.5th percentiles, by partial sort
+    k = max(1, flat.size // 200)  # by partial sort
     ordered = np.partition(flat, (k, flat.size - 1 - k))
-    contrast = float(ordered[flat.size - 1 - k]) - float(ordered[k])
+    return float(ordered[k]), float(ordered[flat.size - 1 - k])
+
+
+def tile_sigma(patch: np.ndarray, contrast: float) -> float | None:
+    """The blur sigma of the edges in one native tile of ink-to-paper ``contrast`` (grey levels);
+    None when it holds no ink."""
     if contrast < MIN_TILE_RANGE:
         return None
     values = patch.astype(np.float32)

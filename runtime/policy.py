@@ -15,6 +15,12 @@ The combination rule (documented in docs/runtime.md):
   ``p' = (1 - lam) * p + lam * onehot(lowest)``. So ``mean' = mean - lam * (mean - lowest value)``,
   and DESIGN.md's contract (mean = sum p_i * v_i over the reported distribution) still holds.
   The model's own mean is kept as ``model_mean``.
+* Faint ink caps the score: the ink's relative contrast c on the page's inkiest native tiles
+  (runtime.checks) sets a ceiling ``lowest + (highest - lowest) / (1 + (contrast_half / c)^4)``,
+  the synthetic labels' own contrast factor. A mean above it loses the share of mass that brings
+  it down to the ceiling, the same way. A ceiling, not a penalty: where the model already scores
+  washed-out text low nothing changes; where it is blind to it (real scans washed out by light)
+  the score still falls as the ink fades.
 * verdict = "ok" when mean' >= threshold (metadata, or ``--threshold``), else "retake".
 * Reasons (only for a retake): the model's ``defects`` output above ``defect_threshold``, and what
   the checks found, most severe first, in REASONS' words. A retake with no cause above those limits
@@ -37,6 +43,8 @@ from .strict import unknown_keys
 GENERIC_REASON = "Retake: the photo is not clear enough"
 MIN_SIDE = 32  # pixels: below this there is no document to judge (a 1x1 image is refused)
 JPEG_REASON_PENALTY = 0.1  # below this (quality above ~25) compression is not worth naming
+FAINT_REASON_PENALTY = 0.1  # likewise for the faint-ink ceiling
+BRIGHT_PAPER = 200  # page median grey level above which faint ink is blamed on the light
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,9 @@ class Policy:
     # training captures: the share of the model's excess over the label that had to go was 0.8 at
     # q <= 4, 0.45 at q 7-11, 0.15 at q 16-25 (the curve gives 0.82, 0.47, 0.15).
     jpeg_half_quality: float = 8.5
+    # The ink contrast (paper - ink) / paper at which the ceiling is halfway down: the labels' own
+    # (synth/labels.py, F_contrast). On the held-out synthetic set the ceiling moves no verdict.
+    contrast_half: float = 0.3
     min_brightness: float = 70.0
     max_clipped: float = 0.5
     min_glare: float = 0.01
@@ -76,6 +87,17 @@ class Policy:
             return 0.0
         return 1.0 / (1.0 + (checks.jpeg_quality / self.jpeg_half_quality) ** 2)
 
+    def faint_penalty(self, checks: Checks | None, mean: float, values: np.ndarray) -> float:
+        """The share of mass to move to the lowest bin so that ``mean`` stays under the faint-ink ceiling."""
+        if checks is None or checks.ink_contrast is None:
+            return 0.0
+        lowest, highest = float(values[0]), float(values[-1])
+        contrast = max(checks.ink_contrast, 1e-3)
+        ceiling = lowest + (highest - lowest) / (1.0 + (self.contrast_half / contrast) ** 4)
+        if mean <= ceiling or mean <= lowest:
+            return 0.0
+        return (mean - ceiling) / (mean - lowest)
+
 
 @dataclass(frozen=True)
 class Assessment:
@@ -93,6 +115,7 @@ class Assessment:
     extras: dict[str, dict[str, float]] = field(default_factory=dict)
     ms: float = 0.0
     jpeg_penalty: float = 0.0
+    faint_penalty: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -123,23 +146,32 @@ def decide(score: Score, checks: Checks | None, score_values: np.ndarray, policy
     penalty = 1.0 - (1.0 - blur) * (1.0 - jpeg)
     distribution = np.asarray(score.distribution, dtype=np.float64)
     if penalty > 0:
-        distribution = (1.0 - penalty) * distribution
-        distribution[0] += penalty
+        distribution = _to_floor(distribution, penalty)
+    faint = policy.faint_penalty(checks, float(mean_std(distribution, values)[0]), values)
+    if faint > 0:
+        distribution = _to_floor(distribution, faint)
     mean, std = mean_std(distribution, values)
     verdict = "ok" if float(mean) >= policy.threshold else "retake"
     codes: list[str] = []
     if verdict == "retake":
-        codes = rank_causes(score, checks, policy, blur_penalty=blur, jpeg_penalty=jpeg)
+        codes = rank_causes(score, checks, policy, blur_penalty=blur, jpeg_penalty=jpeg, faint_penalty=faint)
     reasons = [REASONS[c] for c in codes] or ([GENERIC_REASON] if verdict == "retake" else [])
     return Assessment(
         mean=float(mean), std=float(std), distribution=distribution.astype(np.float32), verdict=verdict,
         reasons=reasons, reason_codes=codes, model_mean=score.mean, blur_penalty=blur, checks=checks,
-        extras=score.extras, jpeg_penalty=jpeg,
+        extras=score.extras, jpeg_penalty=jpeg, faint_penalty=faint,
     )
 
 
+def _to_floor(distribution: np.ndarray, share: float) -> np.ndarray:
+    """``share`` of the probability mass moved to the lowest bin."""
+    moved = (1.0 - share) * distribution
+    moved[0] += share
+    return moved
+
+
 def rank_causes(score: Score, checks: Checks | None, policy: Policy, blur_penalty: float = 0.0,
-                jpeg_penalty: float = 0.0) -> list[str]:
+                jpeg_penalty: float = 0.0, faint_penalty: float = 0.0) -> list[str]:
     """Defect names, most severe first, from the model's defects output and the checks."""
     severity: dict[str, float] = {}
 
@@ -177,6 +209,11 @@ def rank_causes(score: Score, checks: Checks | None, policy: Policy, blur_penalt
         if jpeg_penalty >= JPEG_REASON_PENALTY:
             # Measured from the file's own quantisation, not guessed: ranks like native blur.
             note("jpeg", 0.5 + 0.5 * jpeg_penalty)
+        if faint_penalty >= FAINT_REASON_PENALTY and checks.brightness >= BRIGHT_PAPER:
+            # Measured too. On bright paper, light washing the ink out is the usual cause, and one
+            # a retake can fix (underexposure keeps the ink's relative contrast). On dim paper
+            # faint ink says nothing about the light: a blank wall has none.
+            note("overexposed", 0.5 + 0.5 * faint_penalty)
     if not severity and defects:
         code, probability = max(defects.items(), key=lambda item: item[1])
         if probability >= policy.fallback_defect_threshold:

@@ -12,7 +12,7 @@ from nima_edge.runtime.preprocess import view_problem
 from nima_edge.runtime.strict import unknown_keys
 
 from .data import FORMATS
-from .model import BACKBONES, SpecError
+from .model import BACKBONES, SpecError, dropout_problem
 from .pipeline import AUGMENTATIONS
 
 OPTIMIZERS = ("adam", "sgd-paper")
@@ -70,6 +70,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         view = view_problem(self.view, self.input_size, self.input_size)
+        dropout = dropout_problem(self.dropout)
         checks = [
             (self.format in FORMATS, f"format must be one of {', '.join(FORMATS)}"),
             (self.backbone in BACKBONES, f"backbone must be one of {', '.join(BACKBONES)}"),
@@ -90,7 +91,7 @@ class TrainConfig:
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}"),
             (self.loss_r > 0, "loss_r must be positive"),
             (self.bn_momentum is None or 0 <= self.bn_momentum < 1, "bn_momentum must lie in [0, 1)"),
-            (0 <= self.dropout < 1, "dropout must lie in [0, 1)"),
+            (dropout is None, dropout),
             (self.limit is None or self.limit >= 1, "limit must be at least 1"),
             (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5, "val/test fractions must lie in (0, 0.5)"),
         ]

@@ -42,6 +42,14 @@ class WeightsError(NimaError):
     """Base weights that cannot be found or loaded (e.g. ImageNet weights missing from the cache)."""
 
 
+def dropout_problem(rate: Any) -> str | None:
+    """Why ``rate`` cannot be the head's dropout, or None when it can: the spec's and the training
+    config's one check."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        return f"dropout must lie in [0, 1), got {rate!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class Backbone:
     """How to build one keras.applications backbone and where its ImageNet weights live."""
@@ -118,8 +126,9 @@ class NimaSpec:
             raise SpecError("score_values must be finite numbers")
         if any(b <= a for a, b in itertools.pairwise(values)):
             raise SpecError("score_values must be strictly increasing")
-        if not 0 <= self.dropout < 1:
-            raise SpecError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        dropout = dropout_problem(self.dropout)
+        if dropout:
+            raise SpecError(dropout)
         if len(set(self.defect_labels)) != len(self.defect_labels) or not all(
                 isinstance(x, str) and x for x in self.defect_labels):
             raise SpecError(f"defect_labels must be distinct non-empty names, got {list(self.defect_labels)}")

@@ -9,8 +9,8 @@ WORDS = ["Amoxicillin", "500mg", "tid", "x7d", "Rx", "Paracetamol", "1g", "prn",
 
 def render_page(width: int = 1600, height: int = 1200, *, blur: float = 0.0, brightness: float = 1.0,
                 margin: float = 0.08, font_scale: float = 0.55, seed: int = 0,
-                glare: bool = False, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """A white page with rows of small text on a dark desk, as a camera would see it (BGR)."""
+                glare: bool = False, shift: tuple[int, int] = (0, 0), ink: int = 30) -> np.ndarray:
+    """A white page with rows of small text (grey level ``ink``) on a dark desk, as a camera would see it (BGR)."""
     rng = np.random.default_rng(seed)
     image = np.full((height, width, 3), (60, 50, 45), np.uint8)
     image[:] = np.clip(image.astype(np.int16) + rng.integers(-6, 6, image.shape), 0, 255).astype(np.uint8)
@@ -26,7 +26,7 @@ def render_page(width: int = 1600, height: int = 1200, *, blur: float = 0.0, bri
             (tw, _), _ = cv2.getTextSize(word, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
             if x + tw > x1 - 30:
                 break
-            cv2.putText(image, word, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (30, 30, 40), 1, cv2.LINE_AA)
+            cv2.putText(image, word, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (ink, ink, ink + 10), 1, cv2.LINE_AA)
             x += tw + 12
         y += line_height
     image = (image.astype(np.float32) * brightness)

@@ -35,6 +35,18 @@ def test_blur_ratio_does_not_depend_on_lighting():
     assert dim == pytest.approx(bright, rel=0.2)
 
 
+def test_ink_contrast_reads_how_far_the_ink_stands_from_the_paper():
+    """Paper at grey 240: ink at level L reads (240 - L) / 240, whatever the exposure."""
+    readings = [run_checks(render_page(ink=ink)).ink_contrast for ink in (30, 120, 180, 215)]
+    assert readings == pytest.approx([(240 - ink) / 240 for ink in (30, 120, 180, 215)], abs=0.03)
+    # Too faint for a blur measure, still measured: faint ink is what the reading is for.
+    assert run_checks(render_page(ink=215)).blur_ratio is None
+    # A relative contrast: dimming the whole frame keeps it.
+    assert run_checks(render_page(brightness=0.4)).ink_contrast == pytest.approx(readings[0], abs=0.05)
+    assert run_checks(np.full((720, 1280, 3), 90, np.uint8)).ink_contrast == pytest.approx(0.0, abs=0.02)  # no ink
+    assert run_checks(np.zeros((40, 40), np.uint8)).ink_contrast is None  # no tile to read
+
+
 def test_cut_off_page_touches_the_frame_edge():
     assert run_checks(render_page(shift=(500, 0))).touches_edge
     assert run_checks(render_page(margin=-0.05)).touches_edge

@@ -73,6 +73,41 @@ def test_blur_and_jpeg_penalties_compound():
     assert {"defocus", "jpeg"} <= set(a.reason_codes)
 
 
+def test_faint_ink_caps_the_score_and_the_cap_falls_as_the_ink_fades():
+    """A model blind to washed-out ink (it says 8 each time) is capped by the measured contrast,
+    the labels' own curve: 1 + 9 / (1 + (0.3 / c)^4)."""
+    p = np.zeros(10, np.float32)
+    p[7] = 1.0
+    means = []
+    for ink in (30, 120, 170, 195, 215):
+        checks = run_checks(render_page(ink=ink))
+        a = decide(Score(p, 8.0, 0.0), checks, VALUES, Policy(threshold=5))
+        ceiling = 1.0 + 9.0 / (1.0 + (0.3 / checks.ink_contrast) ** 4)
+        uncapped = 8.0 - (1.0 - (1.0 - a.blur_penalty) * (1.0 - a.jpeg_penalty)) * 7.0
+        assert a.mean == pytest.approx(min(uncapped, ceiling), abs=1e-3)
+        assert a.mean == pytest.approx(float((a.distribution * VALUES).sum()), abs=1e-4)
+        means.append(a.mean)
+    assert means[0] == pytest.approx(8.0) and means[1] > 7.9  # dark and mid-grey ink: no cap
+    assert means[2] > means[3] > means[4]
+    assert means[4] < 2.0 and a.verdict == "retake" and a.reason_codes[0] == "overexposed"
+
+
+def test_the_faint_ink_cap_leaves_a_low_score_alone():
+    p = np.zeros(10, np.float32)
+    p[1] = 1.0
+    a = decide(Score(p, 2.0, 0.0), run_checks(render_page(ink=180)), VALUES, Policy(threshold=5))
+    assert a.faint_penalty == 0 and a.mean == pytest.approx(2.0)
+
+
+def test_a_blank_grey_frame_is_floored_without_blaming_the_light():
+    """No ink at all reads contrast 0: nothing to read. Too much light is named only on bright paper."""
+    p = np.zeros(10, np.float32)
+    p[7] = 1.0
+    a = decide(Score(p, 8.0, 0.0), run_checks(np.full((720, 1280, 3), 90, np.uint8)), VALUES, Policy(threshold=5))
+    assert a.mean == pytest.approx(1.0, abs=1e-3) and a.verdict == "retake"
+    assert "overexposed" not in a.reason_codes
+
+
 def test_reasons_come_from_model_defects_most_severe_first():
     p = np.zeros(10, np.float32)
     p[1] = 1.0

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from nima_edge.runtime.fileio import OutputError
 from nima_edge.training.config import TrainConfig
-from nima_edge.training.model import SpecError, load_nima
+from nima_edge.training.model import NimaSpec, SpecError, load_nima
 
 from nima_edge.cli import cli
 
@@ -266,8 +266,13 @@ def test_the_paper_crop_is_refused_for_the_detail_view():
     with pytest.raises(SpecError, match="even input size"):
         TrainConfig(data="x.csv", format="csv", view="frame+detail", input_size=97)
     assert TrainConfig(data="x.csv", format="ava", view="frame+detail").resolved_augment == "flip"
-    with pytest.raises(SpecError, match="dropout must lie"):
-        TrainConfig(data="x.csv", format="csv", dropout=1.0)
+    # The config refuses a bad dropout before minutes of image caching, in the spec's own words.
+    for rate in (1.0, -0.1, "0.5"):
+        with pytest.raises(SpecError, match=r"dropout must lie in \[0, 1\), got") as from_config:
+            TrainConfig(data="x.csv", format="csv", dropout=rate)
+        with pytest.raises(SpecError) as from_spec:
+            NimaSpec(dropout=rate)
+        assert str(from_config.value) == str(from_spec.value)
 
 
 def test_a_detail_view_model_keeps_its_view_through_export(document_set, tmp_path):
