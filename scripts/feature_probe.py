@@ -19,23 +19,22 @@ weight or a decision rule on the output cannot recover it; the features must cha
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from nima_edge.runtime.images import load_image
-from nima_edge.runtime.preprocess import preprocess
 from nima_edge.training.data import read_dataset, split_indices
-from nima_edge.training.model import load_nima
+from nima_edge.training.model import DISTRIBUTION_OUTPUT, load_nima
+from nima_edge.training.pipeline import cache_images
 
 SEVERE = 0.3
 RIDGE = 1.0
 
 
-def _pooled_model(model):
+def _probe_model(model):
+    """The model with its pooled features as a second output: one pass gives both."""
     import keras
 
-    return keras.Model(model.input, model.get_layer("head_dropout").input)
+    return keras.Model(model.input, [model.get_layer("head_dropout").input, model.output[DISTRIBUTION_OUTPUT]])
 
 
 def _ridge_r(features: np.ndarray, target: np.ndarray, fit_rows: int) -> float:
@@ -58,22 +57,19 @@ def main() -> None:
     samples = read_dataset(args.data, "csv", None, None, None)
     if samples.defects is None:
         raise SystemExit(f"{args.data}: no defect_<name> columns to probe")
-    train_rows = split_indices(len(samples), args.seed)[0][: args.rows]
-    with ThreadPoolExecutor(2) as pool:
-        images = np.stack(list(pool.map(
-            lambda i: preprocess(load_image(samples.paths[i]), spec.input_size, view=spec.view), train_rows)))
-    outputs = model.predict(images, batch_size=64, verbose=0)
-    features = _pooled_model(model).predict(images, batch_size=64, verbose=0)
-    values = np.asarray(spec.score_values)
-    error = outputs["distribution"] @ values - samples.targets[train_rows] @ values
-    defects = samples.defects[train_rows]
+    # The training pipeline's own decoding: the shared preprocessing, unreadable files dropped.
+    probed, images = cache_images(samples.subset(split_indices(len(samples), args.seed)[0][: args.rows]),
+                                  spec.input_size, view=spec.view)
+    features, distribution = _probe_model(model).predict(np.asarray(images), batch_size=64, verbose=0)
+    error = distribution @ np.asarray(spec.score_values) - probed.means
+    defects = probed.defects
     strongest = np.where(defects.max(1) > SEVERE, defects.argmax(1), -1)
-    fit_rows = len(train_rows) * 3 // 4
-    print(f"{args.model}: {len(train_rows)} training captures of {args.data} (split seed {args.seed})\n")
+    fit_rows = len(probed) * 3 // 4
+    print(f"{args.model}: {len(probed)} training captures of {args.data} (split seed {args.seed})\n")
     print("| strongest defect | captures | mean error (score - label) | probe r (held quarter) |")
     print("|---|---|---|---|")
     print(f"| none | {np.sum(strongest == -1)} | {error[strongest == -1].mean():+.2f} | |")
-    for k, name in enumerate(samples.defect_labels):
+    for k, name in enumerate(probed.defect_labels):
         chosen = strongest == k
         bias = f"{error[chosen].mean():+.2f}" if chosen.any() else "—"
         print(f"| {name} | {chosen.sum()} | {bias} | {_ridge_r(features, defects[:, k], fit_rows):.2f} |")
