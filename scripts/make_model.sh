@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
 # `make model`: the whole pipeline with the project's own commands —
-#   synthesize -> train -> calibrate -> export int8 (fidelity gate) -> evaluate on a held-out set -> install.
+#   synthesize + real photos -> train from ImageNet weights -> calibrate -> export int8 (fidelity gate)
+#   -> evaluate on held-out synthetic captures and on real photos held out by source -> install.
 # Every step resumes or is skipped when its output exists, so a killed run is simply started again:
 #   nohup make model > model.log 2>&1 &
-# Knobs (environment): COUNT, TEST_COUNT, BACKBONE, ALPHA, SIZE, VIEW, DROPOUT, EPOCHS, TIME_BUDGET (minutes), BALANCE,
-# LR, INIT_FROM (a .keras to fine-tune instead of training from scratch), RUN, DATA, TEST.
-# 26 epochs is what fits: 125-155 s an epoch on 2 cores, and the cosine schedule must reach its end inside
-# the time budget (a run cut short by the budget keeps its best epoch, but never cooled down).
+# Knobs (environment): REAL (a folder of real photos: docs/ + nondocs/ or a manifest.csv; default
+# ../shared/realdata when it exists, else none), WEIGHTS (the folder of ImageNet MobileNetV2 backbones; default
+# ../shared/weights when it exists, else the Keras cache), COUNT, TEST_COUNT, ALPHA, SIZE, VIEW, DROPOUT, EPOCHS,
+# PHASE1 (head-only epochs), TIME_BUDGET (minutes), BALANCE, LR, INIT_FROM (a .keras to fine-tune), RUN, DATA, TEST,
+# REALSET (where the real photos' training and holdout copies go).
+# The epochs are what fits in the time budget on 2 cores (see the model card): the cosine schedule must reach
+# its end inside it (a run cut short keeps its best epoch, but never cooled down).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nima=${NIMA:-.venv/bin/nima}
 data=${DATA:-data/synth}              # training + validation + calibration captures (seed 1)
 test=${TEST:-data/synth_test}         # held out: never used for training or calibration (seed 2)
+realset=${REALSET:-data/real}        # real photos: train/ (training sources) and holdout/ (whole sources held out)
 run=${RUN:-runs/default}
-count=${COUNT:-12000}; test_count=${TEST_COUNT:-1000}
-backbone=${BACKBONE:-mobilenet_v2}; alpha=${ALPHA:-0.35}; size=${SIZE:-160}; view=${VIEW:-frame+detail}
+count=${COUNT:-10000}; test_count=${TEST_COUNT:-1000}
+backbone=mobilenet_v2; alpha=${ALPHA:-0.35}; size=${SIZE:-160}; view=${VIEW:-frame+detail}
 dropout=${DROPOUT:-0.75}
-epochs=${EPOCHS:-26}; budget=${TIME_BUDGET:-75}; balance=${BALANCE:-none}
-start=()
-[ -n "${INIT_FROM:-}" ] && start+=(--init-from "$INIT_FROM")
-[ -n "${LR:-}" ] && start+=(--lr "$LR")
+epochs=${EPOCHS:-18}; phase1=${PHASE1:-2}; lr=${LR:-2e-4}; budget=${TIME_BUDGET:-80}; balance=${BALANCE:-none}
+real=${REAL-}; [ -z "$real" ] && [ -d ../shared/realdata ] && real=../shared/realdata
+weights=${WEIGHTS-}; [ -z "$weights" ] && [ -d ../shared/weights ] && weights=../shared/weights
+alpha_tag=$(python3 -c "print('a%03d' % round(float('$alpha') * 100))")
+if [ -n "${INIT_FROM:-}" ]; then
+    start=(--init-from "$INIT_FROM" --base-weights none)
+elif [ -n "$weights" ]; then
+    start=(--base-weights "$weights/mobilenetv2_${alpha_tag}_224_no_top_imagenet.h5")
+else
+    start=(--base-weights imagenet)  # from the Keras cache; never downloaded
+fi
+extra=()
 
 resume_flag() { [ -e "$1" ] && echo --resume || true; }
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
@@ -32,11 +45,18 @@ if [ ! -f "$test/labels.csv" ]; then
     step "synthesize $test_count held-out test captures into $test"
     $nima synth "$test" --count "$test_count" --seed 2 --workers 2 $(resume_flag "$test/.synth_run.json")
 fi
+if [ -n "$real" ]; then
+    if [ ! -f "$realset/holdout/labels.csv" ]; then
+        step "real photos from $real: training copies and the held-out sources into $realset"
+        $nima realset "$real" "$realset" --seed 0 --workers 2 --force
+    fi
+    extra+=(--data "$realset/train/labels.csv")
+fi
 if [ ! -f "$run/metrics.json" ]; then
-    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout) into $run"
-    $nima train --data "$data/labels.csv" --format csv --backbone "$backbone" --alpha "$alpha" \
-        --input-size "$size" --view "$view" --dropout "$dropout" --epochs "$epochs" --lr-schedule cosine --batch-size 32 \
-        --base-weights none --balance "$balance" "${start[@]}" --seed 0 \
+    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, ${start[*]}) into $run"
+    $nima train --data "$data/labels.csv" "${extra[@]}" --format csv --backbone "$backbone" --alpha "$alpha" \
+        --input-size "$size" --view "$view" --dropout "$dropout" --epochs "$epochs" --phase1-epochs "$phase1" \
+        --lr "$lr" --lr-schedule cosine --batch-size 32 --balance "$balance" "${start[@]}" --seed 0 \
         --time-budget "$budget" --out "$run" $(resume_flag "$run/config.json")
 fi
 if [ ! -f "$run/calibration/manifest.json" ]; then
@@ -50,6 +70,11 @@ step "evaluate on the held-out set"
 $nima eval "$run/model.keras" --data "$test/labels.csv" --format csv --json --force > "$run/eval_keras.json"
 $nima eval "$run/model_int8.tflite" --data "$test/labels.csv" --format csv --json \
     --plot "$run/eval_int8.png" --force > "$run/eval_int8.json"
+if [ -f "$realset/holdout/labels.csv" ]; then
+    step "real photos held out by source, as nima score decides (model alone and model + checks)"
+    $nima realcheck "$realset/holdout/labels.csv" --model "$run/model_int8.tflite" --save "$run/realcheck.json" \
+        --force | tee "$run/realcheck.md"
+fi
 step "install into models/"
 cp "$run/model_int8.tflite" models/default.tflite
 cp "$run/model_int8.fidelity.json" models/default.fidelity.json

@@ -30,8 +30,9 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
 
 
 @click.command("train")
-@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Label file: AVA.txt, TID2013 mos_with_names.txt, idealo JSON or CSV.")
+@click.option("--data", required=True, multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Label file: AVA.txt, TID2013 mos_with_names.txt, idealo JSON or CSV. Repeat to train on "
+                   "several of one format together (e.g. synthetic captures and `nima realset` photos).")
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help="Format of the label file.")
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Image folder (AVA/JSON: <id>.jpg, default ./images beside the labels; TID2013: default "
@@ -103,7 +104,7 @@ def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_value
     from .train import train as run_training
 
     config = TrainConfig(
-        data=str(data), format=fmt, images=str(images) if images else None, backbone=backbone, alpha=alpha,
+        data=str(data[0]), extra_data=tuple(str(d) for d in data[1:]), format=fmt, images=str(images) if images else None, backbone=backbone, alpha=alpha,
         input_size=input_size, score_values=_score_values(bins, score_values), epochs=epochs,
         phase1_epochs=phase1_epochs, batch_size=batch_size, base_weights=str(base_weights),
         init_from=str(init_from) if init_from else None, optimizer=optimizer,

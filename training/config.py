@@ -39,6 +39,7 @@ class TrainConfig:
 
     data: str
     format: str
+    extra_data: tuple[str, ...] = ()  # more label files of the same format (e.g. real photos beside synthetic ones)
     images: str | None = None
     backbone: str = "mobilenet_v2"
     alpha: float = 1.0
@@ -140,8 +141,13 @@ class TrainConfig:
         # A document set must keep its page edges: their absence is what a label measures.
         return "flip" if self.format == "csv" or self.view != "frame" else "paper"
 
+    @property
+    def label_files(self) -> tuple[str, ...]:
+        return (self.data, *self.extra_data)
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        data["extra_data"] = list(self.extra_data)
         if self.score_values is not None:
             data["score_values"] = list(self.score_values)
         return data
@@ -156,6 +162,10 @@ class TrainConfig:
         kwargs = dict(data)
         if kwargs.get("score_values") is not None:
             kwargs["score_values"] = tuple(float(v) for v in kwargs["score_values"])
+        if "extra_data" in kwargs:
+            if not isinstance(kwargs["extra_data"], list) or not all(isinstance(v, str) for v in kwargs["extra_data"]):
+                raise SpecError("training config field 'extra_data' must be a list of paths")
+            kwargs["extra_data"] = tuple(kwargs["extra_data"])
         for name, kind in (("alpha", float), ("input_size", int), ("epochs", int), ("batch_size", int),
                            ("loss_r", float), ("seed", int)):
             if name in kwargs and not isinstance(kwargs[name], (int, float)) or (

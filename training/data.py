@@ -100,6 +100,25 @@ class Samples:
     def drop(self, bad: set[int]) -> Samples:
         return self.subset([i for i in range(len(self)) if i not in bad])
 
+    @classmethod
+    def concat(cls, parts: Sequence[Samples]) -> Samples:
+        """One set from several label files, which must agree on the score bins and defect labels."""
+        first = parts[0]
+        for other in parts[1:]:
+            if other.score_values != first.score_values:
+                raise DataError(f"{other.source}: score values {other.score_values} differ from "
+                                f"{first.source}'s {first.score_values}")
+            if other.defect_labels != first.defect_labels:
+                raise DataError(f"{other.source}: defect columns {list(other.defect_labels)} differ from "
+                                f"{first.source}'s {list(first.defect_labels)}")
+        problems = Problems()
+        for part in parts:
+            for kind in ("bad_rows", "missing_images", "unreadable_images"):
+                setattr(problems, kind, getattr(problems, kind) + getattr(part.problems, kind))
+        defects = None if first.defects is None else np.concatenate([p.defects for p in parts])
+        return cls([path for p in parts for path in p.paths], np.concatenate([p.targets for p in parts]),
+                   first.score_values, defects, first.defect_labels, problems, " + ".join(p.source for p in parts))
+
 
 def gaussian_distribution(mean: float, std: float, values: Sequence[float]) -> np.ndarray:
     """A distribution over ``values`` with the given mean and std: a discretised Gaussian.
@@ -192,6 +211,12 @@ def read_dataset(data: str | Path, fmt: str, images: str | Path | None = None,
     if len(samples) == 0:
         raise DataError(f"{data}: no usable samples ({samples.problems.summary('labels')})")
     return samples
+
+
+def read_datasets(data: Sequence[str | Path], fmt: str, images: str | Path | None = None,
+                  score_values: Sequence[float] | None = None, limit: int | None = None) -> Samples:
+    """read_dataset over several label files of one format, concatenated in order (``limit`` per file)."""
+    return Samples.concat([read_dataset(d, fmt, images, score_values, limit) for d in data])
 
 
 def _check_values(given: tuple[float, ...] | None, bins: int, default: tuple[float, ...], data: Path) -> tuple:

@@ -30,7 +30,7 @@ from nima_edge.runtime.fileio import OutputError
 
 from . import metrics as M
 from .config import TrainConfig, default_threshold, write_shared_text
-from .data import Samples, read_dataset, split_indices
+from .data import Samples, read_datasets, split_indices
 from .model import (
     HEAD_LAYERS,
     NimaSpec,
@@ -170,9 +170,9 @@ class Run:
     # ---- data -----------------------------------------------------------------------------
     def prepare_data(self) -> None:
         c = self.config
-        samples = read_dataset(c.data, c.format, c.images, c.score_values, c.limit)
+        samples = read_datasets(c.label_files, c.format, c.images, c.score_values, c.limit)
         # Skipped rows and images were already reported once, by the reader.
-        self.echo(f"{len(samples)} labelled images from {c.data}")
+        self.echo(f"{len(samples)} labelled images from {', '.join(c.label_files)}")
         if c.defect_head and samples.defects is None:
             raise TrainingError(f"{c.data}: --defect-head needs defect_<name> columns in the labels")
         if c.balance == "defects" and samples.defects is None:
@@ -198,7 +198,7 @@ class Run:
             view=c.view,
             defect_labels=samples.defect_labels if self.with_defects else (),
             threshold=c.threshold if c.threshold is not None else default_threshold(values),
-            provenance={"data": str(c.data), "format": c.format, "base_weights": c.base_weights,
+            provenance={"data": ", ".join(c.label_files), "format": c.format, "base_weights": c.base_weights,
                         "run_dir": str(self.out), "seed": c.seed,
                         **({"init_from": c.init_from} if c.init_from else {})})
 

@@ -1,0 +1,494 @@
+"""Real photos as training and validation data: documents degraded under the synthetic label formula.
+
+`nima realset SRC OUT` reads a folder of real photos (``SRC/docs/`` and ``SRC/nondocs/``, or
+``SRC/manifest.csv`` with ``file, group, source_repo`` columns, as ``../shared/realdata`` has) and
+writes two labelled sets in the CSV contract of `nima synth`:
+
+* ``OUT/train/labels.csv``: every document of the training sources as it is plus a slightly
+  re-captured copy (clean examples), one copy per degradation kind at a severity drawn in
+  0.05..1, and one copy with two kinds at once; every non-document as it is and once more through
+  a random camera defect (a noisy or blurred dog is still not a document).
+* ``OUT/holdout/labels.csv``: whole sources held out (HOLDOUT_SOURCES, never random files), each
+  document clean and at every kind at MILD and HEAVY severity, each non-document as it is. The
+  ``group``, ``degradation``, ``level`` and ``page`` columns let `nima realcheck` report refusal
+  per kind and the order of same-page pairs.
+
+Labels come from synth.labels.usability, the formula behind every synthetic label: a degradation
+is applied in the physical terms the formula reads (blur std dev against the measured character
+height, exposure gain and flare on the measured paper and ink levels, sensor noise, washed-out page
+fraction, fraction of the page out of frame, JPEG quality, resolution), so "defocus 0.6" means the
+same on a real receipt as on a rendered prescription. Real documents are not prescriptions and get
+the formula's other-document factor. Heavy sensor noise is labelled as under-exposure: the grain
+comes from low light, and "move to a brighter place" is what fixes it.
+
+Everything is keyed by (seed, file, copy), so a rebuild gives the same files whatever the number
+of workers. Output images are JPEG at quality 95 (the JPEG kind at its own quality), written under
+temporary names and renamed; labels.csv is written once, atomically, at the end.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from nima_edge.runtime.defects import DEFECTS
+from nima_edge.runtime.errors import ImageError
+from nima_edge.runtime.fileio import OutputError, atomic_write_text
+from nima_edge.runtime.images import IMAGE_SUFFIXES, load_image
+
+from .capture import (
+    CaptureInfo,
+    SynthError,
+    _add_noise,
+    _blur,
+    _encode,
+    _glare,
+    _motion_blur,
+    cutoff_fraction,
+    defocus_sigma,
+    expose,
+    exposure_gain,
+    exposure_veil,
+    jpeg_quality_for,
+    lowres_factor,
+    motion_length,
+    noise_gain,
+)
+from .labels import draw_votes, usability
+
+# Degradation kinds -> the defect column (and reason) each one is labelled with.
+KIND_DEFECT: dict[str, str] = {
+    "defocus": "defocus",
+    "motion": "motion",
+    "dark": "underexposed",
+    "overexposed": "overexposed",
+    "glare": "glare",
+    "cutoff": "incomplete",
+    "noise": "underexposed",
+    "jpeg": "jpeg",
+    "lowres": "lowres",
+}
+DEGRADATIONS: tuple[str, ...] = tuple(KIND_DEFECT)
+MILD, HEAVY = 0.35, 0.9  # the holdout's two severities
+# Whole sources kept out of training for validation: forms (OMR sheets, phone photos and scans),
+# handwritten pages (phone photos), flatbed scans; classic benchmark photos, dogs, scene text.
+HOLDOUT_SOURCES: tuple[str, ...] = (
+    "Udayraj123/OMRChecker",
+    "Breta01/handwriting-ocr",
+    "softmatic/vision-data",
+    "JingyunLiang/SwinIR",
+    "After-today/YoloV4-dog",
+    "yddcode/yolo-keras",
+)
+CUTOFF_STYLES = ("strip", "corner", "closeup")
+SAVE_QUALITY = 95
+OPTICS_BLUR = 0.7  # px: what a sharp real capture already carries (lens, demosaicing, the source's JPEG)
+BASE_NOISE = 1.5 / 255  # a sharp real capture's own sensor noise
+SENSOR_NOISE_MAX = 60 / 255
+CLEAN_PAPER_MIN = 0.6  # a usable capture's paper luminance, at least (see _legible)
+CLEAN_CONTRAST_MIN = 0.6  # and its ink's relative contrast (paper - ink) / paper  # heavy grain: SNR about 2.5 on a typical page
+OWN_SIDE = "own"  # folder layouts without a manifest: the source is the file name up to its last "_"
+COLUMNS_EXTRA = ("group", "degradation", "level", "severity", "page", "source", "char_height_px", "usability")
+VOTE_COLUMNS = tuple(f"votes_{i}" for i in range(1, 11))
+COLUMNS = ("path", *VOTE_COLUMNS, "mean", "std", "kind", *(f"defect_{d}" for d in DEFECTS), *COLUMNS_EXTRA)
+
+
+@dataclass(frozen=True)
+class RealPhoto:
+    """One real photo: where it is, whether it shows a document, and which source it came from."""
+
+    path: str
+    document: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One image to write: a photo, what is done to it, and under which name."""
+
+    photo: RealPhoto
+    name: str  # relative to the set's folder
+    seed: int
+    group: str  # clean | degraded | nondoc
+    kinds: tuple[tuple[str, float], ...] = ()  # (degradation, severity) applied in order
+    level: str = ""  # mild | heavy (holdout only)
+    extra: dict = field(default_factory=dict)
+
+
+def read_photos(src: str | os.PathLike) -> list[RealPhoto]:
+    """The photos of SRC: from SRC/manifest.csv when there is one, else SRC/docs and SRC/nondocs."""
+    src = Path(src)
+    manifest = src / "manifest.csv"
+    if manifest.is_file():
+        return _from_manifest(manifest)
+    photos = []
+    for folder, document in (("docs", True), ("nondocs", False)):
+        for path in sorted((src / folder).glob("*")) if (src / folder).is_dir() else []:
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                photos.append(RealPhoto(str(path), document, path.stem.rsplit("_", 1)[0]))
+    if not photos:
+        raise SynthError(f"{src}: no manifest.csv and no images under docs/ or nondocs/")
+    return photos
+
+
+def _from_manifest(manifest: Path) -> list[RealPhoto]:
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    missing = {"file", "group", "source_repo"} - set(rows[0] if rows else {})
+    if missing:
+        raise SynthError(f"{manifest}: missing columns {', '.join(sorted(missing))}")
+    # "degraded" captures have no sharp counterpart and no known severity: not usable as labels.
+    return [RealPhoto(str(manifest.parent / r["file"]), r["group"] == "doc", r["source_repo"])
+            for r in rows if r["group"] in ("doc", "nondoc")]
+
+
+def plan(photos: list[RealPhoto], seed: int, holdout: Iterable[str] = HOLDOUT_SOURCES) -> dict[str, list[Copy]]:
+    """{"train": copies, "holdout": copies}: which image gets which degradations, by seed."""
+    held = set(holdout)
+    copies: dict[str, list[Copy]] = {"train": [], "holdout": []}
+    for index, photo in enumerate(photos):
+        part = "holdout" if photo.source in held else "train"
+        stem = f"{index:05d}"
+        make = _holdout_copies if part == "holdout" else _train_copies
+        copies[part].extend(make(photo, stem, _copy_seed(seed, index)))
+    return copies
+
+
+def _copy_seed(seed: int, index: int) -> int:
+    state = np.random.SeedSequence([int(seed), int(index), 7]).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+def _train_copies(photo: RealPhoto, stem: str, seed: int) -> list[Copy]:
+    rng = np.random.default_rng(seed)
+    if not photo.document:
+        kind = DEGRADATIONS[int(rng.integers(len(DEGRADATIONS)))]
+        return [Copy(photo, f"images/{stem}_0.jpg", seed, "nondoc"),
+                Copy(photo, f"images/{stem}_1.jpg", seed + 1, "nondoc", ((kind, float(rng.uniform(0.05, 1))),))]
+    out = [Copy(photo, f"images/{stem}_clean.jpg", seed, "clean"),
+           # a second clean look: the same page through a mild camera (a little noise, a lower JPEG)
+           Copy(photo, f"images/{stem}_clean2.jpg", seed + 1, "clean",
+                (("noise", float(rng.uniform(0.0, 0.12))), ("jpeg", float(rng.uniform(0.0, 0.15)))))]
+    for k, kind in enumerate(DEGRADATIONS):
+        out.append(Copy(photo, f"images/{stem}_{kind}.jpg", seed + 2 + k, "degraded",
+                        ((kind, float(rng.uniform(0.05, 1.0))),)))
+    pair = rng.choice(len(DEGRADATIONS), 2, replace=False)
+    kinds = tuple((DEGRADATIONS[int(i)], float(rng.uniform(0.05, 1.0))) for i in sorted(pair))
+    out.append(Copy(photo, f"images/{stem}_pair.jpg", seed + 20, "degraded", kinds))
+    return out
+
+
+def _holdout_copies(photo: RealPhoto, stem: str, seed: int) -> list[Copy]:
+    if not photo.document:
+        return [Copy(photo, f"images/{stem}.jpg", seed, "nondoc")]
+    out = [Copy(photo, f"images/{stem}_clean.jpg", seed, "clean")]
+    for k, kind in enumerate(DEGRADATIONS):
+        for level, severity in (("mild", MILD), ("heavy", HEAVY)):
+            out.append(Copy(photo, f"images/{stem}_{kind}_{level}.jpg", seed + 2 + k, "degraded",
+                            ((kind, severity),), level))
+    return out
+
+
+# ---- measuring a real page -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Page:
+    """What the label formula needs to know of a real capture, measured once on the clean photo."""
+
+    char_px: float  # cap height of the text, px
+    paper: float  # luminance 0..1 of the paper
+    ink: float  # luminance 0..1 of the ink
+
+
+def measure_page(image: np.ndarray) -> Page:
+    """Character height from the ink's connected components; ink and paper levels on and around them.
+
+    Levels are read at the text, not over the frame: a page on a dark desk has dark pixels that
+    are not ink, and the formula's contrast is the ink's against the paper it is printed on.
+    """
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    binary = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    heights, widths = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
+    # Glyph-like blobs: a few pixels to a few dozen tall, not long rules or specks.
+    is_glyph = (heights >= 4) & (heights <= 80) & (widths <= 3 * heights)
+    if int(is_glyph.sum()) < 30:  # no text to measure: body text is about a hundredth of the long side
+        return _legible(max(image.shape[:2]) / 100, float(np.percentile(grey, 95)) / 255,
+                        float(np.percentile(grey, 2)) / 255)
+    char_px = float(np.percentile(heights[is_glyph], 75))
+    glyphs = np.concatenate([[False], is_glyph])[labels]
+    around = cv2.dilate(glyphs.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~(binary > 0)
+    ink = float(np.percentile(grey[glyphs], 10)) / 255
+    paper = float(np.median(grey[around])) / 255 if around.any() else float(np.percentile(grey, 95)) / 255
+    return _legible(char_px, paper, ink)
+
+
+def _legible(char_px: float, paper: float, ink: float) -> Page:
+    """The measured page, held to what a usable capture has: every document of the set was chosen as
+    one. Measured levels are rough (a dim room, anti-aliased strokes, a coloured form's print), and
+    read as they are they would label a good photo a retake before any degradation; held here,
+    the degradations still move the same quantities from a sound starting point."""
+    paper = float(np.clip(paper, CLEAN_PAPER_MIN, 1.0))
+    ink = float(min(max(ink, 0.0), paper * (1.0 - CLEAN_CONTRAST_MIN)))
+    return Page(char_px=float(np.clip(char_px, 3.0, 60.0)), paper=paper, ink=ink)
+
+
+# ---- the degradations ----------------------------------------------------------------------------------
+@dataclass
+class State:
+    """A capture being degraded, in the physical terms of synth.labels (CaptureInfo's fields)."""
+
+    image: np.ndarray
+    char_px: float
+    paper: float
+    ink: float
+    blur_px: float = OPTICS_BLUR
+    noise: float = BASE_NOISE
+    gain: float = 1.0
+    veil: float = 0.0
+    glare_fraction: float = 0.0
+    in_frame: float = 1.0
+    jpeg_quality: int = SAVE_QUALITY
+    resolution: float = 1.0  # the low-resolution defect's scale
+    defects: dict = field(default_factory=lambda: {name: 0.0 for name in DEFECTS})
+
+
+def degrade(state: State, kind: str, severity: float, rng: np.random.Generator) -> State:
+    """Apply one degradation kind at ``severity`` (0..1) -> the new state (image and facts)."""
+    if kind not in KIND_DEFECT:
+        raise SynthError(f"unknown degradation {kind!r}; choose from {', '.join(DEGRADATIONS)}")
+    if severity <= 0:
+        return state
+    state = _APPLY[kind](state, float(severity), rng)
+    column = KIND_DEFECT[kind]
+    state.defects[column] = max(state.defects[column], float(severity))
+    return state
+
+
+def _defocus(s: State, severity: float, rng) -> State:
+    sigma = defocus_sigma(severity, s.char_px)
+    s.image = _blur(s.image, sigma)
+    s.blur_px = float(np.hypot(s.blur_px, sigma))
+    return s
+
+
+def _motion(s: State, severity: float, rng) -> State:
+    length = motion_length(severity, s.char_px)
+    if length >= 1.5:
+        s.image = _motion_blur(s.image, length, float(rng.uniform(0, np.pi)))
+    s.blur_px = float(np.hypot(s.blur_px, length / np.sqrt(12.0)))
+    return s
+
+
+def _camera_curve(s: State, gain: float, veil: float, noise: float, rng) -> State:
+    lut = np.clip(np.round(np.arange(256, dtype=np.float32) * gain + veil * 255.0), 0, 255).astype(np.uint8)
+    s.image = _add_noise(cv2.LUT(s.image, lut), int(rng.integers(1 << 31)), noise * 255.0)
+    s.gain *= gain
+    s.veil = s.veil * gain + veil
+    s.noise = float(np.hypot(s.noise * gain, noise))
+    return s
+
+
+def _dark(s: State, severity: float, rng) -> State:
+    # Low light: the scene is dimmer and the camera's gain lifts the read noise with it.
+    extra_noise = BASE_NOISE * np.sqrt(max(noise_gain(severity) ** 2 - 1.0, 0.0))
+    return _camera_curve(s, exposure_gain(severity, 0.0), 0.0, extra_noise, rng)
+
+
+def _overexposed(s: State, severity: float, rng) -> State:
+    return _camera_curve(s, exposure_gain(0.0, severity), exposure_veil(severity), 0.0, rng)
+
+
+def _noise(s: State, severity: float, rng) -> State:
+    return _camera_curve(s, 1.0, 0.0, SENSOR_NOISE_MAX * severity**1.2, rng)
+
+
+def _glare_kind(s: State, severity: float, rng) -> State:
+    h, w = s.image.shape[:2]
+    alpha = np.full((h, w), 255, np.uint8)
+    quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+    s.image, washed = _glare(s.image, alpha, quad, severity, rng.uniform(0, 1, 3))
+    s.glare_fraction = float(min(1.0, s.glare_fraction + washed))
+    return s
+
+
+def _cutoff(s: State, severity: float, rng) -> State:
+    """Part of the page out of frame: a strip off one side, only a corner, or a close-up with no edge.
+
+    The crop is brought back to the frame's long side (the camera's resolution does not change when
+    the page is cut off), so the text grows with the zoom, as it does when the phone is held closer.
+    """
+    h, w = s.image.shape[:2]
+    style = CUTOFF_STYLES[int(rng.integers(len(CUTOFF_STYLES)))]
+    outside = cutoff_fraction(severity)
+    if style == "strip":
+        keep = 1.0 - outside
+        if rng.random() < 0.5:
+            cw, ch = max(8, round(w * keep)), h
+        else:
+            cw, ch = w, max(8, round(h * keep))
+    elif style == "corner":
+        side = np.sqrt(1.0 - min(0.9, 1.6 * outside))  # a corner: both sides cut, a little deeper
+        cw, ch = max(8, round(w * side)), max(8, round(h * side))
+    else:
+        side = np.sqrt(1.0 - min(0.92, 0.35 + 1.05 * outside))  # a close-up: no page edge at all
+        cw, ch = max(8, round(w * side)), max(8, round(h * side))
+    if style == "closeup":
+        x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    else:  # hugging the frame's corner or side that stays in view
+        x0 = 0 if rng.random() < 0.5 else w - cw
+        y0 = 0 if rng.random() < 0.5 else h - ch
+    crop = s.image[y0:y0 + ch, x0:x0 + cw]
+    zoom = max(h, w) / max(ch, cw)
+    size = (max(8, round(cw * zoom)), max(8, round(ch * zoom)))
+    s.image = cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC) if zoom > 1.001 else crop
+    s.in_frame *= (cw * ch) / (w * h)
+    s.char_px *= zoom
+    s.blur_px *= zoom
+    return s
+
+
+def _jpeg(s: State, severity: float, rng) -> State:
+    quality = jpeg_quality_for(severity, 90)
+    data = _encode(s.image, quality)
+    s.image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    s.jpeg_quality = min(s.jpeg_quality, quality)
+    return s
+
+
+def _lowres(s: State, severity: float, rng) -> State:
+    factor = lowres_factor(severity, s.char_px)
+    if factor < 0.999:
+        h, w = s.image.shape[:2]
+        small = cv2.resize(s.image, (max(8, int(w * factor)), max(8, int(h * factor))), interpolation=cv2.INTER_AREA)
+        s.image = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        s.blur_px = float(np.hypot(s.blur_px, 0.5 / factor))
+    s.resolution *= factor
+    return s
+
+
+_APPLY: dict[str, Callable[[State, float, np.random.Generator], State]] = {
+    "defocus": _defocus, "motion": _motion, "dark": _dark, "overexposed": _overexposed, "glare": _glare_kind,
+    "cutoff": _cutoff, "noise": _noise, "jpeg": _jpeg, "lowres": _lowres,
+}
+
+
+def capture_info(state: State, seed: int, document: bool) -> CaptureInfo:
+    """The state as the CaptureInfo that synth.labels.usability reads."""
+    if not document:
+        defects = {name: 0.0 for name in DEFECTS}
+        defects["not_document"] = 1.0
+        return CaptureInfo(seed=seed, kind="user_junk", defects=defects, width=state.image.shape[1],
+                           height=state.image.shape[0], page_in_frame=0.0)
+    paper = expose((state.paper,) * 3, state.gain, state.veil)
+    ink = expose((state.ink,) * 3, state.gain, state.veil)
+    return CaptureInfo(
+        seed=seed, kind="real_document", defects=dict(state.defects), width=state.image.shape[1],
+        height=state.image.shape[0], page_in_frame=state.in_frame, char_height_px=state.char_px,
+        effective_char_px=state.char_px * state.resolution, blur_px=state.blur_px,
+        contrast=max(paper - ink, 0.0), paper_level=paper, noise=state.noise,
+        glare_fraction=state.glare_fraction, jpeg_quality=state.jpeg_quality)
+
+
+def render_copy(copy: Copy, image: np.ndarray, page: Page | None) -> tuple[bytes, dict[str, str]]:
+    """The JPEG bytes and the labels.csv row of one copy."""
+    rng = np.random.default_rng(copy.seed)
+    state = State(image=image, char_px=page.char_px if page else 10.0, paper=page.paper if page else 0.8,
+                  ink=page.ink if page else 0.2)
+    for kind, severity in copy.kinds:
+        state = degrade(state, kind, severity, rng)
+    info = capture_info(state, copy.seed, copy.photo.document)
+    u = usability(info)
+    votes = draw_votes(1.0 + 9.0 * u, copy.seed)
+    p = votes / votes.sum()
+    mean = float(p @ np.arange(1, 11))
+    std = float(np.sqrt(p @ (np.arange(1, 11) - mean) ** 2))
+    quality = state.jpeg_quality if any(k == "jpeg" for k, _ in copy.kinds) else SAVE_QUALITY
+    data = _encode(state.image, quality)
+    row = {"path": copy.name, **{c: str(int(v)) for c, v in zip(VOTE_COLUMNS, votes)},
+           "mean": f"{mean:.4f}", "std": f"{std:.4f}",
+           "kind": "real_document" if copy.photo.document else "real_nondocument",
+           **{f"defect_{d}": f"{info.defects.get(d, 0.0):.4f}" for d in DEFECTS},
+           "group": copy.group, "degradation": "+".join(k for k, _ in copy.kinds) if copy.group == "degraded" else "",
+           "level": copy.level, "severity": "+".join(f"{s:.3f}" for _, s in copy.kinds),
+           "page": Path(copy.photo.path).name, "source": copy.photo.source,
+           "char_height_px": f"{info.char_height_px:.2f}", "usability": f"{u:.4f}"}
+    return data, row
+
+
+# ---- writing a set -------------------------------------------------------------------------------
+def _render_photo(job: tuple[str, list[Copy]]) -> list[tuple[dict[str, str] | None, str]]:
+    """All copies of one photo (decoded and measured once) -> [(row or None, error)]."""
+    out_dir, copies = job
+    try:
+        image = load_image(copies[0].photo.path)
+    except ImageError as exc:
+        return [(None, str(exc))] * len(copies)
+    page = measure_page(image) if copies[0].photo.document else None
+    results = []
+    for copy in copies:
+        data, row = render_copy(copy, image.copy(), page)
+        final = Path(out_dir) / copy.name
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, final)
+        results.append((row, ""))
+    return results
+
+
+def _csv_text(rows: list[dict[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
+                  holdout: Iterable[str] = HOLDOUT_SOURCES, workers: int = 1, force: bool = False,
+                  warn: Callable[[str], None] = print) -> dict[str, Path]:
+    """Build OUT/train and OUT/holdout from the real photos of SRC -> {part: labels.csv path}.
+
+    A photo that cannot be decoded is reported once and skipped. An OUT that holds a finished set
+    is refused without ``force``.
+    """
+    out = Path(out)
+    photos = read_photos(src)
+    copies = plan(photos, seed, holdout)
+    done = {}
+    for part, items in copies.items():
+        folder = out / part
+        if (folder / "labels.csv").exists() and not force:
+            raise OutputError(f"{folder / 'labels.csv'}: exists (use --force to rebuild)")
+        (folder / "images").mkdir(parents=True, exist_ok=True)
+        by_photo: dict[str, list[Copy]] = {}
+        for item in items:
+            by_photo.setdefault(item.photo.path, []).append(item)
+        jobs = [(str(folder), group) for group in by_photo.values()]
+        rows = []
+        for results in _map(jobs, workers):
+            for row, error in results[:1] if results and results[0][0] is None else results:
+                if row is None:
+                    warn(f"skipping {error}")
+                else:
+                    rows.append(row)
+        if not rows:
+            raise SynthError(f"{src}: no readable photo for the {part} set")
+        rows.sort(key=lambda r: r["path"])
+        done[part] = atomic_write_text(folder / "labels.csv", _csv_text(rows), force=True)
+    return done
+
+
+def _map(jobs: list, workers: int):
+    if workers <= 1 or len(jobs) < 2:
+        yield from map(_render_photo, jobs)
+        return
+    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    with ctx.Pool(workers, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
+        yield from pool.imap(_render_photo, jobs, chunksize=2)
+

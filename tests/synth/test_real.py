@@ -1,0 +1,154 @@
+"""`nima realset`: real photos -> labelled training copies and a holdout split by source.
+
+The "real photos" here are made by the test (rendered pages and textured scenes written as JPEGs),
+so nothing depends on ../shared.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from nima_edge.cli import cli
+from nima_edge.runtime.fileio import OutputError
+from nima_edge.synth import real, render_capture
+
+
+def _page(seed: int) -> np.ndarray:
+    image, _ = render_capture(seed, defects={}, kind="prescription", size=900)
+    return image
+
+
+def _scene(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (12, 16, 3)).astype(np.uint8)
+    return cv2.GaussianBlur(cv2.resize(small, (640, 480), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("realphotos")
+    (root / "docs").mkdir()
+    (root / "nondocs").mkdir()
+    for i, source in enumerate(["forms", "forms", "notes"]):
+        cv2.imwrite(str(root / "docs" / f"{source}_{i:04d}.jpg"), _page(100 + i))
+    for i, source in enumerate(["pets", "streets"]):
+        cv2.imwrite(str(root / "nondocs" / f"{source}_{i:04d}.jpg"), _scene(i))
+    (root / "docs" / "forms_9999.jpg").write_bytes(b"not a jpeg at all")
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(photo_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("realset")
+    warnings = []
+    parts = real.write_realset(photo_folder, out, seed=3, holdout=("notes", "streets"), warn=warnings.append)
+    return out, parts, warnings
+
+
+def _rows(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_sources_are_held_out_whole_and_every_kind_is_graded(built):
+    out, parts, warnings = built
+    train, holdout = _rows(parts["train"]), _rows(parts["holdout"])
+    assert {r["source"] for r in train} == {"forms", "pets"}
+    assert {r["source"] for r in holdout} == {"notes", "streets"}
+    # one document held out: clean + every kind at mild and heavy; one non-document as it is
+    docs = [r for r in holdout if r["group"] != "nondoc"]
+    assert len(docs) == 1 + 2 * len(real.DEGRADATIONS)
+    assert {(r["degradation"], r["level"]) for r in docs if r["group"] == "degraded"} == {
+        (k, lv) for k in real.DEGRADATIONS for lv in ("mild", "heavy")}
+    assert [r["group"] for r in holdout].count("nondoc") == 1
+    # training: per document 2 clean looks, one copy per kind and one pair; per non-document 2 looks
+    assert len(train) == 2 * (2 + len(real.DEGRADATIONS) + 1) + 2
+    for row in train + holdout:
+        assert (out / ("train" if row in train else "holdout") / row["path"]).is_file()
+    assert len(warnings) == 1 and "forms_9999.jpg" in warnings[0]
+
+
+def test_labels_follow_the_synthetic_formula(built):
+    _, parts, _ = built
+    holdout = _rows(parts["holdout"])
+    clean = next(r for r in holdout if r["group"] == "clean")
+    assert float(clean["mean"]) > 6.5  # a sound page is a usable capture
+    gaps = []
+    for kind in real.DEGRADATIONS:
+        mild = next(r for r in holdout if r["degradation"] == kind and r["level"] == "mild")
+        heavy = next(r for r in holdout if r["degradation"] == kind and r["level"] == "heavy")
+        # <= : a kind whose mild step already reaches the label's floor (over-exposure washes ink out fast)
+        assert float(heavy["mean"]) <= float(mild["mean"]) <= float(clean["mean"]) + 0.3, kind
+        gaps.append(float(mild["mean"]) - float(heavy["mean"]))
+        assert float(heavy["mean"]) < 5, kind  # heavy is a retake whatever the page
+        assert float(heavy[f"defect_{real.KIND_DEFECT[kind]}"]) == pytest.approx(real.HEAVY)
+    assert sum(g > 1 for g in gaps) >= len(gaps) - 2
+    nondoc = next(r for r in holdout if r["group"] == "nondoc")
+    assert float(nondoc["mean"]) < 2 and nondoc["defect_not_document"] == "1.0000"
+
+
+def test_same_seed_same_bytes_whatever_the_workers(photo_folder, built, tmp_path):
+    out, _, _ = built
+    again = real.write_realset(photo_folder, tmp_path / "again", seed=3, holdout=("notes", "streets"),
+                               workers=2, warn=lambda m: None)
+    digest = lambda folder: {p.name: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+                             for p in sorted(folder.glob("images/*.jpg"))}
+    assert digest(out / "train") == digest(tmp_path / "again" / "train")
+    assert again["holdout"].read_text() == (out / "holdout" / "labels.csv").read_text()
+    other = real.plan(real.read_photos(photo_folder), seed=4, holdout=("notes",))
+    first = real.plan(real.read_photos(photo_folder), seed=3, holdout=("notes",))
+    assert [c.kinds for c in other["train"]] != [c.kinds for c in first["train"]]
+
+
+def test_degradations_grade_one_quantity_each():
+    page = _page(7)
+    measured = real.measure_page(page)
+    assert 4 <= measured.char_px <= 40 and measured.paper > measured.ink
+    facts = {}
+    for severity in (0.3, 0.9):
+        state = real.State(image=page.copy(), char_px=measured.char_px, paper=measured.paper, ink=measured.ink)
+        facts[severity] = {kind: real.degrade(real.State(**{**state.__dict__, "defects": dict(state.defects)}),
+                                              kind, severity, np.random.default_rng(0))
+                           for kind in real.DEGRADATIONS}
+    assert facts[0.9]["defocus"].blur_px > facts[0.3]["defocus"].blur_px > real.OPTICS_BLUR
+    assert facts[0.9]["cutoff"].in_frame < facts[0.3]["cutoff"].in_frame < 1
+    assert facts[0.9]["noise"].noise > facts[0.3]["noise"].noise
+    assert facts[0.9]["jpeg"].jpeg_quality < facts[0.3]["jpeg"].jpeg_quality
+    assert facts[0.9]["dark"].gain < facts[0.3]["dark"].gain < 1
+    assert facts[0.9]["glare"].glare_fraction > facts[0.3]["glare"].glare_fraction
+    assert facts[0.9]["lowres"].resolution < facts[0.3]["lowres"].resolution < 1
+    with pytest.raises(real.SynthError, match="unknown degradation 'smudge'"):
+        real.degrade(state, "smudge", 0.5, np.random.default_rng(0))
+
+
+def test_manifest_groups_and_sources(tmp_path):
+    (tmp_path / "docs").mkdir()
+    cv2.imwrite(str(tmp_path / "docs" / "a.jpg"), _page(1))
+    cv2.imwrite(str(tmp_path / "docs" / "b.jpg"), _scene(1))
+    with open(tmp_path / "manifest.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "group", "source_repo"])
+        writer.writerows([["docs/a.jpg", "doc", "owner/pages"], ["docs/b.jpg", "nondoc", "owner/scenes"],
+                          ["docs/c.jpg", "degraded", "owner/pages"]])
+    photos = real.read_photos(tmp_path)
+    assert [(p.document, p.source) for p in photos] == [(True, "owner/pages"), (False, "owner/scenes")]
+
+
+def test_command_refuses_to_overwrite_and_names_the_file(photo_folder, tmp_path):
+    runner = CliRunner()
+    args = ["realset", str(photo_folder), str(tmp_path / "set"), "--holdout", "notes", "--workers", "1"]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "holdout:" in first.output and "train:" in first.output
+    second = runner.invoke(cli, args)
+    assert second.exit_code == 1 and "labels.csv: exists (use --force" in second.output
+    with pytest.raises(OutputError):
+        real.write_realset(photo_folder, tmp_path / "set", holdout=("notes",), warn=lambda m: None)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    third = runner.invoke(cli, ["realset", str(empty), str(tmp_path / "x")])
+    assert third.exit_code == 1 and "no manifest.csv and no images" in third.output

@@ -1,0 +1,192 @@
+"""`nima realcheck`: how a model decides on real photos held out by source (no TensorFlow).
+
+Reads the holdout labels.csv that `nima realset` writes (columns ``group`` clean | degraded |
+nondoc, ``degradation``, ``level`` mild | heavy, ``page``) and scores every image as `nima score`
+does: the .tflite through the runtime, with the OpenCV checks (model + checks) and without them
+(model alone). The report (targets from issue 17, see the model card):
+
+* clean documents accepted, non-documents refused;
+* refusal per degradation kind at mild and at heavy severity;
+* same-page pairs in order: clean above heavy, clean above mild, mild above heavy;
+* AUC of the score between good (clean documents) and bad (heavy degradations and non-documents).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+from nima_edge.runtime.errors import ImageError
+from nima_edge.runtime.fileio import atomic_write_text, check_writable
+from nima_edge.runtime.images import load_image
+from nima_edge.runtime.policy import Assessor
+from nima_edge.runtime.scorer import Scorer
+
+from nima_edge.clitools import force_option, translate_errors
+
+from .data import DataError
+
+MODES = ("model", "model+checks")
+TARGETS = {"clean_accepted": 0.95, "nondoc_refused": 0.97, "heavy_refused_min": 0.90,
+           "pairs_clean_gt_heavy": 0.97, "pairs_clean_gt_mild": 0.90}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One row of a holdout set."""
+
+    path: Path
+    group: str
+    degradation: str
+    level: str
+    page: str
+
+
+def read_holdout(labels: str | Path) -> list[Item]:
+    labels = Path(labels)
+    try:
+        with labels.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{labels}: cannot read ({exc})") from None
+    needed = {"path", "group", "degradation", "level", "page"}
+    if not rows or needed - set(rows[0]):
+        raise DataError(f"{labels}: not a `nima realset` holdout (needs columns {', '.join(sorted(needed))})")
+    return [Item(labels.parent / r["path"], r["group"], r["degradation"], r["level"], r["page"]) for r in rows]
+
+
+def score_items(items: Sequence[Item], model: str | Path | None, threads: int = 1,
+                warn: Callable[[str], None] = print) -> dict[str, list[tuple[float, bool] | None]]:
+    """{mode: [(mean, ok) or None for an unreadable image]} for both MODES, one decode per image."""
+    scorer = Scorer(model, threads=threads)
+    assessors = {"model": Assessor(scorer, checks=False), "model+checks": Assessor(scorer, checks=True)}
+    results: dict[str, list] = {mode: [] for mode in MODES}
+    for item in items:
+        try:
+            image = load_image(item.path)
+        except ImageError as exc:
+            warn(f"skipping {exc}")
+            for mode in MODES:
+                results[mode].append(None)
+            continue
+        for mode, assessor in assessors.items():
+            a = assessor.assess(image)
+            results[mode].append((a.mean, a.ok))
+    return results
+
+
+def auc(good: Sequence[float], bad: Sequence[float]) -> float:
+    """P(a good image scores above a bad one), ties counting half (the Mann-Whitney U statistic)."""
+    g, b = np.asarray(good, dtype=np.float64), np.asarray(bad, dtype=np.float64)
+    if not len(g) or not len(b):
+        return float("nan")
+    greater = (g[:, None] > b[None, :]).sum() + 0.5 * (g[:, None] == b[None, :]).sum()
+    return float(greater / (len(g) * len(b)))
+
+
+def report(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]) -> dict:
+    """The figures of one mode (see the module docstring); unreadable images are left out."""
+    rows = [(item, s) for item, s in zip(items, scores) if s is not None]
+    share = lambda flags: float(np.mean(flags)) if len(flags) else float("nan")  # noqa: E731
+    clean = [s for i, s in rows if i.group == "clean"]
+    nondoc = [s for i, s in rows if i.group == "nondoc"]
+    refused: dict[str, dict[str, float]] = defaultdict(dict)
+    by_kind_level: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    for item, (_, ok) in rows:
+        if item.group == "degraded":
+            by_kind_level[(item.degradation, item.level)].append(not ok)
+    for (kind, level), flags in sorted(by_kind_level.items()):
+        refused[kind][level] = share(flags)
+        refused[kind][f"{level}_n"] = len(flags)
+    means: dict[tuple[str, str, str], float] = {}
+    for item, (mean, _) in rows:
+        means[(item.page, item.degradation, item.level)] = mean
+    clean_mean = {page: m for (page, kind, _), m in means.items() if kind == ""}
+    pairs: dict[str, list[bool]] = defaultdict(list)
+    for (page, kind, level), m in means.items():
+        if kind and page in clean_mean:
+            pairs[f"clean_gt_{level}"].append(clean_mean[page] > m)
+        if kind and level == "heavy" and (page, kind, "mild") in means:
+            pairs["mild_gt_heavy"].append(means[(page, kind, "mild")] > m)
+    heavy = [m for (page, kind, level), m in means.items() if level == "heavy"]
+    heavy_refused = [refused[k]["heavy"] for k in refused if "heavy" in refused[k]]
+    return {
+        "n": len(rows),
+        "clean_accepted": share([ok for _, ok in clean]),
+        "clean_n": len(clean),
+        "nondoc_refused": share([not ok for _, ok in nondoc]),
+        "nondoc_n": len(nondoc),
+        "heavy_refused_all": share([f for (k, lv), fl in by_kind_level.items() if lv == "heavy" for f in fl]),
+        "heavy_refused_min": min(heavy_refused) if heavy_refused else float("nan"),
+        "refused": dict(refused),
+        **{f"pairs_{name}": share(flags) for name, flags in sorted(pairs.items())},
+        "auc": auc([m for m, _ in clean], heavy + [m for m, _ in nondoc]),
+    }
+
+
+def check(labels: str | Path, model: str | Path | None, threads: int = 1,
+          warn: Callable[[str], None] = print) -> dict:
+    """Score the holdout in both modes -> {"model": figures, "model+checks": figures, "targets": ...}."""
+    items = read_holdout(labels)
+    scores = score_items(items, model, threads, warn)
+    return {"labels": str(labels), "model_file": str(model or "bundled"),
+            **{mode: report(items, scores[mode]) for mode in MODES}, "targets": TARGETS}
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value != value else f"{100 * value:.0f}%"
+
+
+def markdown(figures: dict) -> str:
+    """The report as the table the model card and README show."""
+    a, b = figures["model"], figures["model+checks"]
+    lines = ["| real holdout | model alone | model + checks | target |", "|---|---|---|---|",
+             f"| clean documents accepted (n={a['clean_n']}) | {_pct(a['clean_accepted'])} | "
+             f"{_pct(b['clean_accepted'])} | ≥ 95% |",
+             f"| non-documents refused (n={a['nondoc_n']}) | {_pct(a['nondoc_refused'])} | "
+             f"{_pct(b['nondoc_refused'])} | ≥ 97% |",
+             f"| heavy degradations refused, all kinds | {_pct(a['heavy_refused_all'])} | "
+             f"{_pct(b['heavy_refused_all'])} | |",
+             f"| heavy degradations refused, worst kind | {_pct(a['heavy_refused_min'])} | "
+             f"{_pct(b['heavy_refused_min'])} | ≥ 90% |"]
+    for kind in sorted(a["refused"]):
+        ra, rb = a["refused"][kind], b["refused"][kind]
+        lines.append(f"| … {kind}: refused mild / heavy | {_pct(ra.get('mild', float('nan')))} / "
+                     f"{_pct(ra.get('heavy', float('nan')))} | {_pct(rb.get('mild', float('nan')))} / "
+                     f"{_pct(rb.get('heavy', float('nan')))} | heavy ≥ 90% |")
+    for name, target in (("clean_gt_heavy", "≥ 97%"), ("clean_gt_mild", "≥ 90%"), ("mild_gt_heavy", "")):
+        label = name.replace("_gt_", " > ")
+        lines.append(f"| same-page pairs {label} | {_pct(a.get('pairs_' + name, float('nan')))} | "
+                     f"{_pct(b.get('pairs_' + name, float('nan')))} | {target} |")
+    lines.append(f"| AUC, clean vs heavy + non-documents | {a['auc']:.3f} | {b['auc']:.3f} | ≥ 0.97 |")
+    return "\n".join(lines) + "\n"
+
+
+@click.command("realcheck")
+@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A nima-edge .tflite (default: the bundled model).")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of a table.")
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
+@force_option
+@translate_errors
+def realcheck(labels: Path, model: Path | None, threads: int, as_json: bool, save: Path | None, force: bool) -> None:
+    """Score a `nima realset` holdout as `nima score` does; report per group, kind and pair.
+
+    \b
+    Example:
+      nima realset ../shared/realdata data/real
+      nima realcheck data/real/holdout/labels.csv --model models/default.tflite
+    """
+    if save is not None:
+        check_writable(save, force)  # before minutes of scoring, not after
+    figures = check(labels, model, threads, warn=lambda m: click.echo(m, err=True))
+    if save is not None:
+        atomic_write_text(save, json.dumps(figures, indent=1) + "\n", force=force)
+    click.echo(json.dumps(figures, indent=1) if as_json else markdown(figures), nl=True)
