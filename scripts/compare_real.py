@@ -109,9 +109,9 @@ def run(name: str, args, out: Path) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| candidate | clean accepted | non-docs refused | heavy refused (all / worst kind) | "
-             "clean > heavy | clean > mild | AUC | int8 ms (1 thread) | int8 MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    header = ("| candidate | clean accepted | non-docs refused | heavy refused (all / worst kind) | "
+              "clean > heavy | clean > mild | AUC | int8 ms (1 thread) | int8 MB |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         f = r["probe"]
         lines.append(f"| {r['name']} | {f['clean_accepted']:.0%} | {f['nondoc_refused']:.0%} | "

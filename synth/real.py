@@ -93,7 +93,6 @@ BASE_NOISE = 1.5 / 255  # a sharp real capture's own sensor noise
 SENSOR_NOISE_MAX = 60 / 255
 CLEAN_PAPER_MIN = 0.6  # a usable capture's paper luminance, at least (see _legible)
 CLEAN_CONTRAST_MIN = 0.6  # and its ink's relative contrast (paper - ink) / paper  # heavy grain: SNR about 2.5 on a typical page
-OWN_SIDE = "own"  # folder layouts without a manifest: the source is the file name up to its last "_"
 COLUMNS_EXTRA = ("group", "degradation", "level", "severity", "page", "source", "char_height_px", "usability")
 VOTE_COLUMNS = tuple(f"votes_{i}" for i in range(1, 11))
 COLUMNS = ("path", *VOTE_COLUMNS, "mean", "std", "kind", *(f"defect_{d}" for d in DEFECTS), *COLUMNS_EXTRA)
@@ -118,7 +117,6 @@ class Copy:
     group: str  # clean | degraded | nondoc
     kinds: tuple[tuple[str, float], ...] = ()  # (degradation, severity) applied in order
     level: str = ""  # mild | heavy (holdout only)
-    extra: dict = field(default_factory=dict)
 
 
 def read_photos(src: str | os.PathLike) -> list[RealPhoto]:
@@ -213,7 +211,7 @@ def measure_page(image: np.ndarray) -> Page:
     """
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     binary = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     heights, widths = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
     # Glyph-like blobs: a few pixels to a few dozen tall, not long rules or specks.
     is_glyph = (heights >= 4) & (heights <= 80) & (widths <= 3 * heights)
@@ -422,23 +420,23 @@ def render_copy(copy: Copy, image: np.ndarray, page: Page | None) -> tuple[bytes
 
 
 # ---- writing a set -------------------------------------------------------------------------------
-def _render_photo(job: tuple[str, list[Copy]]) -> list[tuple[dict[str, str] | None, str]]:
-    """All copies of one photo (decoded and measured once) -> [(row or None, error)]."""
+def _render_photo(job: tuple[str, list[Copy]]) -> list[dict[str, str]] | str:
+    """All copies of one photo (decoded and measured once) -> their rows, or why the photo is unreadable."""
     out_dir, copies = job
     try:
         image = load_image(copies[0].photo.path)
     except ImageError as exc:
-        return [(None, str(exc))] * len(copies)
+        return str(exc)
     page = measure_page(image) if copies[0].photo.document else None
-    results = []
+    rows = []
     for copy in copies:
         data, row = render_copy(copy, image.copy(), page)
         final = Path(out_dir) / copy.name
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, final)
-        results.append((row, ""))
-    return results
+        rows.append(row)
+    return rows
 
 
 def _csv_text(rows: list[dict[str, str]]) -> str:
@@ -471,12 +469,11 @@ def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
             by_photo.setdefault(item.photo.path, []).append(item)
         jobs = [(str(folder), group) for group in by_photo.values()]
         rows = []
-        for results in _map(jobs, workers):
-            for row, error in results[:1] if results and results[0][0] is None else results:
-                if row is None:
-                    warn(f"skipping {error}")
-                else:
-                    rows.append(row)
+        for result in _map(jobs, workers):
+            if isinstance(result, str):
+                warn(f"skipping {result}")
+            else:
+                rows.extend(result)
         if not rows:
             raise SynthError(f"{src}: no readable photo for the {part} set")
         rows.sort(key=lambda r: r["path"])

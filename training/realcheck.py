@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -89,10 +90,13 @@ def auc(good: Sequence[float], bad: Sequence[float]) -> float:
     return float(greater / (len(g) * len(b)))
 
 
+def _share(flags: Sequence[bool]) -> float:
+    return float(np.mean(flags)) if len(flags) else float("nan")
+
+
 def report(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]) -> dict:
     """The figures of one mode (see the module docstring); unreadable images are left out."""
     rows = [(item, s) for item, s in zip(items, scores) if s is not None]
-    share = lambda flags: float(np.mean(flags)) if len(flags) else float("nan")  # noqa: E731
     clean = [s for i, s in rows if i.group == "clean"]
     nondoc = [s for i, s in rows if i.group == "nondoc"]
     refused: dict[str, dict[str, float]] = defaultdict(dict)
@@ -101,7 +105,7 @@ def report(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]) -
         if item.group == "degraded":
             by_kind_level[(item.degradation, item.level)].append(not ok)
     for (kind, level), flags in sorted(by_kind_level.items()):
-        refused[kind][level] = share(flags)
+        refused[kind][level] = _share(flags)
         refused[kind][f"{level}_n"] = len(flags)
     means: dict[tuple[str, str, str], float] = {}
     for item, (mean, _) in rows:
@@ -117,14 +121,14 @@ def report(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]) -
     heavy_refused = [refused[k]["heavy"] for k in refused if "heavy" in refused[k]]
     return {
         "n": len(rows),
-        "clean_accepted": share([ok for _, ok in clean]),
+        "clean_accepted": _share([ok for _, ok in clean]),
         "clean_n": len(clean),
-        "nondoc_refused": share([not ok for _, ok in nondoc]),
+        "nondoc_refused": _share([not ok for _, ok in nondoc]),
         "nondoc_n": len(nondoc),
-        "heavy_refused_all": share([f for (k, lv), fl in by_kind_level.items() if lv == "heavy" for f in fl]),
+        "heavy_refused_all": _share([f for (k, lv), fl in by_kind_level.items() if lv == "heavy" for f in fl]),
         "heavy_refused_min": min(heavy_refused) if heavy_refused else float("nan"),
         "refused": dict(refused),
-        **{f"pairs_{name}": share(flags) for name, flags in sorted(pairs.items())},
+        **{f"pairs_{name}": _share(flags) for name, flags in sorted(pairs.items())},
         "auc": auc([m for m, _ in clean], heavy + [m for m, _ in nondoc]),
     }
 
@@ -139,31 +143,35 @@ def check(labels: str | Path, model: str | Path | None, threads: int = 1,
 
 
 def _pct(value: float) -> str:
-    return "n/a" if value != value else f"{100 * value:.0f}%"
+    return "n/a" if math.isnan(value) else f"{100 * value:.0f}%"
+
+
+def _row(label: str, model_alone: str, with_checks: str, target: str) -> str:
+    return f"| {label} | {model_alone} | {with_checks} | {target} |"
 
 
 def markdown(figures: dict) -> str:
     """The report as the table the model card and README show."""
     a, b = figures["model"], figures["model+checks"]
+    nan = float("nan")
     lines = ["| real holdout | model alone | model + checks | target |", "|---|---|---|---|",
-             f"| clean documents accepted (n={a['clean_n']}) | {_pct(a['clean_accepted'])} | "
-             f"{_pct(b['clean_accepted'])} | ≥ 95% |",
-             f"| non-documents refused (n={a['nondoc_n']}) | {_pct(a['nondoc_refused'])} | "
-             f"{_pct(b['nondoc_refused'])} | ≥ 97% |",
-             f"| heavy degradations refused, all kinds | {_pct(a['heavy_refused_all'])} | "
-             f"{_pct(b['heavy_refused_all'])} | |",
-             f"| heavy degradations refused, worst kind | {_pct(a['heavy_refused_min'])} | "
-             f"{_pct(b['heavy_refused_min'])} | ≥ 90% |"]
+             _row(f"clean documents accepted (n={a['clean_n']})", _pct(a["clean_accepted"]),
+                  _pct(b["clean_accepted"]), "≥ 95%"),
+             _row(f"non-documents refused (n={a['nondoc_n']})", _pct(a["nondoc_refused"]),
+                  _pct(b["nondoc_refused"]), "≥ 97%"),
+             _row("heavy degradations refused, all kinds", _pct(a["heavy_refused_all"]),
+                  _pct(b["heavy_refused_all"]), ""),
+             _row("heavy degradations refused, worst kind", _pct(a["heavy_refused_min"]),
+                  _pct(b["heavy_refused_min"]), "≥ 90%")]
     for kind in sorted(a["refused"]):
         ra, rb = a["refused"][kind], b["refused"][kind]
-        lines.append(f"| … {kind}: refused mild / heavy | {_pct(ra.get('mild', float('nan')))} / "
-                     f"{_pct(ra.get('heavy', float('nan')))} | {_pct(rb.get('mild', float('nan')))} / "
-                     f"{_pct(rb.get('heavy', float('nan')))} | heavy ≥ 90% |")
+        lines.append(_row(f"… {kind}: refused mild / heavy",
+                          f"{_pct(ra.get('mild', nan))} / {_pct(ra.get('heavy', nan))}",
+                          f"{_pct(rb.get('mild', nan))} / {_pct(rb.get('heavy', nan))}", "heavy ≥ 90%"))
     for name, target in (("clean_gt_heavy", "≥ 97%"), ("clean_gt_mild", "≥ 90%"), ("mild_gt_heavy", "")):
-        label = name.replace("_gt_", " > ")
-        lines.append(f"| same-page pairs {label} | {_pct(a.get('pairs_' + name, float('nan')))} | "
-                     f"{_pct(b.get('pairs_' + name, float('nan')))} | {target} |")
-    lines.append(f"| AUC, clean vs heavy + non-documents | {a['auc']:.3f} | {b['auc']:.3f} | ≥ 0.97 |")
+        lines.append(_row(f"same-page pairs {name.replace('_gt_', ' > ')}", _pct(a.get(f"pairs_{name}", nan)),
+                          _pct(b.get(f"pairs_{name}", nan)), target))
+    lines.append(_row("AUC, clean vs heavy + non-documents", f"{a['auc']:.3f}", f"{b['auc']:.3f}", "≥ 0.97"))
     return "\n".join(lines) + "\n"
 
 

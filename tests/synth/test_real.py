@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from nima_edge.cli import cli
 from nima_edge.runtime.fileio import OutputError
 from nima_edge.synth import real, render_capture
+
+from nima_edge.cli import cli
 
 
 def _page(seed: int) -> np.ndarray:
@@ -95,8 +96,9 @@ def test_same_seed_same_bytes_whatever_the_workers(photo_folder, built, tmp_path
     out, _, _ = built
     again = real.write_realset(photo_folder, tmp_path / "again", seed=3, holdout=("notes", "streets"),
                                workers=2, warn=lambda m: None)
-    digest = lambda folder: {p.name: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
-                             for p in sorted(folder.glob("images/*.jpg"))}
+    def digest(folder):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("images/*.jpg"))}
+
     assert digest(out / "train") == digest(tmp_path / "again" / "train")
     assert again["holdout"].read_text() == (out / "holdout" / "labels.csv").read_text()
     other = real.plan(real.read_photos(photo_folder), seed=4, holdout=("notes",))

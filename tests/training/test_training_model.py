@@ -142,3 +142,48 @@ def test_missing_imagenet_weights_name_the_expected_file():
     assert f"expected {expected}" in str(info.value) and "--base-weights" in str(info.value)
     with pytest.raises(WeightsError, match="only for alpha"):
         build_nima(NimaSpec(alpha=0.6, input_size=96), "imagenet")
+
+
+def _backbone_weights_file(tmp_path, alpha: float, suffix: str = ".weights.h5"):
+    """A backbone weights file as keras.applications writes one (no top), with recognisable values."""
+    backbone = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=alpha, include_top=False,
+                                              weights=None, pooling="avg")
+    rng = np.random.default_rng(3)
+    backbone.set_weights([rng.normal(0, 0.1, w.shape).astype(np.float32) for w in backbone.get_weights()])
+    path = tmp_path / f"a{alpha}{suffix}"
+    backbone.save_weights(path)
+    return path, backbone
+
+
+def test_base_weights_file_loads_into_the_backbone_and_a_misfit_names_the_file(tmp_path):
+    path, donor = _backbone_weights_file(tmp_path, 0.35)
+    model = build_nima(NimaSpec(alpha=0.35, input_size=32, defect_labels=("glare",)), path)
+    for name in ("Conv1", "block_8_depthwise", "Conv_1_bn"):
+        for got, want in zip(model.get_layer(name).get_weights(), donor.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(got, want)
+    with pytest.raises(WeightsError) as info:
+        build_nima(NimaSpec(alpha=1.0, input_size=32), path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: cannot load as mobilenet_v2 alpha 1.0 weights") and "\n" not in message
+    with pytest.raises(WeightsError, match="base weights file not found"):
+        build_nima(NimaSpec(alpha=0.35, input_size=32), tmp_path / "missing.h5")
+
+
+def test_phase_one_keeps_batchnorm_in_inference_mode(tmp_path):
+    """Head-only training must not move the pretrained BatchNorm statistics; all-layers training does."""
+    from nima_edge.training.model import set_backbone_trainable
+
+    path, _ = _backbone_weights_file(tmp_path, 0.35)
+    model = build_nima(NimaSpec(alpha=0.35, input_size=32), path)
+    bn = model.get_layer("block_3_expand_BN")
+    before = np.array(bn.moving_mean)
+    images = tf.constant(np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3)).astype(np.uint8))
+    targets = np.full((8, 10), 0.1, np.float32)
+    set_backbone_trainable(model, False)
+    head_before = np.array(model.get_layer("distribution").get_weights()[0])
+    _train_steps(model, images, targets, steps=2)
+    np.testing.assert_array_equal(np.array(bn.moving_mean), before)
+    assert not np.allclose(model.get_layer("distribution").get_weights()[0], head_before)
+    set_backbone_trainable(model, True)
+    _train_steps(model, images, targets, steps=2)
+    assert not np.allclose(np.array(bn.moving_mean), before)

@@ -1,0 +1,84 @@
+"""`nima realcheck`: the real-photo report, on figures made by hand and end to end with the bundled model."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from nima_edge.synth import real, render_capture
+from nima_edge.training.data import DataError
+from nima_edge.training.realcheck import Item, auc, markdown, read_holdout, report
+
+from nima_edge.cli import cli
+
+
+def _items() -> list[Item]:
+    items = []
+    for page in ("a", "b"):
+        items.append(Item(Path(f"{page}.jpg"), "clean", "", "", page))
+        for level in ("mild", "heavy"):
+            items.append(Item(Path(f"{page}_{level}.jpg"), "degraded", "defocus", level, page))
+    items.append(Item(Path("dog.jpg"), "nondoc", "", "", "dog.jpg"))
+    return items
+
+
+def test_report_counts_groups_kinds_and_pairs():
+    items = _items()
+    # page a: clean 8 > mild 6 > heavy 3 (all in order); page b: clean 7, mild 7.5 (out of order), heavy 4
+    scores = [(8.0, True), (6.0, True), (3.0, False), (7.0, True), (7.5, True), (4.0, False), (6.0, True)]
+    figures = report(items, scores)
+    assert figures["clean_accepted"] == 1.0 and figures["clean_n"] == 2
+    assert figures["nondoc_refused"] == 0.0
+    assert figures["refused"]["defocus"] == {"mild": 0.0, "mild_n": 2, "heavy": 1.0, "heavy_n": 2}
+    assert figures["heavy_refused_min"] == 1.0
+    assert figures["pairs_clean_gt_heavy"] == 1.0
+    assert figures["pairs_clean_gt_mild"] == 0.5
+    assert figures["pairs_mild_gt_heavy"] == 1.0
+    # good: 8, 7; bad: heavy 3, 4 and the dog's 6 -> every good one above every bad one
+    assert figures["auc"] == 1.0
+    # an unreadable image is left out, not counted as refused
+    figures = report(items, scores[:-1] + [None])
+    assert figures["nondoc_n"] == 0 and figures["n"] == 6
+    table = markdown({"model": report(items, scores), "model+checks": report(items, scores)})
+    assert "| … defocus: refused mild / heavy | 0% / 100% |" in table
+
+
+def test_auc_is_the_mann_whitney_statistic():
+    assert auc([3, 4], [1, 2]) == 1.0
+    assert auc([1, 2], [3, 4]) == 0.0
+    assert auc([2], [2]) == 0.5
+    rng = np.random.default_rng(0)
+    good, bad = rng.normal(1, 1, 300), rng.normal(0, 1, 300)
+    assert auc(good, bad) == pytest.approx(0.76, abs=0.05)  # Phi(1 / sqrt 2)
+
+
+def test_not_a_holdout_is_one_line(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,mean\nx.jpg,5\n")
+    with pytest.raises(DataError, match="labels.csv: not a `nima realset` holdout"):
+        read_holdout(labels)
+
+
+def test_end_to_end_with_the_bundled_model(tmp_path):
+    (tmp_path / "src" / "docs").mkdir(parents=True)
+    (tmp_path / "src" / "nondocs").mkdir()
+    page, _ = render_capture(5, defects={}, kind="prescription", size=1000)
+    cv2.imwrite(str(tmp_path / "src" / "docs" / "pages_0001.jpg"), page)
+    scene = cv2.resize(np.random.default_rng(1).integers(0, 255, (6, 8, 3)).astype(np.uint8), (640, 480))
+    cv2.imwrite(str(tmp_path / "src" / "nondocs" / "scenes_0001.jpg"), scene)
+    cv2.imwrite(str(tmp_path / "src" / "nondocs" / "other_0001.jpg"), scene)
+    parts = real.write_realset(tmp_path / "src", tmp_path / "set", holdout=("pages", "scenes"), warn=lambda m: None)
+    (tmp_path / "set" / "holdout" / parts["holdout"].read_text().splitlines()[2].split(",")[0]).write_bytes(b"junk")
+    result = CliRunner().invoke(cli, ["realcheck", str(parts["holdout"]), "--save", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "skipping" in result.output and "not a readable image" in result.output
+    assert "| clean documents accepted (n=1) |" in result.output
+    figures = json.loads((tmp_path / "r.json").read_text())
+    for mode in ("model", "model+checks"):
+        assert figures[mode]["n"] == 1 + 2 * len(real.DEGRADATIONS) + 1 - 1
+        assert set(figures[mode]["refused"]) == set(real.DEGRADATIONS)
+    again = CliRunner().invoke(cli, ["realcheck", str(parts["holdout"]), "--save", str(tmp_path / "r.json")])
+    assert again.exit_code == 1 and "r.json" in again.output and "--force" in again.output
