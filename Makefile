@@ -8,10 +8,14 @@ export PYTHONDONTWRITEBYTECODE = 1
 
 # Pipeline knobs for `make model` (see models/MODEL_CARD.md for the values the shipped model used).
 SYNTH_DIR ?= data/synth
-SYNTH_COUNT ?= 20000
+SYNTH_COUNT ?= 10000
 RUN_DIR ?= runs/default
+# Real photos (docs/ + nondocs/, or a manifest.csv) and ImageNet backbones: empty = ../shared/... when it exists.
+REAL ?=
+WEIGHTS ?=
+REAL_SET ?= data/real
 
-.PHONY: setup setup-runtime demo test test-slow lint synth train export calibrate model bench eval pi-check clean
+.PHONY: setup setup-runtime demo test test-slow lint synth realset train export calibrate model bench eval realcheck pi-check clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +61,13 @@ export: setup
 	$(NIMA) export $(RUN_DIR)/model.keras --format int8 --out $(RUN_DIR)/model_int8.tflite --force
 
 model: setup
-	bash scripts/make_model.sh
+	REAL="$(REAL)" WEIGHTS="$(WEIGHTS)" REALSET="$(REAL_SET)" bash scripts/make_model.sh
+
+realset: setup
+	$(NIMA) realset $(or $(REAL),../shared/realdata) $(REAL_SET) --workers 2
+
+realcheck: setup
+	$(NIMA) realcheck $(REAL_SET)/holdout/labels.csv --model models/default.tflite
 
 bench: setup
 	$(NIMA) bench

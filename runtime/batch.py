@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import Checks
-from .errors import ImageError, NimaError
+from .errors import ImageError, ModelError, NimaError
 from .images import load_image
 from .policy import Assessment, Assessor
 
@@ -71,5 +71,7 @@ def score_paths(assessor: Assessor, paths: Iterable[Path], workers: int | None =
                 continue
             try:
                 yield Result(path, assessment=assessor.finish(*prepared))
+            except ModelError:
+                raise  # the model's fault, not this image's: every later image would fail the same way
             except NimaError as exc:
                 yield Result(path, error=f"{path}: {exc}")

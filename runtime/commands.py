@@ -191,15 +191,18 @@ def _copy_keepers(kept: list[Result], folder: Path, force: bool) -> None:
 
 
 def _unique_targets(paths: list[Path], folder: Path, suffix: str | None) -> list[Path]:
-    """One output name per input; same-named inputs from different folders get a number."""
-    seen: dict[str, int] = {}
+    """One output name per input, never the same name twice in a run: a name already given — to an
+    input of that name or as a numbered name made earlier (a.jpg, a.jpg, a-1.jpg) — gets the next
+    free number."""
+    taken: set[str] = set()
     targets = []
     for path in paths:
-        name = path.stem + (suffix or path.suffix)
-        count = seen.get(name.lower(), 0)
-        seen[name.lower()] = count + 1
-        if count:
-            name = f"{path.stem}-{count}{suffix or path.suffix}"
+        extension = suffix or path.suffix
+        name, number = path.stem + extension, 0
+        while name.lower() in taken:  # lower: two names that differ in case are one file on macOS
+            number += 1
+            name = f"{path.stem}-{number}{extension}"
+        taken.add(name.lower())
         targets.append(folder / name)
     return targets
 

@@ -156,9 +156,15 @@ class Scorer:
 
     def score_input(self, model_input: np.ndarray) -> Score:
         outputs = self.run(model_input)
-        distribution = np.clip(outputs[self.metadata.distribution_output].astype(np.float64), 0.0, None)
-        total = distribution.sum()
-        distribution = distribution / total if total > 0 else np.full_like(distribution, 1.0 / distribution.size)
+        raw = outputs[self.metadata.distribution_output].astype(np.float64)
+        # A damaged or wrong model must not pass for a uniform "5.5, ok": an output that is not a
+        # probability distribution is the model's fault, whatever the image.
+        if not np.all(np.isfinite(raw)) or raw.min() < -1e-3 or raw.sum() <= 0:
+            shown = np.array2string(raw, precision=3, max_line_width=200)
+            raise ModelError(f"{self.path}: the {self.metadata.distribution_output!r} output is not a probability "
+                             f"distribution (got {shown}); the model is damaged or not a NIMA")
+        distribution = np.clip(raw, 0.0, None)
+        distribution = distribution / distribution.sum()
         mean, std = mean_std(distribution, self._values)
         extras = {
             name: dict(zip(labels, (float(x) for x in outputs[name])))

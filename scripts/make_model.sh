@@ -21,7 +21,7 @@ run=${RUN:-runs/default}
 count=${COUNT:-10000}; test_count=${TEST_COUNT:-1000}
 backbone=mobilenet_v2; alpha=${ALPHA:-0.35}; size=${SIZE:-160}; view=${VIEW:-frame+detail}
 dropout=${DROPOUT:-0.75}
-epochs=${EPOCHS:-18}; phase1=${PHASE1:-2}; lr=${LR:-2e-4}; budget=${TIME_BUDGET:-80}; balance=${BALANCE:-none}
+epochs=${EPOCHS:-12}; phase1=${PHASE1:-2}; lr=${LR:-2e-4}; budget=${TIME_BUDGET:-80}; balance=${BALANCE:-none}
 real=${REAL-}; [ -z "$real" ] && [ -d ../shared/realdata ] && real=../shared/realdata
 weights=${WEIGHTS-}; [ -z "$weights" ] && [ -d ../shared/weights ] && weights=../shared/weights
 alpha_tag=$(python3 -c "print('a%03d' % round(float('$alpha') * 100))")

@@ -485,7 +485,9 @@ def _map(jobs: list, workers: int):
     if workers <= 1 or len(jobs) < 2:
         yield from map(_render_photo, jobs)
         return
-    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    # spawn, not fork: a caller that already runs threads (TensorFlow's, OpenCV's) can leave a forked
+    # child waiting forever on a lock one of them held.
+    ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
         yield from pool.imap(_render_photo, jobs, chunksize=2)
 

@@ -86,6 +86,20 @@ def build_not_nima(channels: int, outputs: int):
     return keras.Model(inputs, layers.Dense(outputs, activation="softmax")(x))
 
 
+def build_broken_output(kind: str):
+    """A real model whose 'distribution' is no distribution: all -1 ("negative") or NaN ("nan")."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(SIZE, SIZE, 3), dtype="uint8", name="image")
+    x = layers.GlobalAveragePooling2D()(layers.Rescaling(1.0 / 255.0)(inputs))
+    if kind == "nan":
+        x = layers.Rescaling(float("nan"))(x)
+    distribution = layers.Dense(BINS, name="distribution", kernel_initializer="zeros",
+                                bias_initializer=keras.initializers.Constant(-1.0))(x)
+    return keras.Model(inputs, {"distribution": distribution})
+
+
 def train(model, steps: int = 320) -> None:
     import keras
 
@@ -128,8 +142,9 @@ def metadata(quantization: str) -> ModelMetadata:
 
 
 def build_all(directory: Path | None = None) -> dict[str, Path]:
-    """keras, float (with metadata), int8 (with metadata), bare (no metadata) model files, and two
-    models that are not NIMAs (wrong_output: 5 classes; wrong_input: one channel)."""
+    """keras, float (with metadata), int8 (with metadata), bare (no metadata) model files, two
+    models that are not NIMAs (wrong_output: 5 classes; wrong_input: one channel), and two whose
+    output is no distribution (negative_output, nan_output)."""
     directory = directory or cache_dir()
     paths = {
         "keras": directory / "tiny.keras",
@@ -138,6 +153,8 @@ def build_all(directory: Path | None = None) -> dict[str, Path]:
         "bare": directory / "tiny_bare.tflite",
         "wrong_output": directory / "wrong_output.tflite",
         "wrong_input": directory / "wrong_input.tflite",
+        "negative_output": directory / "negative_output.tflite",
+        "nan_output": directory / "nan_output.tflite",
     }
     if all(p.exists() for p in paths.values()):
         return paths
@@ -155,6 +172,9 @@ def build_all(directory: Path | None = None) -> dict[str, Path]:
         (paths["int8"], embed_metadata(int8_bytes, metadata("int8"))),
         (paths["wrong_output"], convert(build_not_nima(3, 5), int8=False)),
         (paths["wrong_input"], convert(build_not_nima(1, BINS), int8=False)),
+        *((paths[f"{kind}_output"], embed_metadata(convert(build_broken_output(kind), int8=False),
+                                                    ModelMetadata(input_size=(SIZE, SIZE), quantization="float32")))
+          for kind in ("negative", "nan")),
     ):
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)

@@ -101,6 +101,31 @@ def test_rank_sorts_filters_writes_and_copies(mixed_folder, float_model, tmp_pat
     assert json.loads(out_json.read_text()) == [] and none_kept.exit_code == 0
 
 
+def test_copy_to_never_gives_two_inputs_one_name(page_files, float_model, tmp_path):
+    """a.jpg in two folders and an a-1.jpg: three copies, each the image it came from."""
+    inbox = tmp_path / "inbox"
+    sources = {inbox / "x" / "a.jpg": "sharp", inbox / "y" / "a.jpg": "dark", inbox / "z" / "a-1.jpg": "blurred"}
+    for path, name in sources.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(page_files[name].read_bytes())
+    keep = tmp_path / "keep"
+    result = run("rank", inbox, "--model", float_model, "--min-score", 0, "--out", tmp_path / "r.csv",
+                 "--copy-to", keep)
+    assert result.exit_code == 0, result.output
+    copies = sorted(keep.iterdir())
+    assert len(copies) == 3 and "copied 3 images" in result.output
+    assert sorted(c.read_bytes() for c in copies) == sorted(p.read_bytes() for p in sources)
+
+
+@pytest.mark.parametrize("kind", ["negative", "nan"])
+def test_a_model_whose_output_is_no_distribution_is_an_error_naming_it(page_files, tiny_models, kind):
+    model = tiny_models[f"{kind}_output"]
+    result = run("score", page_files["sharp"], page_files["dark"], "--model", model)
+    assert result.exit_code == 1, result.output
+    assert f"Error: {model}: the 'distribution' output is not a probability distribution" in result.output
+    assert "ok" not in result.output.split("Error:")[0]  # nothing was scored with it
+
+
 def test_info_prints_metadata(float_model, tiny_models):
     readable = run("info", float_model)
     assert readable.exit_code == 0 and "64x64 RGB" in readable.output and "defocus" in readable.output
