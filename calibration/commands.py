@@ -7,6 +7,8 @@ import click
 
 from nima_edge.clitools import force_option, translate_errors
 
+from .select import LONG_SIDE
+
 
 @click.command()
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -19,14 +21,18 @@ from nima_edge.clitools import force_option, translate_errors
               help="Share picked for coverage of brightness/contrast/sharpness/quality; the rest at random.")
 @click.option("--scan", "scan_limit", type=click.IntRange(1), default=2000, show_default=True,
               help="Look at most at this many images of SRC, drawn at random (by --seed).")
+@click.option("--long-side", type=click.IntRange(64, 8000), default=LONG_SIDE, show_default=True,
+              help="Long side of the written images, px: 1024 for a frame+detail model, whose detail tiles are "
+                   "cut at that scale.")
 @force_option
 @translate_errors
-def calibrate(src: Path, count: int, out: Path, seed: int, coverage: float, scan_limit: int, force: bool) -> None:
+def calibrate(src: Path, count: int, out: Path, seed: int, coverage: float, scan_limit: int, long_side: int,
+              force: bool) -> None:
     """Pick COUNT representative images from SRC for int8 calibration.
 
     Covers the range of brightness, contrast, sharpness and (when SRC has a labels.csv with a
     mean column, as `nima synth` writes) quality, defective captures included; near-duplicates
-    are dropped. Images are written with a long side of 384 px as JPEG, with manifest.json
+    are dropped. Images are written with a long side of --long-side px (384) as JPEG, with manifest.json
     (sources, sha256 of source and written file, the set's hash).
 
     \b
@@ -47,7 +53,7 @@ def calibrate(src: Path, count: int, out: Path, seed: int, coverage: float, scan
     manifest = write_set(selected, src, out, force,
                          settings={"n": count, "seed": seed, "coverage_share": coverage, "scan_limit": scan_limit,
                                    "scanned": len(candidates), "near_duplicates_dropped":
-                                   len(candidates) - len(unique)})
+                                   len(candidates) - len(unique)}, long_side=long_side)
     size = sum(f.stat().st_size for f in out.iterdir())
     click.echo(f"wrote {manifest['count']} images to {out} ({size / 1e6:.1f} MB; {len(candidates)} scanned, "
                f"{len(candidates) - len(unique)} near-duplicates dropped); set sha256 {manifest['sha256'][:16]}")

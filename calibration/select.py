@@ -30,7 +30,10 @@ from nima_edge.runtime.images import iter_image_paths, load_image
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-LONG_SIDE = 384  # modest: more than any NIMA input (224..384) needs, a few MB for 200 JPEGs
+# Modest: more than a `frame` view of any NIMA input (224..384) needs, a few MB for 200 JPEGs. The
+# frame+detail view cuts its tiles at runtime.preprocess.DETAIL_LONG_SIDE: calibrate it with
+# --long-side 1024, or its detail tiles are calibrated on up-sampled, softer text than it will see.
+LONG_SIDE = 384
 JPEG_QUALITY = 90
 DUPLICATE_BITS = 4  # dHash Hamming distance at or below which two images count as one
 
@@ -161,8 +164,8 @@ def file_sha256(path: Path) -> str:
 
 
 def write_set(selected: list[Candidate], source: Path, out: Path, force: bool = False,
-              settings: dict | None = None) -> dict:
-    """Write the chosen images (long side LONG_SIDE, JPEG) and manifest.json into ``out`` at once.
+              settings: dict | None = None, long_side: int = LONG_SIDE) -> dict:
+    """Write the chosen images (``long_side`` px at most, JPEG) and manifest.json into ``out`` at once.
 
     Everything goes to a hidden folder beside ``out`` that replaces it by rename, so an
     interrupted run never leaves a half-written set under the output name.
@@ -178,7 +181,7 @@ def write_set(selected: list[Candidate], source: Path, out: Path, force: bool = 
         entries = []
         for index, candidate in enumerate(selected):
             name = f"calib_{index:04d}.jpg"
-            image = resize_long_side(load_image(candidate.path))
+            image = resize_long_side(load_image(candidate.path), long_side)
             if not cv2.imwrite(str(staging / name), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
                 raise OutputError(f"{staging / name}: cannot write")
             entries.append({
@@ -194,7 +197,7 @@ def write_set(selected: list[Candidate], source: Path, out: Path, force: bool = 
         manifest = {
             "count": len(entries),
             "source": str(source),
-            "long_side": LONG_SIDE,
+            "long_side": long_side,
             "jpeg_quality": JPEG_QUALITY,
             "selection": settings or {},
             "sha256": set_hash(entries),
