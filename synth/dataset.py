@@ -221,9 +221,10 @@ def _read_journal(out: Path) -> dict[int, dict[str, str]]:
     return done
 
 
-def _csv_text(rows: list[dict[str, str]]) -> str:
+def csv_text(rows: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS) -> str:
+    """A labels.csv's text: the header, then one row per capture."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
@@ -250,7 +251,7 @@ def write_dataset(
             if progress is not None:
                 progress(len(rows), config.count)
     labels = atomic_write_text(
-        out / "labels.csv", _csv_text([rows[i] for i in range(config.count)]), force=True
+        out / "labels.csv", csv_text([rows[i] for i in range(config.count)]), force=True
     )
     (out / JOURNAL).unlink(missing_ok=True)
     return labels

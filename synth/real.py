@@ -28,7 +28,6 @@ temporary names and renamed; labels.csv is written once, atomically, at the end.
 from __future__ import annotations
 
 import csv
-import io
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
@@ -60,6 +59,7 @@ from .capture import (
     motion_length,
     noise_gain,
 )
+from .dataset import csv_text
 from .labels import draw_votes, usability
 
 # Degradation kinds -> the defect column (and reason) each one is labelled with.
@@ -439,14 +439,6 @@ def _render_photo(job: tuple[str, list[Copy]]) -> list[dict[str, str]] | str:
     return rows
 
 
-def _csv_text(rows: list[dict[str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
                   holdout: Iterable[str] = HOLDOUT_SOURCES, workers: int = 1, force: bool = False,
                   warn: Callable[[str], None] = print) -> dict[str, Path]:
@@ -477,7 +469,7 @@ def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
         if not rows:
             raise SynthError(f"{src}: no readable photo for the {part} set")
         rows.sort(key=lambda r: r["path"])
-        done[part] = atomic_write_text(folder / "labels.csv", _csv_text(rows), force=True)
+        done[part] = atomic_write_text(folder / "labels.csv", csv_text(rows, COLUMNS), force=True)
     return done
 
 
