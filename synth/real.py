@@ -60,7 +60,7 @@ from .capture import (
     noise_gain,
 )
 from .dataset import csv_text
-from .labels import draw_votes, usability
+from .labels import label_for, usability
 
 # Degradation kinds -> the defect column (and reason) each one is labelled with.
 KIND_DEFECT: dict[str, str] = {
@@ -90,9 +90,9 @@ CUTOFF_STYLES = ("strip", "corner", "closeup")
 SAVE_QUALITY = 95
 OPTICS_BLUR = 0.7  # px: what a sharp real capture already carries (lens, demosaicing, the source's JPEG)
 BASE_NOISE = 1.5 / 255  # a sharp real capture's own sensor noise
-SENSOR_NOISE_MAX = 60 / 255
+SENSOR_NOISE_MAX = 60 / 255  # heavy grain: SNR about 2.5 on a typical page
 CLEAN_PAPER_MIN = 0.6  # a usable capture's paper luminance, at least (see _legible)
-CLEAN_CONTRAST_MIN = 0.6  # and its ink's relative contrast (paper - ink) / paper  # heavy grain: SNR about 2.5 on a typical page
+CLEAN_CONTRAST_MIN = 0.6  # and its ink's relative contrast (paper - ink) / paper
 COLUMNS_EXTRA = ("group", "degradation", "level", "severity", "page", "source", "char_height_px", "usability")
 VOTE_COLUMNS = tuple(f"votes_{i}" for i in range(1, 11))
 COLUMNS = ("path", *VOTE_COLUMNS, "mean", "std", "kind", *(f"defect_{d}" for d in DEFECTS), *COLUMNS_EXTRA)
@@ -402,10 +402,7 @@ def render_copy(copy: Copy, image: np.ndarray, page: Page | None) -> tuple[bytes
         state = degrade(state, kind, severity, rng)
     info = capture_info(state, copy.seed, copy.photo.document)
     u = usability(info)
-    votes = draw_votes(1.0 + 9.0 * u, copy.seed)
-    p = votes / votes.sum()
-    mean = float(p @ np.arange(1, 11))
-    std = float(np.sqrt(p @ (np.arange(1, 11) - mean) ** 2))
+    votes, mean, std = label_for(info)
     quality = state.jpeg_quality if any(k == "jpeg" for k, _ in copy.kinds) else SAVE_QUALITY
     data = _encode(state.image, quality)
     row = {"path": copy.name, **{c: str(int(v)) for c, v in zip(VOTE_COLUMNS, votes)},

@@ -104,7 +104,8 @@ def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_value
     from .train import train as run_training
 
     config = TrainConfig(
-        data=str(data[0]), extra_data=tuple(str(d) for d in data[1:]), format=fmt, images=str(images) if images else None, backbone=backbone, alpha=alpha,
+        data=str(data[0]), extra_data=tuple(str(d) for d in data[1:]), format=fmt,
+        images=str(images) if images else None, backbone=backbone, alpha=alpha,
         input_size=input_size, score_values=_score_values(bins, score_values), epochs=epochs,
         phase1_epochs=phase1_epochs, batch_size=batch_size, base_weights=str(base_weights),
         init_from=str(init_from) if init_from else None, optimizer=optimizer,

@@ -70,14 +70,13 @@ def score_items(items: Sequence[Item], model: str | Path | None, threads: int = 
     for item in items:
         try:
             image = load_image(item.path)
-        except ImageError as exc:
-            warn(f"skipping {exc}")
-            for mode in MODES:
-                results[mode].append(None)
-            continue
-        for mode, assessor in assessors.items():
-            a = assessor.assess(image)
-            results[mode].append((a.mean, a.ok))
+            assessed = {mode: assessor.assess(image) for mode, assessor in assessors.items()}
+        except ImageError as exc:  # undecodable, or too small to judge: left out, as nima score would
+            warn(f"skipping {exc}" if str(item.path) in str(exc) else f"skipping {item.path}: {exc}")
+            assessed = dict.fromkeys(MODES)
+        for mode in MODES:
+            a = assessed[mode]
+            results[mode].append(None if a is None else (a.mean, a.ok))
     return results
 
 
