@@ -46,6 +46,7 @@ class Item:
     degradation: str
     level: str
     page: str
+    source: str = ""
 
 
 def read_holdout(labels: str | Path) -> list[Item]:
@@ -58,7 +59,8 @@ def read_holdout(labels: str | Path) -> list[Item]:
     needed = {"path", "group", "degradation", "level", "page"}
     if not rows or needed - set(rows[0]):
         raise DataError(f"{labels}: not a `nima realset` holdout (needs columns {', '.join(sorted(needed))})")
-    return [Item(labels.parent / r["path"], r["group"], r["degradation"], r["level"], r["page"]) for r in rows]
+    return [Item(labels.parent / r["path"], r["group"], r["degradation"], r["level"], r["page"], r.get("source", ""))
+            for r in rows]
 
 
 def score_items(items: Sequence[Item], model: str | Path | None, threads: int = 1,
@@ -97,6 +99,10 @@ def report(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]) -
     """The figures of one mode (see the module docstring); unreadable images are left out."""
     rows = [(item, s) for item, s in zip(items, scores) if s is not None]
     clean = [s for i, s in rows if i.group == "clean"]
+    by_source: dict[str, list[bool]] = defaultdict(list)
+    for item, (_, ok) in rows:
+        if item.group == "clean":
+            by_source[item.source].append(ok)
     nondoc = [s for i, s in rows if i.group == "nondoc"]
     refused: dict[str, dict[str, float]] = defaultdict(dict)
     by_kind_level: dict[tuple[str, str], list[bool]] = defaultdict(list)
@@ -122,6 +128,8 @@ def report(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]) -
         "n": len(rows),
         "clean_accepted": _share([ok for _, ok in clean]),
         "clean_n": len(clean),
+        # which kind of document is refused: a source is one kind of page (scans, forms, notes)
+        "clean_accepted_by_source": {src: _share(flags) for src, flags in sorted(by_source.items())},
         "nondoc_refused": _share([not ok for _, ok in nondoc]),
         "nondoc_n": len(nondoc),
         "heavy_refused_all": _share([f for (k, lv), fl in by_kind_level.items() if lv == "heavy" for f in fl]),
@@ -156,6 +164,8 @@ def markdown(figures: dict) -> str:
     lines = ["| real holdout | model alone | model + checks | target |", "|---|---|---|---|",
              _row(f"clean documents accepted (n={a['clean_n']})", _pct(a["clean_accepted"]),
                   _pct(b["clean_accepted"]), "≥ 95%"),
+             *(_row(f"… from {src or 'unnamed source'}", _pct(share), _pct(b["clean_accepted_by_source"][src]), "")
+               for src, share in a.get("clean_accepted_by_source", {}).items()),
              _row(f"non-documents refused (n={a['nondoc_n']})", _pct(a["nondoc_refused"]),
                   _pct(b["nondoc_refused"]), "≥ 97%"),
              _row("heavy degradations refused, all kinds", _pct(a["heavy_refused_all"]),

@@ -18,7 +18,7 @@ from nima_edge.cli import cli
 def _items() -> list[Item]:
     items = []
     for page in ("a", "b"):
-        items.append(Item(Path(f"{page}.jpg"), "clean", "", "", page))
+        items.append(Item(Path(f"{page}.jpg"), "clean", "", "", page, f"source-{page}"))
         for level in ("mild", "heavy"):
             items.append(Item(Path(f"{page}_{level}.jpg"), "degraded", "defocus", level, page))
     items.append(Item(Path("dog.jpg"), "nondoc", "", "", "dog.jpg"))
@@ -31,6 +31,7 @@ def test_report_counts_groups_kinds_and_pairs():
     scores = [(8.0, True), (6.0, True), (3.0, False), (7.0, True), (7.5, True), (4.0, False), (6.0, True)]
     figures = report(items, scores)
     assert figures["clean_accepted"] == 1.0 and figures["clean_n"] == 2
+    assert figures["clean_accepted_by_source"] == {"source-a": 1.0, "source-b": 1.0}
     assert figures["nondoc_refused"] == 0.0
     assert figures["refused"]["defocus"] == {"mild": 0.0, "mild_n": 2, "heavy": 1.0, "heavy_n": 2}
     assert figures["heavy_refused_min"] == 1.0
@@ -44,6 +45,7 @@ def test_report_counts_groups_kinds_and_pairs():
     assert figures["nondoc_n"] == 0 and figures["n"] == 6
     table = markdown({"model": report(items, scores), "model+checks": report(items, scores)})
     assert "| … defocus: refused mild / heavy | 0% / 100% |" in table
+    assert "| … from source-b | 100% | 100% |  |" in table
 
 
 def test_auc_is_the_mann_whitney_statistic():
