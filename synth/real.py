@@ -44,8 +44,8 @@ from nima_edge.runtime.images import IMAGE_SUFFIXES, load_image
 from .capture import (
     CaptureInfo,
     SynthError,
-    _add_noise,
     _blur,
+    _camera,
     _encode,
     _glare,
     _motion_blur,
@@ -284,8 +284,7 @@ def _motion(s: State, severity: float, rng) -> State:
 
 
 def _camera_curve(s: State, gain: float, veil: float, noise: float, rng) -> State:
-    lut = np.clip(np.round(np.arange(256, dtype=np.float32) * gain + veil * 255.0), 0, 255).astype(np.uint8)
-    s.image = _add_noise(cv2.LUT(s.image, lut), int(rng.integers(1 << 31)), noise * 255.0)
+    s.image = _camera(s.image, int(rng.integers(1 << 31)), gain, veil, noise)  # nima synth's own sensor
     s.gain *= gain
     s.veil = s.veil * gain + veil
     s.noise = float(np.hypot(s.noise * gain, noise))

@@ -25,7 +25,7 @@ import numpy as np
 from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.fileio import atomic_write_text, check_writable
 from nima_edge.runtime.images import load_image
-from nima_edge.runtime.policy import Assessor
+from nima_edge.runtime.policy import Assessor, decide
 from nima_edge.runtime.scorer import Scorer
 
 from nima_edge.clitools import force_option, translate_errors
@@ -65,20 +65,27 @@ def read_holdout(labels: str | Path) -> list[Item]:
 
 def score_items(items: Sequence[Item], model: str | Path | None, threads: int = 1,
                 warn: Callable[[str], None] = print) -> dict[str, list[tuple[float, bool] | None]]:
-    """{mode: [(mean, ok) or None for an unreadable image]} for both MODES, one decode per image."""
+    """{mode: [(mean, ok) or None for an unreadable image]} for both MODES.
+
+    Each image is decoded, checked, preprocessed and run through the model once; the two modes
+    differ only in whether runtime.policy.decide is given the checks.
+    """
     scorer = Scorer(model, threads=threads)
-    assessors = {"model": Assessor(scorer, checks=False), "model+checks": Assessor(scorer, checks=True)}
+    assessor = Assessor(scorer, checks=True)
+    values = np.asarray(scorer.metadata.score_values, dtype=np.float64)
     results: dict[str, list] = {mode: [] for mode in MODES}
     for item in items:
         try:
-            image = load_image(item.path)
-            assessed = {mode: assessor.assess(image) for mode, assessor in assessors.items()}
+            model_input, checks, _ = assessor.inspect(load_image(item.path))
         except ImageError as exc:  # undecodable, or too small to judge: left out, as nima score would
             warn(f"skipping {exc}" if str(item.path) in str(exc) else f"skipping {item.path}: {exc}")
-            assessed = dict.fromkeys(MODES)
-        for mode in MODES:
-            a = assessed[mode]
-            results[mode].append(None if a is None else (a.mean, a.ok))
+            for mode in MODES:
+                results[mode].append(None)
+            continue
+        score = scorer.score_input(model_input)
+        for mode, seen in (("model", None), ("model+checks", checks)):
+            decision = decide(score, seen, values, assessor.policy)
+            results[mode].append((decision.mean, decision.ok))
     return results
 
 
