@@ -4,8 +4,9 @@
 ``SRC/manifest.csv`` with ``file, group, source_repo`` columns, as ``../shared/realdata`` has) and
 writes two labelled sets in the CSV contract of `nima synth`:
 
-* ``OUT/train/labels.csv``: every document of the training sources as it is plus a slightly
-  re-captured copy (clean examples), one copy per degradation kind at a severity drawn in
+* ``OUT/train/labels.csv``: every document of the training sources as it is, a slightly
+  re-captured copy and a copy cropped to its text (the page filling the frame, as scanner apps
+  deliver it) as clean examples, one copy per degradation kind at a severity drawn in
   0.05..1, and one copy with two kinds at once; every non-document as it is and once more through
   a random camera defect (a noisy or blurred dog is still not a document).
 * ``OUT/holdout/labels.csv``: whole sources held out (HOLDOUT_SOURCES, never random files), each
@@ -16,7 +17,8 @@ writes two labelled sets in the CSV contract of `nima synth`:
 Labels come from synth.labels.usability, the formula behind every synthetic label: a degradation
 is applied in the physical terms the formula reads (blur std dev against the measured character
 height, exposure gain and flare on the measured paper and ink levels, sensor noise, washed-out page
-fraction, fraction of the page out of frame, JPEG quality, resolution), so "defocus 0.6" means the
+fraction, fraction of the page's text out of frame (a cut-off is cropped into the text, never
+just into the desk around it), JPEG quality, resolution), so "defocus 0.6" means the
 same on a real receipt as on a rendered prescription. Real documents are not prescriptions and get
 the formula's other-document factor. Heavy sensor noise is labelled as under-exposure: the grain
 comes from low light, and "move to a brighter place" is what fixes it.
@@ -87,6 +89,10 @@ HOLDOUT_SOURCES: tuple[str, ...] = (
     "yddcode/yolo-keras",
 )
 CUTOFF_STYLES = ("strip", "corner", "closeup")
+MIN_GLYPHS = 30  # fewer glyphs than this: no text to place a crop in (the frame stands for the page)
+TEXT_BOX_PERCENTILE = 1.0  # the text block a cut-off cuts into
+TIGHT_BOX_PERCENTILE = 0.2  # the text block a tight clean crop keeps whole
+TIGHT_MARGIN = (0.01, 0.08)  # a tight clean crop's margin, of the text's size
 SAVE_QUALITY = 95
 OPTICS_BLUR = 0.7  # px: what a sharp real capture already carries (lens, demosaicing, the source's JPEG)
 BASE_NOISE = 1.5 / 255  # a sharp real capture's own sensor noise
@@ -117,6 +123,7 @@ class Copy:
     group: str  # clean | degraded | nondoc
     kinds: tuple[tuple[str, float], ...] = ()  # (degradation, severity) applied in order
     level: str = ""  # mild | heavy (holdout only)
+    margin: float | None = None  # a clean copy cropped to its text with this margin (crop_to_text)
 
 
 def read_photos(src: str | os.PathLike) -> list[RealPhoto]:
@@ -179,6 +186,8 @@ def _train_copies(photo: RealPhoto, stem: str, seed: int) -> list[Copy]:
     pair = rng.choice(len(DEGRADATIONS), 2, replace=False)
     kinds = tuple((DEGRADATIONS[int(i)], float(rng.uniform(0.05, 1.0))) for i in sorted(pair))
     out.append(Copy(photo, f"images/{stem}_pair.jpg", seed + 20, "degraded", kinds))
+    # the page filling the frame, all its text kept: a good capture, not a cut-off
+    out.append(Copy(photo, f"images/{stem}_tight.jpg", seed + 21, "clean", margin=float(rng.uniform(*TIGHT_MARGIN))))
     return out
 
 
@@ -201,6 +210,7 @@ class Page:
     char_px: float  # cap height of the text, px
     paper: float  # luminance 0..1 of the paper
     ink: float  # luminance 0..1 of the ink
+    glyphs: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # (x0, y0, x1, y1) per glyph, px
 
 
 def measure_page(image: np.ndarray) -> Page:
@@ -215,7 +225,7 @@ def measure_page(image: np.ndarray) -> Page:
     heights, widths = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
     # Glyph-like blobs: a few pixels to a few dozen tall, not long rules or specks.
     is_glyph = (heights >= 4) & (heights <= 80) & (widths <= 3 * heights)
-    if int(is_glyph.sum()) < 30:  # no text to measure: body text is about a hundredth of the long side
+    if int(is_glyph.sum()) < MIN_GLYPHS:  # no text to measure: body text is about a hundredth of the long side
         return _legible(max(image.shape[:2]) / 100, float(np.percentile(grey, 95)) / 255,
                         float(np.percentile(grey, 2)) / 255)
     char_px = float(np.percentile(heights[is_glyph], 75))
@@ -223,17 +233,20 @@ def measure_page(image: np.ndarray) -> Page:
     around = cv2.dilate(glyphs.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~(binary > 0)
     ink = float(np.percentile(grey[glyphs], 10)) / 255
     paper = float(np.median(grey[around])) / 255 if around.any() else float(np.percentile(grey, 95)) / 255
-    return _legible(char_px, paper, ink)
+    x, y = stats[1:, cv2.CC_STAT_LEFT][is_glyph], stats[1:, cv2.CC_STAT_TOP][is_glyph]
+    boxes = np.stack([x, y, x + widths[is_glyph], y + heights[is_glyph]], axis=1).astype(np.float64)
+    return _legible(char_px, paper, ink, boxes)
 
 
-def _legible(char_px: float, paper: float, ink: float) -> Page:
+def _legible(char_px: float, paper: float, ink: float, glyphs: np.ndarray | None = None) -> Page:
     """The measured page, held to what a usable capture has: every document of the set was chosen as
     one. Measured levels are rough (a dim room, anti-aliased strokes, a coloured form's print), and
     read as they are they would label a good photo a retake before any degradation; held here,
     the degradations still move the same quantities from a sound starting point."""
     paper = float(np.clip(paper, CLEAN_PAPER_MIN, 1.0))
     ink = float(min(max(ink, 0.0), paper * (1.0 - CLEAN_CONTRAST_MIN)))
-    return Page(char_px=float(np.clip(char_px, 3.0, 60.0)), paper=paper, ink=ink)
+    return Page(char_px=float(np.clip(char_px, 3.0, 60.0)), paper=paper, ink=ink,
+                glyphs=np.zeros((0, 4)) if glyphs is None else glyphs)
 
 
 # ---- the degradations ----------------------------------------------------------------------------------
@@ -250,7 +263,8 @@ class State:
     gain: float = 1.0
     veil: float = 0.0
     glare_fraction: float = 0.0
-    in_frame: float = 1.0
+    in_frame: float = 1.0  # fraction of the page's text inside the frame
+    glyphs: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # the text, in this image's px
     jpeg_quality: int = SAVE_QUALITY
     resolution: float = 1.0  # the low-resolution defect's scale
     defects: dict = field(default_factory=lambda: {name: 0.0 for name in DEFECTS})
@@ -317,37 +331,94 @@ def _glare_kind(s: State, severity: float, rng) -> State:
 def _cutoff(s: State, severity: float, rng) -> State:
     """Part of the page out of frame: a strip off one side, only a corner, or a close-up with no edge.
 
-    The crop is brought back to the frame's long side (the camera's resolution does not change when
-    the page is cut off), so the text grows with the zoom, as it does when the phone is held closer.
+    The crop is placed in the text, not the frame: a strip of desk around a page is not part of
+    the page, and cutting it off must not be called a cut-off (taught so, a page photographed
+    edge to edge, as scanner apps deliver it, reads as cut off). The label counts the text left in
+    frame. The crop is brought back to the frame's long side (the camera's resolution does not
+    change when the page is cut off), so the text grows with the zoom, as it does when the phone is
+    held closer.
     """
     h, w = s.image.shape[:2]
     style = CUTOFF_STYLES[int(rng.integers(len(CUTOFF_STYLES)))]
     outside = cutoff_fraction(severity)
-    if style == "strip":
-        keep = 1.0 - outside
-        if rng.random() < 0.5:
-            cw, ch = max(8, round(w * keep)), h
+    bx0, by0, bx1, by1 = _text_box(s, w, h, TEXT_BOX_PERCENTILE)
+    bw, bh = bx1 - bx0, by1 - by0
+    x0, y0, x1, y1 = 0.0, 0.0, float(w), float(h)
+    if style == "strip":  # one side of the text cut by `outside` of its extent
+        side = int(rng.integers(4))
+        if side == 0:
+            x0 = bx0 + outside * bw
+        elif side == 1:
+            x1 = bx1 - outside * bw
+        elif side == 2:
+            y0 = by0 + outside * bh
         else:
-            cw, ch = w, max(8, round(h * keep))
-    elif style == "corner":
-        side = np.sqrt(1.0 - min(0.9, 1.6 * outside))  # a corner: both sides cut, a little deeper
-        cw, ch = max(8, round(w * side)), max(8, round(h * side))
-    else:
-        side = np.sqrt(1.0 - min(0.92, 0.35 + 1.05 * outside))  # a close-up: no page edge at all
-        cw, ch = max(8, round(w * side)), max(8, round(h * side))
-    if style == "closeup":
-        x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-    else:  # hugging the frame's corner or side that stays in view
-        x0 = 0 if rng.random() < 0.5 else w - cw
-        y0 = 0 if rng.random() < 0.5 else h - ch
-    crop = s.image[y0:y0 + ch, x0:x0 + cw]
+            y1 = by1 - outside * bh
+    elif style == "corner":  # both sides cut, a little deeper
+        cut = 1.0 - np.sqrt(1.0 - min(0.9, 1.6 * outside))
+        x0, x1 = (bx0 + cut * bw, x1) if rng.random() < 0.5 else (x0, bx1 - cut * bw)
+        y0, y1 = (by0 + cut * bh, y1) if rng.random() < 0.5 else (y0, by1 - cut * bh)
+    else:  # a close-up inside the text: no page edge at all
+        side = np.sqrt(1.0 - min(0.92, 0.35 + 1.05 * outside))
+        cw, ch = side * bw, side * bh
+        x0, y0 = bx0 + rng.uniform(0, bw - cw), by0 + rng.uniform(0, bh - ch)
+        x1, y1 = x0 + cw, y0 + ch
+    kept = _text_inside(s, (x0, y0, x1, y1), w, h)
+    _crop_zoom(s, x0, y0, x1, y1)
+    s.in_frame *= kept
+    return s
+
+
+def crop_to_text(s: State, margin: float) -> State:
+    """A clean page cropped to its text plus ``margin`` (of the text's size) on every side, as a
+    scanner app or a phone held close delivers it: the page fills the frame and nothing is lost."""
+    h, w = s.image.shape[:2]
+    bx0, by0, bx1, by1 = _text_box(s, w, h, TIGHT_BOX_PERCENTILE)
+    mx, my = margin * (bx1 - bx0), margin * (by1 - by0)
+    box = (max(0.0, bx0 - mx), max(0.0, by0 - my), min(float(w), bx1 + mx), min(float(h), by1 + my))
+    s.in_frame *= _text_inside(s, box, w, h)
+    _crop_zoom(s, *box)
+    return s
+
+
+def _text_box(s: State, w: int, h: int, percentile: float) -> tuple[float, float, float, float]:
+    """Where the text is (glyph edges between the percentile and its complement: a speck of desk
+    texture read as a glyph must not stretch it), or the whole frame when no text was found."""
+    g = s.glyphs
+    if len(g) < MIN_GLYPHS:
+        return 0.0, 0.0, float(w), float(h)
+    x0, y0 = np.percentile(g[:, 0], percentile), np.percentile(g[:, 1], percentile)
+    x1, y1 = np.percentile(g[:, 2], 100 - percentile), np.percentile(g[:, 3], 100 - percentile)
+    return float(x0), float(y0), float(max(x1, x0 + 8)), float(max(y1, y0 + 8))
+
+
+def _text_inside(s: State, box: tuple[float, float, float, float], w: int, h: int) -> float:
+    """Fraction of the text (glyph area) wholly inside ``box``; without text, of the frame's area."""
+    x0, y0, x1, y1 = box
+    g = s.glyphs
+    if len(g) < MIN_GLYPHS:
+        return float(max(x1 - x0, 0) * max(y1 - y0, 0) / (w * h))
+    area = (g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1])
+    inside = (g[:, 0] >= x0) & (g[:, 1] >= y0) & (g[:, 2] <= x1) & (g[:, 3] <= y1)
+    return float(area[inside].sum() / max(area.sum(), 1.0))
+
+
+def _crop_zoom(s: State, x0: float, y0: float, x1: float, y1: float) -> None:
+    """Crop to the box, bring it back to the frame's long side, and move what is measured with it."""
+    h, w = s.image.shape[:2]
+    ix0, iy0 = int(np.clip(round(x0), 0, w - 8)), int(np.clip(round(y0), 0, h - 8))
+    ix1, iy1 = int(np.clip(round(x1), ix0 + 8, w)), int(np.clip(round(y1), iy0 + 8, h))
+    crop = s.image[iy0:iy1, ix0:ix1]
+    ch, cw = crop.shape[:2]
     zoom = max(h, w) / max(ch, cw)
     size = (max(8, round(cw * zoom)), max(8, round(ch * zoom)))
     s.image = cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC) if zoom > 1.001 else crop
-    s.in_frame *= (cw * ch) / (w * h)
+    g = s.glyphs
+    if len(g):
+        inside = (g[:, 0] >= ix0) & (g[:, 1] >= iy0) & (g[:, 2] <= ix1) & (g[:, 3] <= iy1)
+        s.glyphs = (g[inside] - np.array([ix0, iy0, ix0, iy0], np.float64)) * zoom
     s.char_px *= zoom
     s.blur_px *= zoom
-    return s
 
 
 def _jpeg(s: State, severity: float, rng) -> State:
@@ -396,7 +467,9 @@ def render_copy(copy: Copy, image: np.ndarray, page: Page | None) -> tuple[bytes
     """The JPEG bytes and the labels.csv row of one copy."""
     rng = np.random.default_rng(copy.seed)
     state = State(image=image, char_px=page.char_px if page else 10.0, paper=page.paper if page else 0.8,
-                  ink=page.ink if page else 0.2)
+                  ink=page.ink if page else 0.2, glyphs=page.glyphs if page else np.zeros((0, 4)))
+    if copy.margin is not None:
+        state = crop_to_text(state, copy.margin)
     for kind, severity in copy.kinds:
         state = degrade(state, kind, severity, rng)
     info = capture_info(state, copy.seed, copy.photo.document)

@@ -66,8 +66,9 @@ def test_sources_are_held_out_whole_and_every_kind_is_graded(built):
     assert {(r["degradation"], r["level"]) for r in docs if r["group"] == "degraded"} == {
         (k, lv) for k in real.DEGRADATIONS for lv in ("mild", "heavy")}
     assert [r["group"] for r in holdout].count("nondoc") == 1
-    # training: per document 2 clean looks, one copy per kind and one pair; per non-document 2 looks
-    assert len(train) == 2 * (2 + len(real.DEGRADATIONS) + 1) + 2
+    # training: per document 3 clean looks (as is, re-captured, cropped to the text), one copy per
+    # kind and one pair; per non-document 2 looks
+    assert len(train) == 2 * (3 + len(real.DEGRADATIONS) + 1) + 2
     for row in train + holdout:
         assert (out / ("train" if row in train else "holdout") / row["path"]).is_file()
     assert len(warnings) == 1 and "forms_9999.jpg" in warnings[0]
@@ -154,3 +155,37 @@ def test_command_refuses_to_overwrite_and_names_the_file(photo_folder, tmp_path)
     empty.mkdir()
     third = runner.invoke(cli, ["realset", str(empty), str(tmp_path / "x")])
     assert third.exit_code == 1 and "no manifest.csv and no images" in third.output
+
+
+def _state(image: np.ndarray) -> "real.State":
+    page = real.measure_page(image)
+    return real.State(image=image.copy(), char_px=page.char_px, paper=page.paper, ink=page.ink, glyphs=page.glyphs)
+
+
+def test_a_cutoff_cuts_into_the_text_not_the_desk_around_it():
+    page = _page(7)
+    on_desk = cv2.copyMakeBorder(page, 300, 300, 300, 300, cv2.BORDER_CONSTANT, value=(40, 60, 90))
+    assert len(real.measure_page(on_desk).glyphs) >= real.MIN_GLYPHS
+    for severity in (real.MILD, real.HEAVY):
+        lost = real.cutoff_fraction(severity)
+        for seed in range(8):  # every style, several sides
+            cut = real.degrade(_state(on_desk), "cutoff", severity, np.random.default_rng(seed))
+            # the crop lies in the text (a strip of the frame this size would take only desk)
+            assert 0.0 <= cut.in_frame < 1.0 - 0.5 * lost, (severity, seed)
+            assert cut.defects["incomplete"] == severity
+
+
+def test_a_page_cropped_to_its_text_is_a_clean_capture():
+    on_desk = cv2.copyMakeBorder(_page(7), 300, 300, 300, 300, cv2.BORDER_CONSTANT, value=(40, 60, 90))
+    before = _state(on_desk)
+    tight = real.crop_to_text(_state(on_desk), 0.03)
+    assert tight.in_frame > 0.97  # nothing of the text lost
+    assert max(tight.image.shape[:2]) == max(on_desk.shape[:2])  # the camera's resolution, zoomed in
+    assert tight.char_px > before.char_px * 1.2
+    desk = np.all(np.abs(tight.image.astype(int) - (40, 60, 90)) < 12, axis=2)
+    assert desk.mean() < 0.1  # the desk is (almost) gone: the page fills the frame
+    copy = real.Copy(real.RealPhoto("p.jpg", True, "s"), "images/p_tight.jpg", 5, "clean", margin=0.03)
+    _, row = real.render_copy(copy, on_desk.copy(), real.measure_page(on_desk))
+    _, plain = real.render_copy(real.Copy(copy.photo, "images/p.jpg", 5, "clean"), on_desk.copy(),
+                                real.measure_page(on_desk))
+    assert float(row["mean"]) > 6.5 and abs(float(row["mean"]) - float(plain["mean"])) < 0.5
