@@ -4,4 +4,11 @@ The import package maps the repository's stage folders: ``nima_edge.runtime`` is
 ``nima_edge.training`` is training/, and so on (see pyproject.toml).
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# OpenCV reads its decoding limit once, when cv2 is first imported: set here, before any stage can
+# import cv2, it bounds every decoder OpenCV has. The value is runtime.images.MAX_DECODE_PIXELS (a
+# test holds them equal); a limit the user set in the environment wins.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "50000000")

@@ -6,9 +6,11 @@ click.ClickException (exit 1) — commands with a per-item contract set their ow
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
+import sys
 
 import click
 
@@ -72,10 +74,21 @@ def cli(verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with contextlib.suppress(AttributeError, ValueError):  # a test runner's stream may not reconfigure
+        # a file name that is not UTF-8 is printed as the bytes it has on disk, as ls prints it
+        sys.stdout.reconfigure(errors="surrogateescape")
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except OSError as exc:
+        # Standard output itself failed (a full disk behind `> file`, a closed pipe): one line, exit 1.
+        # Nothing more can be written there, so later flushes go to /dev/null.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stderr.write(f"Error: cannot write the output ({exc.strerror or exc})\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -35,10 +35,10 @@ class Result:
         return self.assessment.to_json(str(self.path))
 
 
-def _prepare(assessor: Assessor, path: Path) -> tuple[np.ndarray, Checks | None, float] | str:
+def _prepare(assessor: Assessor, path: Path, accept_damaged: bool) -> tuple[np.ndarray, Checks | None, float] | str:
     """Worker side: decode, check, preprocess. Errors come back as one line naming the file."""
     try:
-        image = load_image(path)
+        image = load_image(path, accept_damaged=accept_damaged)
     except ImageError as exc:
         return str(exc)
     try:
@@ -47,8 +47,12 @@ def _prepare(assessor: Assessor, path: Path) -> tuple[np.ndarray, Checks | None,
         return f"{path}: {exc}"
 
 
-def score_paths(assessor: Assessor, paths: Iterable[Path], workers: int | None = None) -> Iterator[Result]:
-    """Assess every path lazily, in input order, with a bounded number of images in flight."""
+def score_paths(assessor: Assessor, paths: Iterable[Path], workers: int | None = None,
+                accept_damaged: bool = False) -> Iterator[Result]:
+    """Assess every path lazily, in input order, with a bounded number of images in flight.
+
+    An image its decoder reports as damaged is an error for that image unless ``accept_damaged``.
+    """
     workers = max(1, workers or min(4, os.cpu_count() or 1))
     pending: deque[tuple[Path, Future]] = deque()
     source = iter(paths)
@@ -61,7 +65,7 @@ def score_paths(assessor: Assessor, paths: Iterable[Path], workers: int | None =
                 except StopIteration:
                     exhausted = True
                     break
-                pending.append((path, pool.submit(_prepare, assessor, path)))
+                pending.append((path, pool.submit(_prepare, assessor, path, accept_damaged)))
             if not pending:
                 return
             path, future = pending.popleft()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -40,6 +41,10 @@ workers_option = click.option(
     "--workers", type=click.IntRange(1, 32), default=None, help="Decoding threads (default: up to 4).")
 checks_option = click.option(
     "--no-checks", is_flag=True, help="Model score only: skip the native-resolution OpenCV checks.")
+damaged_option = click.option(
+    "--accept-damaged", is_flag=True,
+    help="Score images the decoder reports as damaged (cut short or corrupt, the rest filled in grey) "
+         "instead of refusing them; the decoder's message is printed as a warning naming the file.")
 
 
 def make_assessor(model: Path | None, threshold: float | None, threads: int | None, checks: bool = True) -> Assessor:
@@ -69,10 +74,11 @@ def _paths_or_warn(paths: tuple[str, ...]) -> Iterator[Path]:
 @threads_option
 @workers_option
 @checks_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (DESIGN.md contract).")
+@damaged_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (docs/runtime.md contract).")
 @click.option("--fail-on-retake", is_flag=True, help="Exit 1 when any verdict is retake.")
 @translate_errors
-def score(paths, model, threshold, threads, workers, no_checks, as_json, fail_on_retake):
+def score(paths, model, threshold, threads, workers, no_checks, accept_damaged, as_json, fail_on_retake):
     """Score image files, folders (walked) and globs: verdict ok/retake with reasons.
 
     \b
@@ -85,7 +91,7 @@ def score(paths, model, threshold, threads, workers, no_checks, as_json, fail_on
     scored = failed = retakes = 0
     if not as_json:
         click.echo(f"{'verdict':<8} {'mean':>5} {'ms':>7}  path  (reason)")
-    for result in score_paths(assessor, _paths_or_warn(paths), workers):
+    for result in score_paths(assessor, _paths_or_warn(paths), workers, accept_damaged):
         if result.assessment is None:
             failed += 1
             if as_json:
@@ -106,7 +112,13 @@ def score(paths, model, threshold, threads, workers, no_checks, as_json, fail_on
 def _table_row(result: Result) -> str:
     a = result.assessment
     reason = f"  ({a.reasons[0]})" if a.reasons else ""
-    return f"{a.verdict:<8} {a.mean:>5.2f} {a.ms:>7.1f}  {result.path}{reason}"
+    return f"{a.verdict:<8} {a.mean:>5.2f} {a.ms:>7.1f}  {shown(result.path)}{reason}"
+
+
+def shown(path: Path) -> str:
+    """A path for a one-line table: a newline or tab in a file name is escaped, not printed."""
+    text = str(path)
+    return text if text.isprintable() else text.encode("unicode_escape", "surrogateescape").decode("ascii")
 
 
 def _exit_code(scored: int, failed: int, retakes: int, fail_on_retake: bool) -> int:
@@ -125,6 +137,7 @@ def _exit_code(scored: int, failed: int, retakes: int, fail_on_retake: bool) -> 
 @threads_option
 @workers_option
 @checks_option
+@damaged_option
 @click.option("--top", type=click.IntRange(1), default=None, help="Keep the K best.")
 @click.option("--min-score", type=float, default=None, help="Keep images scoring at least X.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -133,7 +146,7 @@ def _exit_code(scored: int, failed: int, retakes: int, fail_on_retake: bool) -> 
               help="Copy the kept images into this folder.")
 @force_option
 @translate_errors
-def rank(folder, model, threshold, threads, workers, no_checks, top, min_score, out, copy_to, force):
+def rank(folder, model, threshold, threads, workers, no_checks, accept_damaged, top, min_score, out, copy_to, force):
     """Score a folder, best first; keep the top K and/or those above a score.
 
     \b
@@ -147,7 +160,7 @@ def rank(folder, model, threshold, threads, workers, no_checks, top, min_score, 
         check_writable(out, force)
     assessor = make_assessor(model, threshold, threads, checks=not no_checks)
     scored, failed = [], 0
-    for result in score_paths(assessor, _paths_or_warn(folder), workers):
+    for result in score_paths(assessor, _paths_or_warn(folder), workers, accept_damaged):
         if result.assessment is None:
             failed += 1
             click.echo(f"error: {result.error}", err=True)
@@ -223,11 +236,21 @@ def info(model, as_json):
     scorer = Scorer(model, threads=1)  # proves it loads and is a NIMA; reads the tensors
     if as_json:
         document = metadata.to_dict() if metadata is not None else None
-        click.echo(json.dumps({"path": str(model), "metadata": document, "tensors": _tensors(scorer)}, indent=1))
+        report = {"path": str(model), "metadata": document, "tensors": _tensors(scorer)}
+        click.echo(json.dumps(_finite(report), indent=1, allow_nan=False))  # NaN is not JSON: null
         return
-    if metadata is None:
-        click.echo(f"{model}: no nima-edge metadata; defaults assumed", err=True)
     click.echo(_summary(model, scorer.metadata, scorer, metadata is not None))
+
+
+def _finite(value):
+    """The document with every NaN or infinity replaced by None, so it prints as valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _tensors(scorer: Scorer) -> dict:

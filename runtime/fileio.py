@@ -67,4 +67,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, force: bool = False
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, force: bool = False) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"), force)
+    # surrogateescape: a file name that is not UTF-8 (os.fsdecode keeps its bytes as surrogates) is
+    # written back as the bytes it has on disk, so a ranking's paths open the files they name.
+    return atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"), force)

@@ -1,28 +1,45 @@
 """Reading images from disk into BGR uint8 frames, the one form every stage works on."""
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import stat
 import struct
+import sys
+import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .errors import ImageError
 
+# Decoding limits. A 48-MP phone photo decodes as is; a larger JPEG is decoded reduced by
+# libjpeg's DCT scaling (1/2, 1/4, 1/8 — never materialising the full frame); any other image
+# over the limit is refused before its pixels are allocated. The header sniffer below knows five
+# formats; OpenCV's own limit, read once when cv2 is first imported, bounds every other decoder it
+# has (GIF, HDR, PxM, AVIF...) and a header the sniffer could not find, whatever the file's name.
+MAX_DECODE_PIXELS = 50_000_000
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_DECODE_PIXELS))
+import cv2  # noqa: E402  (after the limit: OpenCV reads it once, at import)
+
+log = logging.getLogger(__name__)
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
-# Decoding limits. A 48-MP phone photo decodes as is; a larger JPEG is decoded reduced by
-# libjpeg's DCT scaling (1/2, 1/4, 1/8 — never materialising the full frame); any other format
-# over the limit is refused, because OpenCV decodes it at full size before any resizing.
-MAX_DECODE_PIXELS = 50_000_000
 MAX_FILE_BYTES = 512 * 1024 * 1024
 _REDUCED_JPEG = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+# What libjpeg and libpng print when the data they decode is damaged: the image decodes, with the
+# missing part filled in grey or garbage, and these lines on stderr are the only sign of it.
+DAMAGE_MESSAGES = ("corrupt jpeg data", "premature end of jpeg file", "libpng error", "bogus", "huffman")
+_DECODE_LOCK = threading.Lock()  # the decoders' messages go to the one stderr: one decode at a time
+
+
+def load_image(path: str | os.PathLike, accept_damaged: bool = False) -> np.ndarray:
     """Decode an image file to a BGR uint8 array, upright.
 
     cv2.IMREAD_COLOR applies the EXIF orientation, turns grayscale into three channels, drops
@@ -48,20 +65,22 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if data.size == 0:
         raise ImageError(f"{path}: empty file")
-    return decode_image(data, name=str(path))
+    return decode_image(data, name=str(path), accept_damaged=accept_damaged)
 
 
-def decode_image(data: np.ndarray | bytes, name: str = "<bytes>") -> np.ndarray:
+def decode_image(data: np.ndarray | bytes, name: str = "<bytes>", accept_damaged: bool = False) -> np.ndarray:
     """Decode encoded image bytes to BGR uint8; raises ImageError naming ``name``.
 
     The dimensions are read from the header first, so a huge image is decoded reduced (JPEG)
-    or refused (other formats) before any pixel memory is allocated.
+    or refused (other formats) before any pixel memory is allocated. A decode the codec reports
+    as damaged (a cut-off or corrupt JPEG that libjpeg pads with grey, a PNG with a bad chunk) is
+    an error unless ``accept_damaged``; the codec's other messages are logged with ``name``.
     """
     buffer = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     if buffer.size == 0:
         raise ImageError(f"{name}: empty file")
     flags = cv2.IMREAD_COLOR
-    header = image_header(buffer[:1 << 19].tobytes())  # JPEG APP segments may precede SOF
+    header = image_header(memoryview(buffer))  # the whole file: JPEG APP segments may precede SOF
     if header is not None:
         kind, width, height = header
         if width <= 0 or height <= 0:
@@ -71,13 +90,50 @@ def decode_image(data: np.ndarray | bytes, name: str = "<bytes>") -> np.ndarray:
         if kind == "JPEG" and not _jpeg_complete(buffer):
             # libjpeg pads a truncated JPEG with grey and only warns: refuse it here instead.
             raise ImageError(f"{name}: truncated JPEG (no end-of-image marker after the image data)")
-    try:
-        image = cv2.imdecode(buffer, flags)
-    except cv2.error as exc:
-        raise ImageError(f"{name}: cannot decode image ({str(exc).strip().splitlines()[-1]})") from None
+    with _codec_messages() as messages:
+        try:
+            image = cv2.imdecode(buffer, flags)
+        except cv2.error as exc:
+            image, error = None, str(exc).strip().splitlines()[-1]
+        else:
+            error = None
+    damage = [m for m in messages if any(sign in m.lower() for sign in DAMAGE_MESSAGES)]
+    for message in messages:
+        if message not in damage or accept_damaged:
+            log.warning("%s: %s", name, message)
+    if error is not None:
+        if "CV_IO_MAX_IMAGE_PIXELS" in error:
+            raise ImageError(f"{name}: image is over the {MAX_DECODE_PIXELS / 1e6:.0f}-MP decoding limit; "
+                             "downscale it first") from None
+        raise ImageError(f"{name}: cannot decode image ({error})") from None
     if image is None:
         raise ImageError(f"{name}: not a readable image (unsupported format or corrupt data)")
+    if damage and not accept_damaged:
+        raise ImageError(f"{name}: damaged image data ({damage[0].strip()}); the decoder filled in the rest")
     return image
+
+
+@contextlib.contextmanager
+def _codec_messages() -> Iterator[list[str]]:
+    """What the C decoders write to stderr (fd 2) inside the block, as lines, kept off the terminal.
+
+    The lock makes decodes one at a time so that each message belongs to the image being decoded;
+    the rest of the work on a frame (checks, preprocessing, inference) still runs in parallel.
+    """
+    messages: list[str] = []
+    with _DECODE_LOCK, tempfile.TemporaryFile() as sink:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield messages
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(64 * 1024).decode("utf-8", "replace")
+            messages.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _reduced_flags(name: str, kind: str, width: int, height: int) -> int:

@@ -8,6 +8,7 @@ carries its preprocessing, its score scale and its fidelity report, readable wit
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import itertools
 import json
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MetadataError
-from .preprocess import view_problem
-from .strict import unknown_keys
+from .preprocess import RESIZE_METHODS, view_problem
+from .strict import parse_json, unknown_keys
 
 METADATA_ENTRY = "nima_metadata.json"
 METADATA_FORMAT = "nima-edge/1"
@@ -47,6 +48,7 @@ class ModelMetadata:
     calibration: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     fidelity: dict[str, Any] = field(default_factory=dict)
+    model_sha256: str = ""  # of the flatbuffer before the archive: a damaged file is refused, not run
     format: str = METADATA_FORMAT
 
     def __post_init__(self) -> None:
@@ -64,8 +66,8 @@ class ModelMetadata:
             raise MetadataError(f"input_size must be two integers in {low}..{high}, got {self.input_size}")
         if self.color_order not in ("RGB", "BGR"):
             raise MetadataError(f"color_order must be RGB or BGR, got {self.color_order!r}")
-        if self.resize not in ("area", "linear"):
-            raise MetadataError(f"resize must be 'area' or 'linear', got {self.resize!r}")
+        if self.resize not in RESIZE_METHODS:
+            raise MetadataError(f"resize must be one of {', '.join(RESIZE_METHODS)}, got {self.resize!r}")
         problem = view_problem(self.view, *self.input_size)
         if problem:
             raise MetadataError(problem)
@@ -102,11 +104,16 @@ class ModelMetadata:
             if "threshold" in kwargs:
                 kwargs["threshold"] = float(kwargs["threshold"])
             if "extra_outputs" in kwargs:
+                extra = kwargs["extra_outputs"]
+                if not isinstance(extra, dict) or not all(
+                        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in extra.values()):
+                    raise MetadataError("metadata field 'extra_outputs' must map each output name to a list of labels")
                 kwargs["extra_outputs"] = {str(k): tuple(str(x) for x in v) for k, v in kwargs["extra_outputs"].items()}
             for name in ("calibration", "training", "fidelity"):
                 if name in kwargs and not isinstance(kwargs[name], dict):
                     raise MetadataError(f"metadata field {name!r} must be an object")
-            for name in ("color_order", "resize", "view", "distribution_output", "quantization", "name", "format"):
+            for name in ("color_order", "resize", "view", "distribution_output", "quantization", "name",
+                         "model_sha256", "format"):
                 if name in kwargs and not isinstance(kwargs[name], str):
                     raise MetadataError(f"metadata field {name!r} must be a string")
         except (TypeError, ValueError, AttributeError) as exc:
@@ -132,24 +139,38 @@ def embed_metadata(model_bytes: bytes, metadata: ModelMetadata) -> bytes:
     document = json.dumps(metadata.to_dict(), indent=1, sort_keys=True).encode()
     if len(document) > MAX_METADATA_BYTES:
         raise MetadataError(f"metadata is {len(document)} bytes, over the {MAX_METADATA_BYTES}-byte limit")
+    base = strip_metadata(model_bytes)
+    metadata = metadata.replace(model_sha256=hashlib.sha256(base).hexdigest())
+    document = json.dumps(metadata.to_dict(), indent=1, sort_keys=True).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(METADATA_ENTRY, document)
-    base = strip_metadata(model_bytes)
     # zipfile records offsets relative to the archive; readers correct for the prefix length.
     return base + buffer.getvalue()
 
 
 def read_metadata_bytes(model_bytes: bytes) -> ModelMetadata | None:
-    """Parse the metadata from model bytes; None when the model has none."""
+    """Parse the metadata from model bytes; None when the model has none.
+
+    Only a model with no trace of the archive is a bare one. A file whose archive is there but
+    unreadable (cut short, a flipped bit), or whose flatbuffer no longer matches the digest its
+    metadata records, is damaged: running it with default settings would score every frame
+    wrongly and quietly, so it is refused.
+    """
     archive = _open_archive(model_bytes)
     if archive is None:
+        if _has_archive_traces(model_bytes):
+            raise MetadataError("metadata archive is damaged (the file was cut short or altered); "
+                                "re-export or re-download the model")
         return None
     with archive:
         try:
             info = archive.getinfo(METADATA_ENTRY)
         except KeyError:
-            return None
+            if _has_archive_traces(model_bytes):
+                raise MetadataError(f"metadata archive is damaged (no readable {METADATA_ENTRY})") from None
+            return None  # another tool's archive (e.g. TFLite Support's associated files)
+        start = min(item.header_offset for item in archive.infolist())
         if info.file_size > MAX_METADATA_BYTES:
             raise MetadataError(f"metadata entry declares {info.file_size} bytes, over the {MAX_METADATA_BYTES}-byte limit")
         try:
@@ -162,10 +183,19 @@ def read_metadata_bytes(model_bytes: bytes) -> ModelMetadata | None:
     if len(document) > MAX_METADATA_BYTES:
         raise MetadataError(f"metadata is larger than the {MAX_METADATA_BYTES}-byte limit")
     try:
-        data = json.loads(document.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = parse_json(document, MAX_METADATA_BYTES)
+    except ValueError as exc:
         raise MetadataError(f"metadata is not valid JSON: {exc}") from None
-    return ModelMetadata.from_dict(data)
+    metadata = ModelMetadata.from_dict(data)
+    if metadata.model_sha256 and hashlib.sha256(model_bytes[:start]).hexdigest() != metadata.model_sha256:
+        raise MetadataError("the model's bytes do not match the SHA-256 its metadata records: the file is damaged; "
+                            "re-export or re-download it")
+    return metadata
+
+
+def _has_archive_traces(model_bytes: bytes) -> bool:
+    """True when the metadata entry's name is still in the file: an archive was there."""
+    return model_bytes.rfind(METADATA_ENTRY.encode()) != -1
 
 
 def read_metadata(path: str | Path) -> ModelMetadata | None:

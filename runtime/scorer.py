@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import MetadataError, ModelError
 from .interpreter import dequantize, make_interpreter, quantize
 from .metadata import ModelMetadata, read_metadata_bytes
 from .preprocess import preprocess
@@ -62,19 +62,19 @@ class Scorer:
             raise ModelError(f"{self.path}: is a directory, not a .tflite model") from None
         except OSError as exc:
             raise ModelError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
-        from .errors import MetadataError
-
         try:
             metadata = read_metadata_bytes(content)
         except MetadataError as exc:
             raise MetadataError(f"{self.path}: {exc}") from None
-        if metadata is None:
-            log.warning("%s has no nima-edge metadata; assuming scores 1..10, RGB input, threshold 5", self.path)
         self.interpreter = make_interpreter(content, threads, name=str(self.path))
         self._input = self._check_input(self.interpreter.get_input_details())
         height, width = int(self._input["shape"][1]), int(self._input["shape"][2])
-        if metadata is None:
-            metadata = ModelMetadata(input_size=(height, width), quantization=np.dtype(self._input["dtype"]).name)
+        if metadata is None:  # warned only once the file has proved to be a model
+            try:
+                metadata = ModelMetadata(input_size=(height, width), quantization=np.dtype(self._input["dtype"]).name)
+            except MetadataError as exc:
+                raise ModelError(f"{self.path}: {exc}") from None
+            log.warning("%s has no nima-edge metadata; assuming scores 1..10, RGB input, threshold 5", self.path)
         if tuple(metadata.input_size) != (height, width):
             raise ModelError(f"{self.path}: metadata says input {metadata.input_size}, the model takes {(height, width)}")
         self.metadata = metadata

@@ -126,14 +126,25 @@ def test_a_model_whose_output_is_no_distribution_is_an_error_naming_it(page_file
     assert "ok" not in result.output.split("Error:")[0]  # nothing was scored with it
 
 
+def test_info_json_is_valid_json_when_a_figure_is_nan(float_model, tmp_path):
+    from nima_edge.runtime import embed_metadata, read_metadata
+
+    meta = read_metadata(float_model).replace(fidelity={"srcc": float("nan"), "agreement": 0.98})
+    path = tmp_path / "nan.tflite"
+    path.write_bytes(embed_metadata(float_model.read_bytes(), meta))
+    result = run("info", path, "--json")
+    assert result.exit_code == 0 and "NaN" not in result.output
+    assert json.loads(result.output)["metadata"]["fidelity"] == {"srcc": None, "agreement": 0.98}
+
+
 def test_info_prints_metadata(float_model, tiny_models):
     readable = run("info", float_model)
     assert readable.exit_code == 0 and "64x64 RGB" in readable.output and "defocus" in readable.output
     document = json.loads(run("info", float_model, "--json").output)
     assert document["metadata"]["input_size"] == [64, 64]
     assert document["tensors"]["outputs"]["distribution"]["shape"] == [1, 10]
-    bare = run("info", tiny_models["bare"])
-    assert bare.exit_code == 0 and "no nima-edge metadata" in bare.output
+    bare = run("info", tiny_models["bare"])  # the scorer's one warning goes to the log
+    assert bare.exit_code == 0 and "[no metadata: defaults]" in bare.output
     not_nima = run("info", tiny_models["wrong_output"])
     assert not_nima.exit_code == 1 and "no output of shape (1, 10)" in not_nima.output
 
@@ -157,3 +168,47 @@ def test_every_runtime_command_has_help_with_an_example():
     for name in ("score", "watch", "rank", "info", "annotate"):
         result = run(name, "--help")
         assert result.exit_code == 0 and "Example" in result.output, name
+
+
+def test_a_damaged_jpeg_is_an_error_for_that_file_unless_accepted(page_files, float_model, tmp_path):
+    data = page_files["sharp"].read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 10] + b"\xff\xd9")  # libjpeg pads the rest with grey
+    result = run("score", cut, page_files["sharp"], "--json", "--model", float_model)
+    assert result.exit_code == 2
+    records = json_lines(result.output)
+    assert records[0]["error"].startswith(f"{cut}: damaged image data") and "mean" in records[1]
+    accepted = run("score", cut, "--json", "--model", float_model, "--accept-damaged")
+    assert accepted.exit_code == 0 and "mean" in json_lines(accepted.output)[0]
+
+
+def test_file_names_that_are_not_utf8_or_hold_a_newline(page_files, float_model, tmp_path):
+    import os
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    raw = os.fsencode(folder) + b"/a\xff.jpg"
+    with open(raw, "wb") as handle:
+        handle.write(page_files["sharp"].read_bytes())
+    (folder / "new\nline.jpg").write_bytes(page_files["sharp"].read_bytes())
+    out = tmp_path / "keep.csv"
+    result = run("rank", folder, "--model", float_model, "--out", out, "--copy-to", tmp_path / "keep")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(out, newline="", encoding="utf-8", errors="surrogateescape")))
+    assert sorted(os.fsencode(r["path"]) for r in rows) == sorted([raw, os.fsencode(folder / "new\nline.jpg")])
+    assert len(os.listdir(tmp_path / "keep")) == 2
+    table = [line for line in result.output.splitlines() if line.strip().startswith(("1.", "2."))]
+    assert len(table) == 2 and any("new\\nline.jpg" in line for line in table)  # one row each
+
+
+def test_a_full_standard_output_is_one_error_line(page_files, float_model):
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "nima_edge.cli", "score", str(page_files["sharp"]), "--json",
+                               "--model", str(float_model)], stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "Error: cannot write the output (No space left on device)"

@@ -133,3 +133,76 @@ def test_huge_jpeg_is_decoded_reduced_in_bounded_memory(tmp_path):
     assert (height, width) == (5000, 5000)
     assert height * width <= MAX_DECODE_PIXELS
     assert grown_mb < 300, f"decoding grew the process by {grown_mb} MB"
+
+
+def test_a_cut_off_jpeg_padded_by_the_decoder_is_refused(tmp_path, page, caplog):
+    """A JPEG cut short but given an end-of-image marker decodes, 89% grey; libjpeg says so on
+    stderr, and that makes it an error naming the file (or a warning naming it, when accepted)."""
+    data = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[: len(data) // 3] + b"\xff\xd9")
+    with pytest.raises(ImageError, match=rf"^{path}: damaged image data \(Corrupt JPEG data"):
+        load_image(path)
+    caplog.set_level("WARNING")
+    image = load_image(path, accept_damaged=True)
+    assert image.shape == page.shape
+    assert any(str(path) in r.getMessage() and "Corrupt JPEG" in r.getMessage() for r in caplog.records)
+
+
+def test_a_sound_image_decodes_with_no_codec_message(tmp_path, page, caplog):
+    caplog.set_level("WARNING")
+    for suffix in (".jpg", ".png", ".webp", ".tif"):
+        path = tmp_path / f"sound{suffix}"
+        cv2.imwrite(str(path), page)
+        assert load_image(path).shape == page.shape
+    assert not caplog.records
+
+
+def _in_fresh_process(code: str) -> str:
+    """Run under a new interpreter, as `nima` does: nima_edge imported before anything imports cv2."""
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip()
+
+
+def test_formats_the_header_sniffer_does_not_know_are_bounded_too(tmp_path):
+    """A Radiance HDR (named .jpg) and a GIF claiming 12000x12000: refused before their pixels exist."""
+    hdr = tmp_path / "photo.jpg"
+    hdr.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 12000 +X 12000\n" + bytes(4096))
+    gif = tmp_path / "big.gif"
+    gif.write_bytes(b"GIF89a" + struct.pack("<HH", 12000, 12000) + b"\x00\x00\x00" + b",\x00\x00\x00\x00"
+                    + struct.pack("<HH", 12000, 12000) + b"\x00\x02\x02D\x01\x00;")
+    out = _in_fresh_process(f"""
+        import resource
+        from nima_edge.runtime import ImageError, load_image
+        for path in ({str(hdr)!r}, {str(gif)!r}):
+            try:
+                load_image(path)
+                print("decoded", path)
+            except ImageError as exc:
+                print(exc)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    """)
+    lines = out.splitlines()
+    assert lines[0] == f"{hdr}: image is over the 50-MP decoding limit; downscale it first"
+    assert lines[1].startswith(f"{gif}: ") and "decoded" not in lines[1]
+    assert int(lines[2]) < 400  # MB: the 144-MP frames were never allocated
+
+
+def test_the_opencv_limit_is_the_runtime_limit():
+    assert _in_fresh_process("import os, nima_edge; print(os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'])") == str(
+        MAX_DECODE_PIXELS)
+
+
+def test_a_jpeg_size_marker_past_the_first_half_megabyte_is_still_read(page):
+    """APP segments (64 kB each) may push the frame header far into the file: it is found wherever it is."""
+    data = cv2.imencode(".jpg", page)[1].tobytes()
+    padding = b"".join(b"\xff\xe1" + struct.pack(">H", 65535) + bytes(65533) for _ in range(10))
+    padded = data[:2] + padding + data[2:]
+    assert image_header(padded) == ("JPEG", 320, 240)
+    huge = bytearray(padded)
+    sof = padded.find(b"\xff\xc0", len(padding))
+    struct.pack_into(">HH", huge, sof + 5, 30000, 30000)  # the header now claims 900 MP
+    assert image_header(bytes(huge)) == ("JPEG", 30000, 30000)
+    with pytest.raises(ImageError, match="^huge.jpg: "):
+        decode_image(bytes(huge), name="huge.jpg")  # decoded at 1/8 at most, and found damaged

@@ -111,3 +111,64 @@ def test_zip_bomb_with_a_lying_size_header_is_refused(float_model):
 def test_missing_metadata_reads_as_none(tiny_models):
     assert read_metadata(tiny_models["bare"]) is None
     assert read_metadata(tiny_models["float"]).extra_outputs["defects"][0] == "defocus"
+
+
+def _signed(float_model) -> bytes:
+    """The test model with metadata embedded by this runtime (so it records the flatbuffer's digest)."""
+    return embed_metadata(float_model.read_bytes(), read_metadata(float_model))
+
+
+@pytest.mark.parametrize("damage", ["cut 10 bytes", "cut into the archive", "flip a bit near the end",
+                                    "flip a weight"])
+def test_a_damaged_model_is_refused_not_run_with_defaults(tmp_path, float_model, damage):
+    data = bytearray(_signed(float_model))
+    archive_start = len(strip_metadata(bytes(data)))
+    if damage == "cut 10 bytes":
+        data = data[:-10]
+    elif damage == "cut into the archive":
+        data = data[:archive_start + 200]
+    elif damage == "flip a bit near the end":
+        data[-30] ^= 0x01
+    else:
+        data[archive_start // 2] ^= 0x10
+    path = tmp_path / "damaged.tflite"
+    path.write_bytes(bytes(data))
+    with pytest.raises(MetadataError, match=rf"^{path}: .*damaged") as info:
+        Scorer(path)
+    assert "\n" not in str(info.value)
+
+
+def test_the_metadata_records_the_flatbuffer_digest(float_model):
+    import hashlib
+
+    signed = _signed(float_model)
+    meta = read_metadata_bytes(signed)
+    assert meta.model_sha256 == hashlib.sha256(strip_metadata(signed)).hexdigest()
+    # re-embedding (a new threshold) signs the same flatbuffer again
+    again = embed_metadata(signed, meta.replace(threshold=4.0))
+    assert read_metadata_bytes(again).model_sha256 == meta.model_sha256
+
+
+def test_a_bare_model_warns_once_and_only_after_it_loads(tmp_path, tiny_models, caplog):
+    caplog.set_level("WARNING")
+    Scorer(tiny_models["bare"])
+    assert sum("no nima-edge metadata" in r.getMessage() for r in caplog.records) == 1
+    caplog.clear()
+    junk = tmp_path / "random.tflite"
+    junk.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(ModelError, match="not a loadable TFLite model"):
+        Scorer(junk)
+    assert not any("no nima-edge metadata" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("document, message", [
+    (b"[" * 1000 + b"]" * 1000, "nested deeper than"),
+    (json.dumps({"name": "x", "training": {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}).encode(), "nested deeper than"),
+    (json.dumps({"extra_outputs": "defects"}).encode(), "must map each output name to a list of labels"),
+    (json.dumps({"extra_outputs": {"defects": "blur"}}).encode(), "must map each output name to a list of labels"),
+])
+def test_hostile_metadata_documents(tmp_path, float_model, document, message):
+    path = tmp_path / "hostile.tflite"
+    path.write_bytes(_with_document(float_model.read_bytes(), document))
+    with pytest.raises(MetadataError, match=message):
+        Scorer(path)
