@@ -175,18 +175,19 @@ def test_formats_the_header_sniffer_does_not_know_are_bounded_too(tmp_path):
     out = _in_fresh_process(f"""
         import resource
         from nima_edge.runtime import ImageError, load_image
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         for path in ({str(hdr)!r}, {str(gif)!r}):
             try:
                 load_image(path)
                 print("decoded", path)
             except ImageError as exc:
                 print(exc)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
     """)
     lines = out.splitlines()
     assert lines[0] == f"{hdr}: image is over the 50-MP decoding limit; downscale it first"
     assert lines[1].startswith(f"{gif}: ") and "decoded" not in lines[1]
-    assert int(lines[2]) < 400  # MB: the 144-MP frames were never allocated
+    assert int(lines[2]) < 200, out  # MB grown: the 144-MP frames were never allocated
 
 
 def test_the_opencv_limit_is_the_runtime_limit():
