@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -376,6 +375,7 @@ def watch(source, model, threshold, threads, show, kiosk, out, save_best, as_jso
       nima watch picamera --kiosk --save-best captures/
       nima watch clip.mp4 --out overlay.mp4 --json --max-frames 300
     """
+    from .sink import FrameSink
     from .sources import parse_source
     from .watch import WatchConfig
     from .watch import watch as run_watch
@@ -391,13 +391,16 @@ def watch(source, model, threshold, threads, show, kiosk, out, save_best, as_jso
     config = WatchConfig(ready_frames=ready_frames, retries=retries, checks_every=checks_every,
                          stall_timeout=stall_timeout, max_frames=max_frames)
     emit = (lambda event: click.echo(json.dumps(event))) if as_json else _human_event
-    sink = _FrameSink(out, spec.fps, show, kiosk)
+    sink = FrameSink(out, spec.fps, show, kiosk)
     try:
         run_watch(assessor, spec, config, on_event=emit, on_frame=sink if (show or out) else None,
                   save_dir=save_best)
-    except SourceError as exc:
+    except SourceError as exc:  # what was seen up to the loss is kept: it is whole
         sink.close(keep=True)
         raise click.ClickException(str(exc)) from None
+    except OutputError:
+        sink.close(keep=False)
+        raise
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
     sink.close(keep=True)
@@ -415,63 +418,6 @@ def _human_event(event: dict) -> None:
     elif kind == "source_lost":
         click.echo(f"lost: {event['detail']}", err=True)
     elif kind == "end":
+        skipped = f", {event['bad_reads']} unreadable frames skipped" if event.get("bad_reads") else ""
         click.echo(f"{event['reason'] or 'stopped'}: {event['frames']} frames, {event['fps']} frames/s, "
-                   f"{event['saved']} saved")
-
-
-class _FrameSink:
-    """Where overlaid frames go: a window and/or a video written under a temporary name."""
-
-    def __init__(self, out: Path | None, fps: float | None, show: bool, kiosk: bool):
-        self.out, self.fps, self.show, self.kiosk = out, fps or 30.0, show, kiosk
-        self.writer = None
-        self.partial = out.with_name(f".{out.stem}.partial{out.suffix}") if out is not None else None
-        self.window = "nima watch"
-        if show:
-            self._open_window()
-
-    def _open_window(self) -> None:
-        import cv2
-
-        try:
-            cv2.namedWindow(self.window, cv2.WINDOW_NORMAL)
-            if self.kiosk:
-                cv2.setWindowProperty(self.window, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
-        except cv2.error:
-            raise SourceError("cannot open a window: this OpenCV has no GUI (opencv-python-headless) or there "
-                              "is no display; use --out FILE.mp4, or install opencv-python") from None
-
-    def __call__(self, frame, prompt) -> None:
-        import cv2
-
-        from .overlay import draw_overlay
-
-        picture = draw_overlay(frame, prompt, kiosk=self.kiosk)
-        if self.partial is not None:
-            if self.writer is None:
-                fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.out.suffix.lower() == ".mp4" else "MJPG"))
-                height, width = picture.shape[:2]
-                self.writer = cv2.VideoWriter(str(self.partial), fourcc, self.fps, (width, height))
-                if not self.writer.isOpened():
-                    raise SourceError(f"{self.out}: cannot open a video writer")
-            self.writer.write(picture)
-        if self.show:
-            cv2.imshow(self.window, picture)
-            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                raise KeyboardInterrupt
-
-    def close(self, keep: bool) -> None:
-        if self.writer is not None:
-            self.writer.release()
-            self.writer = None
-            if keep:
-                os.replace(self.partial, self.out)
-        if self.partial is not None and self.partial.exists():
-            self.partial.unlink()
-        if self.show:
-            import cv2
-
-            try:
-                cv2.destroyAllWindows()
-            except cv2.error:
-                pass
+                   f"{event['saved']} saved{skipped}")

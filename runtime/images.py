@@ -1,20 +1,17 @@
 """Reading images from disk into BGR uint8 frames, the one form every stage works on."""
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import stat
 import struct
-import sys
-import tempfile
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ImageError
+from .native import native_messages
 
 # Decoding limits. A 48-MP phone photo decodes as is; a larger JPEG is decoded reduced by
 # libjpeg's DCT scaling (1/2, 1/4, 1/8 — never materialising the full frame); any other image
@@ -23,20 +20,16 @@ from .errors import ImageError
 # has (GIF, HDR, PxM, AVIF...) and a header the sniffer could not find, whatever the file's name.
 MAX_DECODE_PIXELS = 50_000_000
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_DECODE_PIXELS))
-import cv2  # noqa: E402  (after the limit: OpenCV reads it once, at import)
+import cv2  # after the limit: OpenCV reads it once, at import
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
-
 MAX_FILE_BYTES = 512 * 1024 * 1024
 _REDUCED_JPEG = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
-
-
 # What libjpeg and libpng print when the data they decode is damaged: the image decodes, with the
 # missing part filled in grey or garbage, and these lines on stderr are the only sign of it.
 DAMAGE_MESSAGES = ("corrupt jpeg data", "premature end of jpeg file", "libpng error", "bogus", "huffman")
-_DECODE_LOCK = threading.Lock()  # the decoders' messages go to the one stderr: one decode at a time
 
 
 def load_image(path: str | os.PathLike, accept_damaged: bool = False) -> np.ndarray:
@@ -90,7 +83,7 @@ def decode_image(data: np.ndarray | bytes, name: str = "<bytes>", accept_damaged
         if kind == "JPEG" and not _jpeg_complete(buffer):
             # libjpeg pads a truncated JPEG with grey and only warns: refuse it here instead.
             raise ImageError(f"{name}: truncated JPEG (no end-of-image marker after the image data)")
-    with _codec_messages() as messages:
+    with native_messages() as messages:
         try:
             image = cv2.imdecode(buffer, flags)
         except cv2.error as exc:
@@ -111,29 +104,6 @@ def decode_image(data: np.ndarray | bytes, name: str = "<bytes>", accept_damaged
     if damage and not accept_damaged:
         raise ImageError(f"{name}: damaged image data ({damage[0].strip()}); the decoder filled in the rest")
     return image
-
-
-@contextlib.contextmanager
-def _codec_messages() -> Iterator[list[str]]:
-    """What the C decoders write to stderr (fd 2) inside the block, as lines, kept off the terminal.
-
-    The lock makes decodes one at a time so that each message belongs to the image being decoded;
-    the rest of the work on a frame (checks, preprocessing, inference) still runs in parallel.
-    """
-    messages: list[str] = []
-    with _DECODE_LOCK, tempfile.TemporaryFile() as sink:
-        with contextlib.suppress(AttributeError, ValueError, OSError):
-            sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield messages
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text = sink.read(64 * 1024).decode("utf-8", "replace")
-            messages.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _reduced_flags(name: str, kind: str, width: int, height: int) -> int:

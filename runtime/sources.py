@@ -95,12 +95,16 @@ def _open_picamera(size: tuple[int, int]) -> Capture:
 
 
 _END = object()
+MAX_BAD_READS = 30  # consecutive failed reads a video file may have before it counts as ended
 
 
 class FrameReader:
     """Reads a capture in a background thread. ``read()`` -> frame, or None when the source ended.
 
-    Raises SourceError when no frame (and no end) arrives within ``stall_timeout`` seconds.
+    Raises SourceError when no frame (and no end) arrives within ``stall_timeout`` seconds. A
+    video file with a damaged stretch fails a few reads and then delivers frames again, so a
+    file ends only after MAX_BAD_READS failed reads in a row; ``bad_reads`` counts the failed
+    reads that good frames followed (the ones at the very end are just the end).
     """
 
     def __init__(self, capture: Capture, live: bool, stall_timeout: float = 5.0, description: str = "source",
@@ -115,17 +119,24 @@ class FrameReader:
         self._timeout = stall_timeout
         self._description = description
         self._queue: queue.Queue = queue.Queue(maxsize=1 if live else 4)
+        self.bad_reads = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nima-capture", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        failed = 0
         while not self._stop.is_set():
             try:
                 ok, frame = self._capture.read()
             except Exception:  # noqa: BLE001 - a driver error of any type ends this capture; the loop decides
                 ok, frame = False, None
             item = frame if ok and frame is not None and frame.size else _END
+            if item is _END and not self._live and failed + 1 < MAX_BAD_READS:
+                failed += 1  # perhaps a damaged stretch: read on
+                continue
+            self.bad_reads += failed if item is not _END else 0
+            failed = 0
             if item is not _END and self._transform is not None:
                 try:
                     item = (frame, self._transform(frame, self._index))

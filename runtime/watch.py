@@ -7,6 +7,9 @@ state the capture is "ready" and the best frame of that good run is saved.
 """
 from __future__ import annotations
 
+import itertools
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ import cv2
 import numpy as np
 
 from .errors import SourceError, SourceUnavailable
-from .fileio import atomic_output
+from .fileio import OutputError
 from .overlay import Prompt
 from .policy import Assessment, Assessor
 from .sources import FrameReader, SourceSpec
@@ -76,6 +79,7 @@ class WatchSummary:
     seconds: float = 0.0
     saved: int = 0
     end_reason: str = ""
+    bad_reads: int = 0  # failed reads of a video file that later frames followed (a damaged stretch)
 
     @property
     def fps(self) -> float:
@@ -103,6 +107,7 @@ def watch(
 
     reader = _open_with_retries(source, config, on_event, prepare, attempt_first=True)
     losses, frames_since_open = 0, 0
+    interrupted = False
     start = time.perf_counter()
     try:
         while config.max_frames is None or summary.frames < config.max_frames:
@@ -153,11 +158,16 @@ def watch(
                 on_frame(frame, _prompt(state, assessment, low, high))
         else:
             summary.end_reason = "max frames"
+    except KeyboardInterrupt:  # Ctrl-C: the run still ends with its end event, then the caller stops
+        summary.end_reason, interrupted = "interrupted", True
     finally:
         reader.close()
+        summary.bad_reads += reader.bad_reads
         summary.seconds = time.perf_counter() - start
     on_event({"event": "end", "reason": summary.end_reason, "frames": summary.frames,
-              "fps": round(summary.fps, 1), "saved": summary.saved})
+              "fps": round(summary.fps, 1), "saved": summary.saved, "bad_reads": summary.bad_reads})
+    if interrupted:
+        raise KeyboardInterrupt
     return summary
 
 
@@ -195,12 +205,27 @@ def _prompt(state: PromptState, assessment: Assessment, low: float, high: float)
 
 
 def _save_frame(folder: Path, frame: np.ndarray, index: int) -> Path:
+    """Write the frame under a name no other file (nor another run saving into the same folder in
+    the same second) has: the finished file is hard-linked to the first free name, which fails
+    rather than overwrite."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = folder / f"best-{stamp}-{index:03d}.jpg"
     ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
     if not ok:
-        raise SourceError(f"{path}: cannot encode the frame")
-    with atomic_output(path, force=True) as tmp:
-        tmp.write_bytes(encoded.tobytes())
-    return path
+        raise SourceError(f"{folder}: cannot encode the frame")
+    fd, tmp_name = tempfile.mkstemp(prefix=".best-", suffix=".jpg.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encoded.tobytes())
+        os.chmod(tmp_name, 0o644)
+        for number in itertools.count(index):
+            path = folder / f"best-{stamp}-{number:03d}.jpg"
+            try:
+                os.link(tmp_name, path)
+            except FileExistsError:
+                continue
+            return path
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot save the frame ({exc.strerror or exc})") from None
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)

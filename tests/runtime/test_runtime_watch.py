@@ -139,3 +139,90 @@ def test_parse_source_kinds(capture_video):
     assert not video.live and video.fps == pytest.approx(30.0)
     with pytest.raises(SourceError, match="no such video file"):
         parse_source("/nonexistent/clip.mp4")
+
+
+class _DamagedStretch:
+    """A real video whose reads fail for a stretch in the middle, as a damaged file's do."""
+
+    def __init__(self, path, bad):
+        self.video, self.bad, self.index = cv2.VideoCapture(str(path)), bad, 0
+
+    def read(self):
+        ok, frame = self.video.read()
+        self.index += 1
+        return (False, None) if self.index in self.bad else (ok, frame)
+
+    def release(self):
+        self.video.release()
+
+
+def test_a_damaged_stretch_of_a_video_is_skipped_counted_and_reported(capture_video, float_model):
+    spec = SourceSpec("video test", live=False, open=lambda: _DamagedStretch(capture_video, set(range(10, 18))))
+    log = []
+    summary = watch(Assessor(Scorer(float_model, threads=1)), spec, WatchConfig(), on_event=log.append)
+    assert summary.frames == 42 - 8 and summary.end_reason == "video ended"
+    assert log[-1]["event"] == "end" and log[-1]["bad_reads"] == 8 == summary.bad_reads
+
+
+def test_ctrl_c_still_ends_with_the_end_event(capture_video, float_model):
+    seen = []
+
+    def interrupt(frame, prompt):
+        seen.append(1)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    log = []
+    spec = parse_source(str(capture_video))
+    with pytest.raises(KeyboardInterrupt):
+        watch(Assessor(Scorer(float_model, threads=1)), spec, WatchConfig(), on_event=log.append, on_frame=interrupt)
+    assert log[-1]["event"] == "end" and log[-1]["reason"] == "interrupted" and log[-1]["frames"] == 5
+
+
+def _fill_disk_after(limit_bytes):
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return limit
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+def test_a_video_that_cannot_be_written_is_an_error_and_nothing_is_kept(capture_video, float_model, tmp_path,
+                                                                        suffix):
+    import subprocess
+    import sys
+
+    out = tmp_path / f"overlay{suffix}"
+    done = subprocess.run([sys.executable, "-m", "nima_edge.cli", "watch", str(capture_video), "--model",
+                           str(float_model), "--out", str(out)], capture_output=True, text=True, timeout=120,
+                          preexec_fn=_fill_disk_after(60_000), check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    # caught at the frame that failed, or when the file did not read back whole at the end
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"Error: {out}: ") and error.endswith("the disk may be full); nothing kept")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither the final name nor a partial file
+
+
+def test_two_runs_into_one_output_or_folder_never_share_a_name(capture_video, float_model, tmp_path):
+    from nima_edge.runtime.overlay import Prompt
+    from nima_edge.runtime.sink import FrameSink
+    from nima_edge.runtime.watch import _save_frame
+
+    frame = np.full((120, 160, 3), 200, np.uint8)
+    prompt = Prompt("READY", "", 8.0, 1, 10, 5, True, None)
+    first, second = FrameSink(tmp_path / "o.mp4", 10, False, False), FrameSink(tmp_path / "o.mp4", 10, False, False)
+    for _ in range(5):
+        first(frame, prompt)
+        second(frame, prompt)
+    assert first.partial != second.partial
+    first.close(keep=True)
+    second.close(keep=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["o.mp4"]
+    assert cv2.VideoCapture(str(tmp_path / "o.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 5
+    saved = [_save_frame(tmp_path / "best", frame, 0) for _ in range(3)]  # three runs, one second, index 0
+    assert len(set(saved)) == 3 and all(p.is_file() for p in saved)
+    assert sorted(p.name for p in (tmp_path / "best").iterdir()) == sorted(p.name for p in saved)

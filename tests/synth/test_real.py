@@ -157,7 +157,7 @@ def test_command_refuses_to_overwrite_and_names_the_file(photo_folder, tmp_path)
     assert third.exit_code == 1 and "no manifest.csv and no images" in third.output
 
 
-def _state(image: np.ndarray) -> "real.State":
+def _state(image: np.ndarray) -> real.State:
     page = real.measure_page(image)
     return real.State(image=image.copy(), char_px=page.char_px, paper=page.paper, ink=page.ink, glyphs=page.glyphs)
 

@@ -1,0 +1,39 @@
+"""What the native libraries under OpenCV (libjpeg, libpng, FFmpeg) print, caught and attributed.
+
+They write their warnings straight to file descriptor 2, with no name of the file they are about,
+and for a damaged JPEG or a video frame that failed to reach the disk that line is the only sign.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+
+MAX_MESSAGE_BYTES = 64 * 1024
+_LOCK = threading.Lock()  # one stderr for the process: one capture at a time, so a line belongs to its call
+
+
+@contextlib.contextmanager
+def native_messages() -> Iterator[list[str]]:
+    """The lines native code writes to stderr inside the block, kept off the terminal.
+
+    Captures run one at a time (the lock), so each message belongs to the call that made it; only
+    the call inside the block is serialised, the rest of the work on a frame still runs in parallel.
+    """
+    messages: list[str] = []
+    with _LOCK, tempfile.TemporaryFile() as sink:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield messages
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(MAX_MESSAGE_BYTES).decode("utf-8", "replace")
+            messages.extend(line.strip() for line in text.splitlines() if line.strip())
