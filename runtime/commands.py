@@ -22,12 +22,13 @@ from nima_edge.clitools import force_option, translate_errors
 from .batch import Result, score_paths
 from .errors import NimaError, SourceError
 from .fileio import OutputError, atomic_output, atomic_write_text, check_writable
-from .images import iter_image_paths
+from .images import IMAGE_SUFFIXES, iter_image_paths
 from .metadata import ModelMetadata, read_metadata
 from .policy import Assessor
 from .scorer import Scorer
 
 EXIT_OK, EXIT_RETAKE, EXIT_FAILED = 0, 1, 2
+MAX_NAMED_SKIPS = 20  # files a folder walk passed over, named in its summary line
 
 model_option = click.option(
     "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -55,12 +56,24 @@ def make_assessor(model: Path | None, threshold: float | None, threads: int | No
     return Assessor(scorer, threshold=threshold, checks=checks)
 
 
+def _finite_option(value: float | None, param: click.Parameter) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value}", param=param)
+    return value
+
+
 def _paths_or_warn(paths: tuple[str, ...]) -> Iterator[Path]:
-    """Image paths; warns once on stderr when nothing at all was found."""
-    found = False
-    for path in iter_image_paths(paths):
+    """Image paths; at the end names on stderr the files a folder walk passed over, and warns when
+    nothing at all was found."""
+    found, passed_over = False, []
+    for path in iter_image_paths(paths, skipped=passed_over.append):
         found = True
         yield path
+    if passed_over:
+        names = ", ".join(shown(p) for p in passed_over[:MAX_NAMED_SKIPS])
+        more = f" and {len(passed_over) - MAX_NAMED_SKIPS} more" if len(passed_over) > MAX_NAMED_SKIPS else ""
+        click.echo(f"skipped {len(passed_over)} files without an image suffix "
+                   f"({' '.join(sorted(IMAGE_SUFFIXES))}): {names}{more}", err=True)
     if not found:
         click.echo(f"no images found in {', '.join(paths)}", err=True)
 
@@ -138,7 +151,8 @@ def _exit_code(scored: int, failed: int, retakes: int, fail_on_retake: bool) -> 
 @checks_option
 @damaged_option
 @click.option("--top", type=click.IntRange(1), default=None, help="Keep the K best.")
-@click.option("--min-score", type=float, default=None, help="Keep images scoring at least X.")
+@click.option("--min-score", type=float, default=None, callback=lambda ctx, param, value: _finite_option(value, param),
+              help="Keep images scoring at least X.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the ranking to a .csv or .json file.")
 @click.option("--copy-to", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -173,7 +187,7 @@ def rank(folder, model, threshold, threads, workers, no_checks, accept_damaged, 
         atomic_write_text(out, _ranking_text(kept, out.suffix.lower()), force)
         click.echo(f"wrote {len(kept)} rows to {out}", err=True)
     if copy_to is not None:
-        _copy_keepers(kept, copy_to, force)
+        failed += _copy_keepers(kept, copy_to, force)
     raise SystemExit(_exit_code(len(scored), failed, 0, False))
 
 
@@ -191,15 +205,31 @@ def _ranking_text(kept: list[Result], suffix: str) -> str:
     return buffer.getvalue()
 
 
-def _copy_keepers(kept: list[Result], folder: Path, force: bool) -> None:
+def _copy_keepers(kept: list[Result], folder: Path, force: bool) -> int:
+    """Copy the kept images -> how many could not be read. A source that is gone is its own error
+    line and the copy goes on; a destination that cannot be written stops it (OutputError)."""
     targets = _unique_targets([r.path for r in kept], folder, None)
+    _refuse_existing(targets, force)
+    missing = 0
+    for result, target in zip(kept, targets):
+        try:
+            source = open(result.path, "rb")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            missing += 1
+            click.echo(f"error: {shown(result.path)}: cannot copy ({exc.strerror or exc}); the rest are copied",
+                       err=True)
+            continue
+        with source, atomic_output(target, force=True) as tmp, open(tmp, "wb") as copy:
+            shutil.copyfileobj(source, copy)
+    click.echo(f"copied {len(kept) - missing} images to {folder}", err=True)
+    return missing
+
+
+def _refuse_existing(targets: list[Path], force: bool) -> None:
     clashes = [str(t) for t in targets if t.exists()]
     if clashes and not force:
-        raise OutputError(f"{clashes[0]}: already exists (use --force to overwrite)")
-    for result, target in zip(kept, targets):
-        with atomic_output(target, force=True) as tmp:
-            shutil.copyfile(result.path, tmp)
-    click.echo(f"copied {len(kept)} images to {folder}", err=True)
+        more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
+        raise OutputError(f"{clashes[0]}: already exists{more} (use --force to overwrite)")
 
 
 def _unique_targets(paths: list[Path], folder: Path, suffix: str | None) -> list[Path]:
@@ -309,6 +339,7 @@ def annotate(paths, out_dir, model, threshold, threads, kiosk, force):
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = list(_paths_or_warn(paths))
     targets = _unique_targets(inputs, out_dir, ".jpg")
+    _refuse_existing(targets, force)  # before any work: an existing output is the command's error, not an image's
     written = failed = 0
     for result, target in zip(score_paths(assessor, inputs), targets):
         if result.assessment is None:

@@ -5,7 +5,7 @@ import logging
 import os
 import stat
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -217,10 +217,14 @@ def _tiff_header(head: bytes) -> tuple[str, int, int] | None:
     return None
 
 
-def iter_image_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+def iter_image_paths(paths: Iterable[str | os.PathLike],
+                     skipped: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield image files from files, folders (walked, sorted) and globs, lazily, in input order.
 
-    A path that names nothing is yielded as-is so the caller reports it as a per-item error.
+    A folder yields the files with an image suffix (IMAGE_SUFFIXES); every other file in it is
+    handed to ``skipped``, so the caller can name it. A file named on its own is always yielded,
+    whatever its suffix (the decoder has the last word), and so is a path or glob that names
+    nothing, so the caller reports it as a per-item error.
     """
     for raw in paths:
         path = Path(raw)
@@ -230,9 +234,12 @@ def iter_image_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
                 for name in sorted(files):
                     if Path(name).suffix.lower() in IMAGE_SUFFIXES:
                         yield Path(root) / name
+                    elif skipped is not None:
+                        skipped(Path(root) / name)
         elif not path.exists() and any(ch in str(raw) for ch in "*?["):
             matches = sorted(Path().glob(str(raw))) if not path.is_absolute() else sorted(
                 Path(path.anchor).glob(str(path.relative_to(path.anchor))))
-            yield from (m for m in matches if m.is_file())
+            files = [m for m in matches if m.is_file()]
+            yield from files or [path]
         else:
             yield path

@@ -59,12 +59,21 @@ def test_score_exit_codes(page_files, float_model, tmp_path):
 
 
 def test_score_walks_folders_and_globs_and_prints_a_table(mixed_folder, float_model):
+    for name in ("photo.heic", "scan.pdf"):
+        (mixed_folder / name).write_bytes(b"not walked, but named")
     result = run("score", mixed_folder, "--model", float_model)
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0].startswith("verdict")
-    assert sum(str(mixed_folder) in line for line in lines) == 3
-    assert "sub/blurred.jpg" in result.output and "notes.txt" not in result.output
+    rows = [line for line in lines if line.startswith(("ok", "retake"))]
+    assert len(rows) == 3 and any("sub/blurred.jpg" in row for row in rows)
+    skipped = [line for line in lines if line.startswith("skipped")]
+    assert len(skipped) == 1 and skipped[0].startswith("skipped 3 files without an image suffix")
+    assert all(str(mixed_folder / n) in skipped[0] for n in ("notes.txt", "photo.heic", "scan.pdf"))
+    named = run("score", mixed_folder / "photo.heic", "--model", float_model)  # named: tried, and refused
+    assert named.exit_code == 2 and "not a readable image" in named.output
+    nothing = run("score", mixed_folder / "sharp.jpg", str(mixed_folder / "*.png"), "--model", float_model)
+    assert nothing.exit_code == 2 and f"{mixed_folder / '*.png'}: no such file" in nothing.output
     globbed = run("score", str(mixed_folder / "*.jpg"), "--json", "--model", float_model)
     assert [r["path"].rsplit("/", 1)[-1] for r in json_lines(globbed.output)] == ["dark.jpg", "sharp.jpg"]
 
@@ -75,6 +84,10 @@ def test_score_nothing_found_and_bad_options(tmp_path, float_model):
     assert result.exit_code == 2 and "no images found" in result.output
     bad = run("score", tmp_path, "--model", float_model, "--threshold", 42)
     assert bad.exit_code == 2 and "outside the model's score range 1..10" in bad.output
+    for value in ("nan", "inf"):
+        not_a_number = run("rank", tmp_path, "--model", float_model, "--min-score", value)
+        assert not_a_number.exit_code == 2 and "must be a finite number" in not_a_number.output
+        assert run("score", tmp_path, "--model", float_model, "--threshold", value).exit_code == 2
 
 
 def test_score_model_errors_exit_1(tmp_path, page_files):
@@ -160,7 +173,7 @@ def test_annotate_writes_overlays_and_refuses_to_overwrite(mixed_folder, float_m
     assert picture.shape == original.shape
     assert abs(picture.astype(int) - original).mean() > 1  # something was drawn
     again = run("annotate", mixed_folder, "--out", out, "--model", float_model)
-    assert again.exit_code == 2 and "already exists (use --force to overwrite)" in again.output
+    assert again.exit_code == 1 and "Error: " in again.output and "(and 2 more) (use --force to overwrite)" in again.output
     assert run("annotate", mixed_folder, "--out", out, "--model", float_model, "--force").exit_code == 0
 
 
@@ -213,3 +226,14 @@ def test_a_full_standard_output_is_one_error_line(page_files, float_model):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == "Error: cannot write the output (No space left on device)"
+
+
+def test_a_kept_image_that_vanished_before_the_copy_is_its_own_error(mixed_folder, float_model, tmp_path):
+    from nima_edge.runtime.batch import score_paths
+    from nima_edge.runtime.commands import _copy_keepers, make_assessor
+
+    kept = list(score_paths(make_assessor(float_model, None, 1), sorted(mixed_folder.rglob("*.jpg"))))
+    kept[0].path.unlink()  # deleted by someone else between scoring and copying
+    missing = _copy_keepers(kept, tmp_path / "keep", force=False)
+    assert missing == 1
+    assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == sorted(r.path.name for r in kept[1:])
