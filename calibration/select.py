@@ -60,10 +60,7 @@ class Candidate:
 
 def describe(image_bgr: np.ndarray) -> tuple[float, float, float, int]:
     """(brightness, contrast, sharpness, dhash) of a frame, on a 256-px thumbnail for speed."""
-    gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
-    scale = 256 / max(gray.shape)
-    if scale < 1:
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    gray = resize_long_side(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), 256)
     laplacian = cv2.Laplacian(gray, cv2.CV_64F)
     return float(gray.mean()), float(gray.std()), float(np.log10(laplacian.var() + 1e-6)), dhash(gray)
 
@@ -153,10 +150,14 @@ def choose(candidates: list[Candidate], n: int, seed: int = 0, coverage_share: f
 
 
 def resize_long_side(image: np.ndarray, long_side: int = LONG_SIDE) -> np.ndarray:
-    scale = long_side / max(image.shape[:2])
+    """Shrunk so its long side is ``long_side`` px (never enlarged); a short side never rounds to
+    0 px (a 32x60000 strip would, and OpenCV refuses an empty size)."""
+    height, width = image.shape[:2]
+    scale = long_side / max(height, width)
     if scale >= 1:
         return image
-    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def file_sha256(path: Path) -> str:

@@ -144,3 +144,18 @@ def test_scan_limit_draws_a_reproducible_random_subset(source):
     assert len(first) <= 10 and {c.path for c in first} <= everything  # the broken file may be drawn
     assert [c.path for c in first] == [c.path for c in again]
     assert {c.path for c in first} != {c.path for c in other}
+
+
+def test_a_very_long_strip_is_described_and_written_not_a_crash(source, tmp_path):
+    """A 32x60000 PNG, which `nima score` accepts: every shrink keeps at least a pixel a side."""
+    strip = np.tile(page(99)[:32, :60], (1, 1000, 1))
+    assert strip.shape[:2] == (32, 60000)
+    cv2.imwrite(str(source / "strip.png"), strip)
+    brightness, _, _, _ = describe(strip)
+    assert 0 < brightness < 255
+    out = tmp_path / "calib"
+    result = CliRunner().invoke(cli, ["calibrate", str(source), "--n", "25", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    strip_entry = [e for e in manifest["images"] if e["source"] == "strip.png"]
+    assert strip_entry and cv2.imread(str(out / strip_entry[0]["file"])).shape[:2] == (1, 384)
