@@ -9,12 +9,13 @@ from typing import Any
 
 from nima_edge.runtime.fileio import atomic_write_text
 from nima_edge.runtime.preprocess import view_problem
-from nima_edge.runtime.strict import unknown_keys
+from nima_edge.runtime.strict import parse_json, unknown_keys
 
 from .data import FORMATS
 from .model import BACKBONES, SpecError, dropout_problem
 from .pipeline import AUGMENTATIONS
 
+MAX_CONFIG_BYTES = 1024 * 1024  # a run's config.json is about 1 kB
 OPTIMIZERS = ("adam", "sgd-paper")
 STRATEGIES = ("default", "mirrored")
 LR_SCHEDULES = ("constant", "cosine")
@@ -180,8 +181,8 @@ class TrainConfig:
     def load(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            data = parse_json(path.read_bytes(), MAX_CONFIG_BYTES)
+        except (OSError, ValueError) as exc:
             raise SpecError(f"{path}: cannot read the training config ({exc})") from None
         try:
             return cls.from_dict(data)

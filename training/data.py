@@ -7,7 +7,6 @@ examples, and skipped. No TensorFlow here (evaluation of .tflite models uses the
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -16,10 +15,13 @@ from pathlib import Path
 
 import numpy as np
 from nima_edge.runtime.errors import NimaError
+from nima_edge.runtime.strict import parse_json
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("ava", "tid2013", "json", "csv")
+MAX_LABEL_FILE_BYTES = 2**31  # a JSON label file is read whole: AVA's 255,000 rows are ~40 MB
+MEAN_TOLERANCE = 0.01  # of a bin: how far a CSV's 'mean' may sit from its votes' mean (rounding only)
 AVA_VALUES: tuple[float, ...] = tuple(float(v) for v in range(1, 11))
 # TID2013's MOS comes from pairwise comparisons and lies in 0..9.
 TID_VALUES: tuple[float, ...] = tuple(float(v) for v in range(10))
@@ -304,8 +306,8 @@ def _read_json(data: Path, images: Path | None, values, limit) -> Samples:
     if images is None:
         images = data.parent / "images"
     try:
-        rows = json.loads(data.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        rows = parse_json(data.read_bytes(), MAX_LABEL_FILE_BYTES)
+    except ValueError as exc:
         raise DataError(f"{data}: not valid JSON ({exc})") from None
     if not isinstance(rows, list):
         raise DataError(f"{data}: expected a JSON list of {{'image_id', 'label'}} objects")
@@ -340,46 +342,68 @@ def _read_csv(data: Path, images: Path | None, values, limit) -> Samples:
         raise DataError(f"{data}: cannot read ({exc.strerror or exc})") from None
     with handle:
         reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        if "path" not in columns:
-            raise DataError(f"{data}: no 'path' column (columns are {', '.join(columns) or 'none'})")
-        vote_columns = _vote_columns(columns, data)
-        if not vote_columns and "mean" not in columns:
-            raise DataError(f"{data}: needs vote columns votes_1..votes_N or a 'mean' column")
-        defect_columns = [c for c in columns if c.startswith("defect_") and len(c) > 7]
-        bins = len(vote_columns) if vote_columns else (len(values) if values else 10)
-        values = _check_values(values, bins, AVA_VALUES, data)
-        spacing = float(np.mean(np.diff(values)))
-        problems = Problems()
-        paths, targets, defects = [], [], []
-        for number, row in enumerate(reader, start=2):
-            if limit and len(paths) + problems.bad_rows >= limit:
-                break
-            try:
-                if not row.get("path"):
-                    raise ValueError("empty path")
-                if vote_columns:
-                    target = votes_to_distribution([float(row[c]) for c in vote_columns])
-                else:
-                    mean = float(row["mean"])
-                    std = float(row["std"]) if row.get("std") not in (None, "") else DEFAULT_STD_BINS * spacing
-                    if not (math.isfinite(mean) and values[0] <= mean <= values[-1]):
-                        raise ValueError(f"mean {row['mean']} outside {values[0]:g}..{values[-1]:g}")
-                    if not (math.isfinite(std) and std >= 0):
-                        raise ValueError(f"std {row['std']} is not a non-negative number")
-                    target = gaussian_distribution(mean, std, values)
-                severities = [float(row[c]) for c in defect_columns]
-                if not all(0.0 <= s <= 1.0 for s in severities):
-                    raise ValueError("defect severities must lie in 0..1")
-            except (ValueError, TypeError) as exc:
-                problems.add("bad_rows", f"line {number}: {exc}")
-                continue
-            paths.append(root / row["path"])
-            targets.append(target)
-            defects.append(severities)
-    labels = tuple(c[len("defect_"):] for c in defect_columns)
+        try:
+            paths, targets, defects, labels, values, bins, problems = _csv_rows(reader, data, root, values, limit)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            # the file as a whole is unreadable past this point (not UTF-8 text, a field over
+            # csv's 128 kB limit): one line naming it, not a traceback
+            if isinstance(exc, UnicodeDecodeError):  # decoded in blocks: the line is where reading stopped
+                raise DataError(f"{data}: near line {reader.line_num + 1}: not UTF-8 text ({exc.reason})") from None
+            raise DataError(f"{data}: line {reader.line_num}: {exc}") from None
     defect_array = np.asarray(defects, dtype=np.float32).reshape(len(paths), len(labels)) if labels else None
     return Samples(paths, _stack(targets, bins), values, defect_array, labels, problems)
+
+
+def _csv_rows(reader: csv.DictReader, data: Path, root: Path, values, limit):
+    columns = reader.fieldnames or []
+    if "path" not in columns:
+        raise DataError(f"{data}: no 'path' column (columns are {', '.join(columns) or 'none'})")
+    vote_columns = _vote_columns(columns, data)
+    if not vote_columns and "mean" not in columns:
+        raise DataError(f"{data}: needs vote columns votes_1..votes_N or a 'mean' column")
+    defect_columns = [c for c in columns if c.startswith("defect_") and len(c) > 7]
+    bins = len(vote_columns) if vote_columns else (len(values) if values else 10)
+    values = _check_values(values, bins, AVA_VALUES, data)
+    spacing = float(np.mean(np.diff(values)))
+    check_mean = bool(vote_columns) and "mean" in columns  # both given: they must tell the same story
+    problems = Problems()
+    paths, targets, defects = [], [], []
+    disagree = 0
+    for number, row in enumerate(reader, start=2):
+        if limit and len(paths) + problems.bad_rows >= limit:
+            break
+        try:
+            if not row.get("path"):
+                raise ValueError("empty path")
+            if vote_columns:
+                target = votes_to_distribution([float(row[c]) for c in vote_columns])
+                if check_mean and row.get("mean") not in (None, ""):
+                    implied = float(np.dot(target, values))
+                    if abs(implied - float(row["mean"])) > MEAN_TOLERANCE * spacing:
+                        disagree += 1
+                        raise ValueError(f"the votes' mean {implied:.3f} is not the 'mean' column's {row['mean']}")
+            else:
+                mean = float(row["mean"])
+                std = float(row["std"]) if row.get("std") not in (None, "") else DEFAULT_STD_BINS * spacing
+                if not (math.isfinite(mean) and values[0] <= mean <= values[-1]):
+                    raise ValueError(f"mean {row['mean']} outside {values[0]:g}..{values[-1]:g}")
+                if not (math.isfinite(std) and std >= 0):
+                    raise ValueError(f"std {row['std']} is not a non-negative number")
+                target = gaussian_distribution(mean, std, values)
+            severities = [float(row[c]) for c in defect_columns]
+            if not all(0.0 <= s <= 1.0 for s in severities):
+                raise ValueError("defect severities must lie in 0..1")
+        except (ValueError, TypeError) as exc:
+            problems.add("bad_rows", f"line {number}: {exc}")
+            continue
+        paths.append(root / row["path"])
+        targets.append(target)
+        defects.append(severities)
+    if disagree and disagree >= len(paths):
+        raise DataError(f"{data}: in {disagree} rows the votes {vote_columns[0]}..{vote_columns[-1]} disagree with the "
+                        "'mean' column: is a votes_N column missing?")
+    labels = tuple(c[len("defect_"):] for c in defect_columns)
+    return paths, targets, defects, labels, values, bins, problems
 
 
 def _vote_columns(columns: list[str], data: Path) -> list[str]:

@@ -25,9 +25,10 @@ from typing import Any
 from nima_edge.runtime.errors import ModelError, NimaError
 from nima_edge.runtime.fileio import atomic_output
 from nima_edge.runtime.preprocess import view_problem
-from nima_edge.runtime.strict import unknown_keys
+from nima_edge.runtime.strict import parse_json, unknown_keys
 
 SPEC_ENTRY = "nima_spec.json"
+MAX_SPEC_BYTES = 256 * 1024  # the spec is a few hundred bytes
 DEFAULT_SCORE_VALUES: tuple[float, ...] = tuple(float(v) for v in range(1, 11))
 IMAGE_INPUT = "image"
 DISTRIBUTION_OUTPUT = "distribution"
@@ -340,8 +341,8 @@ def read_spec(path: str | os.PathLike) -> NimaSpec:
     except zipfile.BadZipFile:
         raise ModelError(f"{path}: not a .keras file (not a zip archive)") from None
     try:
-        return NimaSpec.from_dict(json.loads(document.decode("utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return NimaSpec.from_dict(parse_json(document, MAX_SPEC_BYTES))
+    except ValueError as exc:
         raise ModelError(f"{path}: {SPEC_ENTRY} is not valid JSON: {exc}") from None
     except SpecError as exc:
         raise ModelError(f"{path}: {exc}") from None

@@ -187,3 +187,11 @@ def test_phase_one_keeps_batchnorm_in_inference_mode(tmp_path):
     set_backbone_trainable(model, True)
     _train_steps(model, images, targets, steps=2)
     assert not np.allclose(np.array(bn.moving_mean), before)
+
+
+def test_a_deeply_nested_spec_inside_a_keras_file_is_one_line(tmp_path):
+    path = tmp_path / "deep.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("nima_spec.json", "[" * 2000 + "]" * 2000)
+    with pytest.raises(ModelError, match=r"deep.keras: nima_spec.json is not valid JSON: JSON nested deeper"):
+        read_spec(path)

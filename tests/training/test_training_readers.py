@@ -116,3 +116,46 @@ def test_split_is_deterministic_and_disjoint():
     assert not np.array_equal(a[0], c[0])
     assert [len(x) for x in a] == [80, 10, 10]
     assert sorted(np.concatenate(a).tolist()) == list(range(100))
+
+
+def _synth_like_csv(path, rows=20, drop=None):
+    """A CSV in the synth contract (votes_1..votes_10 plus the mean they imply)."""
+    rng = np.random.default_rng(0)
+    columns = [f"votes_{i}" for i in range(1, 11) if i != drop]
+    lines = ["path," + ",".join(columns) + ",mean"]
+    for row in range(rows):
+        votes = rng.integers(0, 20, 10)
+        votes[9] += 5
+        mean = float((votes * np.arange(1, 11)).sum() / votes.sum())
+        kept = [str(v) for i, v in enumerate(votes, 1) if i != drop]
+        lines.append(f"img/{row}.jpg," + ",".join(kept) + f",{mean:.4f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_csv_missing_a_vote_column_is_an_error_not_fewer_bins(tmp_path):
+    good = _synth_like_csv(tmp_path / "good.csv")
+    assert read_dataset(good, "csv", check_images=False).targets.shape == (20, 10)
+    missing = _synth_like_csv(tmp_path / "missing.csv", drop=10)
+    with pytest.raises(DataError, match=r"missing.csv: in \d+ rows the votes votes_1..votes_9 disagree with the "
+                                        r"'mean' column: is a votes_N column missing\?"):
+        read_dataset(missing, "csv", check_images=False)
+
+
+def test_csv_that_is_not_utf8_or_has_a_huge_field_is_one_line(tmp_path):
+    text = _synth_like_csv(tmp_path / "base.csv").read_bytes()
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(text[:200] + b"\xff\xfe" + text[200:])
+    with pytest.raises(DataError, match=r"binary.csv: near line \d+: not UTF-8 text"):
+        read_dataset(binary, "csv", check_images=False)
+    huge = tmp_path / "huge.csv"
+    huge.write_bytes(text + b"img/x.jpg," + b"1" * 200_000 + b"\n")
+    with pytest.raises(DataError, match=r"huge.csv: line \d+: field larger than field limit"):
+        read_dataset(huge, "csv", check_images=False)
+
+
+def test_deeply_nested_json_labels_are_one_line(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    with pytest.raises(DataError, match=r"deep.json: not valid JSON \(JSON nested deeper than 64 levels\)"):
+        read_dataset(deep, "json", check_images=False)
