@@ -12,3 +12,7 @@ __version__ = "0.1.0"
 # import cv2, it bounds every decoder OpenCV has. The value is runtime.images.MAX_DECODE_PIXELS (a
 # test holds them equal); a limit the user set in the environment wins.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "50000000")
+# FFmpeg's decoder logs from its own threads, at any moment and naming no file, so its lines cannot be
+# attributed to a source; they are silenced (a read that fails is counted: `bad_reads` in watch's end
+# event), while OpenCV's own warnings are caught around each call and logged with the source's name.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET

@@ -1,12 +1,16 @@
 """Finding a TFLite interpreter without TensorFlow, and small pycoral-style tensor helpers."""
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import numpy as np
 
 from .errors import ModelError
+from .native import native_messages
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = "install one with `pip install ai-edge-litert` (the maintained successor of tflite-runtime)"
 
@@ -42,12 +46,19 @@ def make_interpreter(model_content: bytes, threads: int | None = None, name: str
     """An allocated interpreter for the model bytes. ``threads`` defaults to all cores."""
     cls, _ = interpreter_class()
     threads = threads or os.cpu_count() or 1
-    try:
-        interpreter = cls(model_content=model_content, num_threads=threads)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{name}: not a loadable TFLite model ({first_line})") from None
+    with native_messages() as messages:  # the runtime's own lines, kept to say which model they are about
+        try:
+            interpreter = cls(model_content=model_content, num_threads=threads)
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        else:
+            error = None
+    for message in messages:
+        # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on every load is not news
+        (log.info if message.startswith("INFO:") else log.warning)("%s: %s", name, message)
+    if error is not None:
+        raise ModelError(f"{name}: not a loadable TFLite model ({error})") from None
     return interpreter
 
 

@@ -8,6 +8,7 @@ seconds counts as a dead source, so a camera that stops delivering cannot hang t
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -19,6 +20,9 @@ import cv2
 import numpy as np
 
 from .errors import SourceError, SourceUnavailable
+from .native import native_messages
+
+log = logging.getLogger(__name__)
 
 
 class Capture(Protocol):
@@ -127,10 +131,13 @@ class FrameReader:
     def _run(self) -> None:
         failed = 0
         while not self._stop.is_set():
-            try:
-                ok, frame = self._capture.read()
-            except Exception:  # noqa: BLE001 - a driver error of any type ends this capture; the loop decides
-                ok, frame = False, None
+            with native_messages() as messages:  # FFmpeg's warnings name no file: they get this source's name
+                try:
+                    ok, frame = self._capture.read()
+                except Exception:  # noqa: BLE001 - a driver error of any type ends this capture; the loop decides
+                    ok, frame = False, None
+            for message in messages:
+                log.warning("%s: %s", self._description, message)
             item = frame if ok and frame is not None and frame.size else _END
             if item is _END and not self._live and failed + 1 < MAX_BAD_READS:
                 failed += 1  # perhaps a damaged stretch: read on

@@ -222,6 +222,8 @@ def read_datasets(data: Sequence[str | Path], fmt: str, images: str | Path | Non
 
 
 def _check_values(given: tuple[float, ...] | None, bins: int, default: tuple[float, ...], data: Path) -> tuple:
+    if bins < 2:
+        raise DataError(f"{data}: the labels have {bins} score bin(s); a distribution needs at least 2")
     if given is None:
         if len(default) != bins:
             return tuple(float(v) for v in range(1, bins + 1))

@@ -208,3 +208,17 @@ def test_a_jpeg_size_marker_past_the_first_half_megabyte_is_still_read(page):
     assert image_header(bytes(huge)) == ("JPEG", 30000, 30000)
     with pytest.raises(ImageError, match="^huge.jpg: "):
         decode_image(bytes(huge), name="huge.jpg")  # decoded at 1/8 at most, and found damaged
+
+
+def test_a_codec_warning_names_the_file_it_is_about(tmp_path, caplog, capfd):
+    """libpng's own line ("tEXt: CRC error" on an ancillary chunk: the pixels are sound) is logged
+    with the file's name instead of reaching stderr bare."""
+    data = cv2.imencode(".png", np.full((40, 50, 3), 120, np.uint8))[1].tobytes()
+    chunk = b"tEXt" + b"Comment\x00hello"
+    bad = struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk) ^ 1)
+    path = tmp_path / "warned.png"
+    path.write_bytes(data[:33] + bad + data[33:])  # after the signature and IHDR
+    caplog.set_level("WARNING")
+    assert load_image(path).shape == (40, 50, 3)
+    assert [r.getMessage() for r in caplog.records] == [f"{path}: libpng warning: tEXt: CRC error"]
+    assert "libpng" not in capfd.readouterr().err  # nothing bare on the terminal

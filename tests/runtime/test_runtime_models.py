@@ -172,3 +172,10 @@ def test_hostile_metadata_documents(tmp_path, float_model, document, message):
     path.write_bytes(_with_document(float_model.read_bytes(), document))
     with pytest.raises(MetadataError, match=message):
         Scorer(path)
+
+
+def test_the_interpreters_own_lines_are_kept_off_stderr(float_model, capfd, caplog):
+    caplog.set_level("INFO")
+    Scorer(float_model, threads=1)
+    assert "XNNPACK" not in capfd.readouterr().err
+    assert all(r.getMessage().startswith(str(float_model)) for r in caplog.records if "XNNPACK" in r.getMessage())

@@ -1,8 +1,11 @@
 """Each label reader on a fixture in its real file format, bad rows and missing images included."""
 import logging
+import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from nima_edge.training.data import DataError, read_dataset, split_indices
 
 
@@ -159,3 +162,29 @@ def test_deeply_nested_json_labels_are_one_line(tmp_path):
     deep.write_text("[" * 5000 + "]" * 5000)
     with pytest.raises(DataError, match=r"deep.json: not valid JSON \(JSON nested deeper than 64 levels\)"):
         read_dataset(deep, "json", check_images=False)
+
+
+LABELS_SEED = (b"path,votes_1,votes_2,votes_3,mean,std,defect_glare\n"
+               b"a.jpg,1,2,3,2.3333,0.7454,0.5\nb.jpg,0,0,4,3.0000,0.0000,0\n")
+
+
+@pytest.mark.timeout(120)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+          derandomize=os.environ.get("CI") == "true", database=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+       st.one_of(st.none(), st.integers(0, 10**6)), st.sampled_from(["csv", "json"]))
+def test_mutated_label_files_are_read_or_refused_in_one_line(tmp_path, flips, cut, fmt):
+    data = bytearray(LABELS_SEED if fmt == "csv" else b'[{"image_id": "a", "label": [1, 2, 3]}]')
+    for position, value in flips:
+        data[position % len(data)] = value
+    if cut is not None:
+        data = data[: cut % len(data)]
+    path = tmp_path / f"labels.{fmt}"
+    path.write_bytes(bytes(data))
+    try:
+        samples = read_dataset(path, fmt, check_images=False)
+    except DataError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        return
+    assert samples.targets.shape[0] == len(samples.paths) > 0
+    assert np.all(np.isfinite(samples.targets)) and np.allclose(samples.targets.sum(1), 1, atol=1e-5)
