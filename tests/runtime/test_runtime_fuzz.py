@@ -7,6 +7,7 @@ import io
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nima_edge.runtime import ImageError, MetadataError, ModelMetadata, decode_image, embed_metadata
 from nima_edge.runtime.images import image_header
-from nima_edge.runtime.metadata import METADATA_ENTRY, read_metadata_bytes
+from nima_edge.runtime.metadata import METADATA_ENTRY, read_metadata_bytes, strip_metadata
 
 # Random locally (to keep finding new cases), a fixed sequence in CI (a red CI must be reproducible).
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -115,3 +116,29 @@ def test_metadata_documents(document):
     except MetadataError:
         return
     assert isinstance(result, ModelMetadata)
+
+
+BUNDLED = Path(__file__).resolve().parents[2] / "models" / "default.tflite"
+BUNDLED_METADATA = read_metadata_bytes(BUNDLED.read_bytes())
+
+
+@pytest.mark.timeout(300)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=os.environ.get("CI") == "true", database=None)
+@given(st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=4),
+       st.one_of(st.none(), st.floats(0.5, 1, exclude_max=True)))
+def test_a_mutated_bundled_model_is_refused_or_unchanged(flips, cut):
+    """Bytes of models/default.tflite flipped or cut: the metadata refuses the file (its archive or
+    the flatbuffer's digest no longer checks out), or the bytes hit were ones nothing reads."""
+    original = BUNDLED.read_bytes()
+    data = bytearray(original)
+    for where, xor in flips:
+        data[int(where * len(data))] ^= xor
+    if cut is not None:
+        data = data[: int(cut * len(data))]
+    try:
+        metadata = read_metadata_bytes(bytes(data))
+    except MetadataError:
+        return
+    assert metadata == BUNDLED_METADATA
+    assert strip_metadata(bytes(data)) == strip_metadata(original)  # the weights are the shipped ones
