@@ -87,7 +87,7 @@ def _paths_or_warn(paths: tuple[str, ...]) -> Iterator[Path]:
 @workers_option
 @checks_option
 @damaged_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (docs/runtime.md contract).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (docs/runtime.md, \"nima score --json contract\").")
 @click.option("--fail-on-retake", is_flag=True, help="Exit 1 when any verdict is retake.")
 @translate_errors
 def score(paths, model, threshold, threads, workers, no_checks, accept_damaged, as_json, fail_on_retake):
@@ -367,9 +367,7 @@ def _file_prompt(assessor: Assessor, result: Result):
     from .overlay import Prompt
 
     a = result.assessment
-    values = assessor.scorer.metadata.score_values
-    return Prompt("OK" if a.ok else "RETAKE", a.reasons[0] if a.reasons else "", a.mean, values[0], values[-1],
-                  assessor.policy.threshold, a.ok, a.checks.page_quad if a.checks is not None else None)
+    return Prompt.of(a, "OK" if a.ok else "RETAKE", a.ok, a.mean, assessor.score_range, assessor.policy.threshold)
 
 
 # ---------------------------------------------------------------- watch

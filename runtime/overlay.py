@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from .policy import Assessment
 
 GREEN = (60, 180, 75)
 RED = (40, 40, 220)
@@ -25,6 +29,16 @@ class Prompt:
     threshold: float
     good: bool
     quad: tuple[tuple[int, int], ...] | None = None
+
+    @classmethod
+    def of(cls, assessment: Assessment, headline: str, good: bool, score: float,
+           score_range: tuple[float, float], threshold: float) -> Prompt:
+        """The one way a decision becomes a prompt (annotate, watch): a retake always says why —
+        in `nima watch` the frame on screen may have passed on its own while the smoothed score
+        has not, and RETAKE with no reason tells the user nothing."""
+        reason = "" if good else assessment.retake_reasons()[0]
+        quad = assessment.checks.page_quad if assessment.checks is not None else None
+        return cls(headline, reason, float(score), score_range[0], score_range[1], threshold, good, quad)
 
 
 def draw_overlay(frame: np.ndarray, prompt: Prompt, kiosk: bool = False) -> np.ndarray:

@@ -13,7 +13,7 @@ The combination rule (documented in docs/runtime.md):
   lam_jpeg)``.
 * The penalty moves that share of probability mass to the lowest score bin:
   ``p' = (1 - lam) * p + lam * onehot(lowest)``. So ``mean' = mean - lam * (mean - lowest value)``,
-  and DESIGN.md's contract (mean = sum p_i * v_i over the reported distribution) still holds.
+  and the JSON contract (docs/runtime.md: mean = sum p_i * v_i over the reported distribution) still holds.
   The model's own mean is kept as ``model_mean``.
 * Faint ink caps the score: the ink's relative contrast c on the page's inkiest native tiles
   (runtime.checks) sets a ceiling ``lowest + (highest - lowest) / (1 + (contrast_half / c)^4)``,
@@ -116,13 +116,20 @@ class Assessment:
     ms: float = 0.0
     jpeg_penalty: float = 0.0
     faint_penalty: float = 0.0
+    causes: list[str] = field(default_factory=list)  # what is wrong, most severe first, whatever the verdict
 
     @property
     def ok(self) -> bool:
         return self.verdict == "ok"
 
+    def retake_reasons(self) -> list[str]:
+        """What to tell the user when this frame is part of a retake, even if it passed on its own:
+        `nima watch` decides on the smoothed score, and a RETAKE there must still say why."""
+        return self.reasons if self.reasons else ([REASONS[c] for c in self.causes] or [GENERIC_REASON])
+
     def to_json(self, path: str) -> dict:
-        """The JSON-lines record of DESIGN.md, plus the raw model mean and what the checks saw."""
+        """The JSON-lines record of docs/runtime.md ("nima score --json contract"), plus the raw model mean and what
+        the checks saw."""
         record = {
             "path": path,
             "mean": round(self.mean, 4),
@@ -152,14 +159,13 @@ def decide(score: Score, checks: Checks | None, score_values: np.ndarray, policy
         distribution = _to_floor(distribution, faint)
     mean, std = mean_std(distribution, values)
     verdict = "ok" if float(mean) >= policy.threshold else "retake"
-    codes: list[str] = []
-    if verdict == "retake":
-        codes = rank_causes(score, checks, policy, blur_penalty=blur, jpeg_penalty=jpeg, faint_penalty=faint)
+    causes = rank_causes(score, checks, policy, blur_penalty=blur, jpeg_penalty=jpeg, faint_penalty=faint)
+    codes = causes if verdict == "retake" else []
     reasons = [REASONS[c] for c in codes] or ([GENERIC_REASON] if verdict == "retake" else [])
     return Assessment(
         mean=float(mean), std=float(std), distribution=distribution.astype(np.float32), verdict=verdict,
         reasons=reasons, reason_codes=codes, model_mean=score.mean, blur_penalty=blur, checks=checks,
-        extras=score.extras, jpeg_penalty=jpeg, faint_penalty=faint,
+        extras=score.extras, jpeg_penalty=jpeg, faint_penalty=faint, causes=causes,
     )
 
 
@@ -235,6 +241,11 @@ class Assessor:
         self.policy = Policy.from_dict({**base.__dict__, "threshold": scorer.threshold if threshold is None else threshold})
         self.use_checks = checks
         self._values = np.asarray(scorer.metadata.score_values, dtype=np.float64)
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """The lowest and highest score the model gives."""
+        return float(self._values[0]), float(self._values[-1])
 
     def inspect(self, image_bgr: np.ndarray) -> tuple[np.ndarray, Checks | None, float]:
         """(model input, checks, ms spent). Refuses frames too small to hold a document."""

@@ -95,7 +95,6 @@ def watch(
     save_dir: Path | None = None,
 ) -> WatchSummary:
     """Run the loop until the source ends, ``max_frames`` or a dead source (SourceError)."""
-    low, high = assessor.scorer.metadata.score_values[0], assessor.scorer.metadata.score_values[-1]
     state = PromptState(assessor.policy.threshold, config)
     summary = WatchSummary()
     best: tuple[float, np.ndarray | None] = (-np.inf, None)
@@ -155,7 +154,7 @@ def watch(
                     on_event({"event": "saved", "path": str(path), "frame": summary.frames,
                               "mean": round(best[0], 4)})
             if on_frame is not None:
-                on_frame(frame, _prompt(state, assessment, low, high))
+                on_frame(frame, _prompt(state, assessment, assessor.score_range))
         else:
             summary.end_reason = "max frames"
     except KeyboardInterrupt:  # Ctrl-C: the run still ends with its end event, then the caller stops
@@ -194,14 +193,12 @@ def _open_with_retries(source: SourceSpec, config: WatchConfig, on_event: Callab
 
 def _state_event(state_name: str, state: PromptState, assessment: Assessment, frame: int) -> dict:
     return {"event": "state", "state": state_name, "frame": frame, "mean": round(float(state.ema), 4),
-            "reasons": assessment.reasons if state_name == "retake" else []}
+            "reasons": assessment.retake_reasons() if state_name == "retake" else []}
 
 
-def _prompt(state: PromptState, assessment: Assessment, low: float, high: float) -> Prompt:
+def _prompt(state: PromptState, assessment: Assessment, score_range: tuple[float, float]) -> Prompt:
     name = state.state or "retake"
-    reason = assessment.reasons[0] if name == "retake" and assessment.reasons else ""
-    quad = assessment.checks.page_quad if assessment.checks is not None else None
-    return Prompt(HEADLINES[name], reason, float(state.ema), low, high, state.threshold, name != "retake", quad)
+    return Prompt.of(assessment, HEADLINES[name], name != "retake", float(state.ema), score_range, state.threshold)
 
 
 def _save_frame(folder: Path, frame: np.ndarray, index: int) -> Path:

@@ -226,3 +226,22 @@ def test_two_runs_into_one_output_or_folder_never_share_a_name(capture_video, fl
     saved = [_save_frame(tmp_path / "best", frame, 0) for _ in range(3)]  # three runs, one second, index 0
     assert len(set(saved)) == 3 and all(p.is_file() for p in saved)
     assert sorted(p.name for p in (tmp_path / "best").iterdir()) == sorted(p.name for p in saved)
+
+
+def test_a_smoothed_retake_says_why_even_when_this_frame_passed():
+    """The per-frame verdict and the smoothed state can disagree; the RETAKE shown must carry a reason."""
+    from nima_edge.runtime.policy import GENERIC_REASON, REASONS, Assessment
+    from nima_edge.runtime.watch import _prompt, _state_event
+
+    def frame(causes):
+        return Assessment(mean=5.6, std=1.0, distribution=np.full(10, 0.1, np.float32), verdict="ok", reasons=[],
+                          reason_codes=[], model_mean=5.6, blur_penalty=0.0, causes=causes)
+
+    state = PromptState(5.0, WatchConfig(alpha=0.5, hysteresis=0.25, ready_frames=5))
+    state.update(3.0)  # smoothed: retake
+    for causes, expected in ((["glare"], REASONS["glare"]), ([], GENERIC_REASON)):
+        assessment = frame(causes)
+        assert assessment.ok and assessment.reasons == []
+        assert _state_event("retake", state, assessment, 1)["reasons"][0] == expected
+        prompt = _prompt(state, assessment, (1.0, 10.0))
+        assert prompt.headline == "RETAKE" and prompt.reason == expected and not prompt.good
