@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nima_edge.runtime import ImageError, MetadataError, ModelMetadata, decode_image, embed_metadata
+from nima_edge.runtime import (
+    ImageError,
+    MetadataError,
+    ModelError,
+    ModelMetadata,
+    Scorer,
+    decode_image,
+    embed_metadata,
+)
 from nima_edge.runtime.images import image_header
 from nima_edge.runtime.metadata import METADATA_ENTRY, read_metadata_bytes, strip_metadata
 
@@ -127,18 +135,22 @@ BUNDLED_METADATA = read_metadata_bytes(BUNDLED.read_bytes())
           derandomize=os.environ.get("CI") == "true", database=None)
 @given(st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=4),
        st.one_of(st.none(), st.floats(0.5, 1, exclude_max=True)))
-def test_a_mutated_bundled_model_is_refused_or_unchanged(flips, cut):
-    """Bytes of models/default.tflite flipped or cut: the metadata refuses the file (its archive or
-    the flatbuffer's digest no longer checks out), or the bytes hit were ones nothing reads."""
+def test_a_mutated_bundled_model_is_refused_or_unchanged(tmp_path_factory, flips, cut):
+    """Bytes of models/default.tflite flipped or cut: the model is refused at load (its archive or
+    the flatbuffer's digest no longer checks out, or what is left is no model), or the bytes hit
+    were ones nothing reads and it loads exactly as shipped. Never a quiet fallback to defaults."""
     original = BUNDLED.read_bytes()
     data = bytearray(original)
     for where, xor in flips:
         data[int(where * len(data))] ^= xor
     if cut is not None:
         data = data[: int(cut * len(data))]
+    path = tmp_path_factory.mktemp("mutated") / "model.tflite"
+    path.write_bytes(bytes(data))
     try:
-        metadata = read_metadata_bytes(bytes(data))
-    except MetadataError:
+        scorer = Scorer(path, threads=1)
+    except ModelError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
         return
-    assert metadata == BUNDLED_METADATA
+    assert scorer.metadata == BUNDLED_METADATA
     assert strip_metadata(bytes(data)) == strip_metadata(original)  # the weights are the shipped ones
