@@ -199,38 +199,20 @@ fi
 images=(page.jpg blurred.jpg dark.png noise.png)
 video=capture.mp4
 
-# The real commands once runtime/commands.py has landed; the Scorer API through pi_check_tools before.
-if "$HOST_PY" -c "import nima_edge.runtime.commands" >/dev/null 2>&1; then
-    mode=cli
-else
-    mode=api
-    say "nima_edge.runtime.commands is not there yet: scoring through the Python API (Scorer)"
-fi
-
 # Lay out the device's working folder so host and device run the same command lines on the same paths.
 rm -rf "$ROOT$DEV_WORK" && mkdir -p "$ROOT$DEV_WORK"
 cp -r "$WORK/inputs" "$wheel" "$REPO/scripts/pi_check_tools.py" "$ROOT$DEV_WORK/"
 [ -f "$WORK/tiny.tflite" ] && [ "${#model_args[@]}" -gt 0 ] && cp "$WORK/tiny.tflite" "$ROOT$DEV_WORK/"
 
-score_cmd() {  # $1 = python or nima prefix folder
-    local bin=$1
-    if [ "$mode" = cli ]; then
-        echo "$bin/nima score --json ${model_args[*]} ${images[*]/#/$DEV_WORK/inputs/}"
-    else
-        echo "$bin/python $DEV_WORK/pi_check_tools.py api-score ${model_args[*]} ${images[*]/#/$DEV_WORK/inputs/}"
-    fi
+score_cmd() {  # $1 = the folder holding nima
+    echo "$1/nima score --json ${model_args[*]} ${images[*]/#/$DEV_WORK/inputs/}"
 }
 watch_cmd() {
-    local bin=$1
-    if [ "$mode" = cli ]; then
-        echo "$bin/nima watch $DEV_WORK/inputs/$video --max-frames $FRAMES --json ${model_args[*]}"
-    else
-        echo "$bin/python $DEV_WORK/pi_check_tools.py api-watch ${model_args[*]} $DEV_WORK/inputs/$video --max-frames $FRAMES"
-    fi
+    echo "$1/nima watch $DEV_WORK/inputs/$video --max-frames $FRAMES --json ${model_args[*]}"
 }
 
-frames_cmd() {  # every decoded frame of the video, as the host decoded it
-    echo "$1/python $DEV_WORK/pi_check_tools.py api-score ${model_args[*]} $DEV_WORK/inputs/frames/*.png"
+frames_cmd() {  # every decoded frame of the video, as the host decoded it: the model alone, as the frames' own
+    echo "$1/nima score --json --no-checks ${model_args[*]} $DEV_WORK/inputs/frames/*.png"
 }
 
 # The host runs the same command lines; /opt/pi-check on the host is a link to the device's folder.
@@ -275,12 +257,12 @@ for profile in "${PROFILES[@]}"; do
     use_profile "$profile"
     out_dir=$WORK/device/$PROFILE
     mkdir -p "$out_dir"
-    say "device $PROFILE (qemu $QEMU_CPU, $mode): $(score_cmd "$DEV_VENV/bin")"
+    say "device $PROFILE (qemu $QEMU_CPU): $(score_cmd "$DEV_VENV/bin")"
     device sh -c "$(score_cmd "$DEV_VENV/bin")" > "$out_dir/score.jsonl" 2>>"$LOG"
     rc=$?
     [ $rc = 0 ] && pass "$PROFILE: score on ${#images[@]} images ran on arm64 $QEMU_CPU (exit 0)" \
         || fail "$PROFILE: score on arm64 $QEMU_CPU exited $rc"
-    say "device $PROFILE (qemu $QEMU_CPU, $mode): $(watch_cmd "$DEV_VENV/bin")"
+    say "device $PROFILE (qemu $QEMU_CPU): $(watch_cmd "$DEV_VENV/bin")"
     device sh -c "$(watch_cmd "$DEV_VENV/bin")" > "$out_dir/watch.jsonl" 2>>"$LOG"
     rc=$?
     [ $rc = 0 ] && pass "$PROFILE: watch on $video ($FRAMES frames max) ran on arm64 $QEMU_CPU: $(grep -c '^{' "$out_dir/watch.jsonl") JSON lines" \
@@ -399,7 +381,7 @@ fi
     echo
     echo "host: $(uname -m), $(. /etc/os-release; echo "$PRETTY_NAME"), qemu $(qemu-aarch64-static --version | head -1 | awk '{print $3}')"
     echo "device: uname -m = $(device uname -m), $(device sh -c '. /etc/os-release; echo $PRETTY_NAME'), $(device python --version)"
-    echo "mode: $mode; model: $model_label"
+    echo "model: $model_label"
     echo
     echo '## /etc/os-release (device)'
     echo '```'; device cat /etc/os-release; echo '```'

@@ -1,14 +1,11 @@
-"""Helpers for scripts/pi_check.sh: test inputs, a Python-API scoring path, and the host/device comparison.
+"""Helpers for scripts/pi_check.sh: test inputs and the host/device comparison (scoring itself goes
+through the wheel's own `nima score` / `nima watch`).
 
     python scripts/pi_check_tools.py inputs DIR             # a few images and a short .mp4 video
-    python scripts/pi_check_tools.py api-score [--model M] IMG...  # JSON lines like `nima score --json`
-    python scripts/pi_check_tools.py api-watch [--model M] VIDEO --max-frames N
     python scripts/pi_check_tools.py decode-diff VIDEO FRAMES_DIR --max-frames N
     python scripts/pi_check_tools.py compare HOST.jsonl DEVICE.jsonl --tol 0.02
 
-Only numpy, OpenCV and nima_edge.runtime are imported, so the same file runs on the host and
-inside the arm64 chroot. The api-* commands are the fallback used while the `nima score` /
-`nima watch` commands are not in the wheel; they go through the same Scorer the commands use.
+Only numpy and OpenCV are imported, so the same file runs on the host and inside the arm64 chroot.
 """
 from __future__ import annotations
 
@@ -79,37 +76,6 @@ def make_inputs(folder: Path) -> list[Path]:
         index += 1
     capture.release()
     return written
-
-
-def api_score(model: str | None, paths: list[str]) -> None:
-    from nima_edge.runtime import NimaError, Scorer, load_image
-
-    scorer = Scorer(model)
-    for path in paths:
-        try:
-            result = scorer.score(load_image(path))
-        except NimaError as exc:
-            print(json.dumps({"path": path, "error": str(exc)}))
-            continue
-        print(json.dumps({"path": path, "mean": result.mean, "std": result.std,
-                          "distribution": [float(p) for p in result.distribution]}))
-
-
-def api_watch(model: str | None, video: str, max_frames: int) -> None:
-    import cv2
-    from nima_edge.runtime import Scorer
-
-    scorer = Scorer(model)
-    capture = cv2.VideoCapture(video)
-    if not capture.isOpened():
-        raise SystemExit(f"{video}: cannot open video")
-    for index in range(max_frames):
-        ok, frame = capture.read()
-        if not ok:
-            break
-        result = scorer.score(frame)
-        print(json.dumps({"frame": index, "mean": result.mean, "std": result.std}))
-    capture.release()
 
 
 def decode_diff(video: str, frames_dir: str, max_frames: int) -> None:
@@ -203,13 +169,6 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inputs")
     p.add_argument("folder", type=Path)
-    p = sub.add_parser("api-score")
-    p.add_argument("--model", default=None, help="default: the bundled model")
-    p.add_argument("paths", nargs="+")
-    p = sub.add_parser("api-watch")
-    p.add_argument("--model", default=None, help="default: the bundled model")
-    p.add_argument("video")
-    p.add_argument("--max-frames", type=int, default=20)
     p = sub.add_parser("decode-diff")
     p.add_argument("video")
     p.add_argument("frames_dir")
@@ -222,10 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "inputs":
         for path in make_inputs(args.folder):
             print(path)
-    elif args.command == "api-score":
-        api_score(args.model, args.paths)
-    elif args.command == "api-watch":
-        api_watch(args.model, args.video, args.max_frames)
     elif args.command == "decode-diff":
         decode_diff(args.video, args.frames_dir, args.max_frames)
     else:
