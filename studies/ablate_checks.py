@@ -1,6 +1,6 @@
 """Which runtime heuristics still earn their place? Each verdict-changing rule switched off in turn.
 
-    .venv/bin/python scripts/ablate_checks.py --model models/default.tflite \
+    .venv/bin/python studies/ablate_checks.py --model models/default.tflite \
         --real data/real/holdout/labels.csv --synth data/synth_test/labels.csv [--json OUT.json]
 
 Three rules of runtime.policy move a score: the native-resolution blur penalty, the JPEG-quality

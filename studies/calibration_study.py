@@ -1,6 +1,6 @@
 """How int8 fidelity moves with the calibration set's size and composition (calibration/README.md).
 
-    python -m nima_edge.export.calibration_study --model M.keras --pool data/calibration_pool \
+    python studies/calibration_study.py --model M.keras --pool data/calibration_pool \
         --val data/calibration_val [--sizes 10,50,200,500] [--good-only-n 100] [--json OUT]
 
 For each calibration set the Keras model is converted to post-training int8 and scored against
@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 from nima_edge.calibration.select import choose, describe, drop_near_duplicates, read_label_means, scan
+from nima_edge.export.convert import ImageSet, convert, load_image_set
+from nima_edge.export.fidelity import compare, keras_distributions, tflite_distributions
+from nima_edge.export.formats import FORMATS
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.metadata import ModelMetadata
 from nima_edge.runtime.preprocess import preprocess
 from nima_edge.runtime.scorer import mean_std
-
-from .convert import ImageSet, convert, load_image_set
-from .fidelity import compare, keras_distributions, tflite_distributions
-from .formats import FORMATS
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Choose backbone, width, input size and view by measurement: accuracy against cost, same budget.
 
-    .venv/bin/python scripts/compare_backbones.py --data data/synth/labels.csv \
+    .venv/bin/python studies/compare_backbones.py --data data/synth/labels.csv \
         --test data/synth_test/labels.csv [--limit 4000] [--epochs 8] [--out runs/compare] [--only NAME]
 
 Every candidate trains from scratch with the project's own commands on the first --limit rows of

@@ -1,6 +1,6 @@
 """Compare our ok/retake verdicts with two peers that install here, on the same labelled images.
 
-    .venv/bin/python scripts/compare_peers.py LABELS.csv --model MODEL.tflite [--limit N]
+    .venv/bin/python studies/compare_peers.py LABELS.csv --model MODEL.tflite [--limit N]
         [--out docs/peers.md] [--json FILE] [--peers-venv DIR] [--force]
 
 Peers (docs/peers.md): BRISQUE (the `brisque` package, lower = better, no verdict of its own) and
@@ -484,7 +484,7 @@ def main(argv=None) -> int:
         peers, peers_wall = run_peers(python, paths)
         methods, kept, info = build_methods(images, ours, peers, ours_wall, peers_wall)
         summaries = [summarise(method, kept) for method in methods]
-        command = "scripts/compare_peers.py " + shlex.join(argv)
+        command = "studies/compare_peers.py " + shlex.join(argv)
         section = render_markdown(summaries, kept, info, command)
         write_report(args.out, section, force=args.force)
         if args.json:

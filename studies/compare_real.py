@@ -1,6 +1,6 @@
 """Choose backbone width, input size and view on real photos: frozen ImageNet features, one probe each.
 
-    .venv/bin/python scripts/compare_real.py --real data/real --synth data/synth/labels.csv \
+    .venv/bin/python studies/compare_real.py --real data/real --synth data/synth/labels.csv \
         --weights ../shared/weights [--synth-limit 3000] [--out runs/compare_real] [--only NAME]
 
 For every candidate (MobileNetV2 alpha, input size, view) the pretrained backbone is frozen and

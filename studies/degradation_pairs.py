@@ -1,12 +1,12 @@
 """Does the score fall as a defect grows on the same page? Counted over pairs of severities.
 
-    .venv/bin/python scripts/degradation_pairs.py [--model MODEL.tflite] [--pages 20]
+    .venv/bin/python studies/degradation_pairs.py [--model MODEL.tflite] [--pages 20]
         [--real DIR] [--json FILE]
 
 Synthetic twins: for each of --pages held-out pages (seeds 900000+, never in a training set, which
 use seeds drawn from --seed 1) and each defect of synth.PAGE_DEFECTS, the same page is rendered at
 severities 0, 0.25, 0.5, 0.75 and 1. Real pages (--real: every image in DIR, e.g. scans from
-scripts/real_scans.py): controlled OpenCV degradations at five strengths each (Gaussian blur,
+studies/real_scans.py): controlled OpenCV degradations at five strengths each (Gaussian blur,
 motion blur, darkening, over-exposure, a glare blob, JPEG quality, down-sampling, cut-off).
 
 A pair is (strength k, strength k+1) of the same page and defect; it counts as falling when the

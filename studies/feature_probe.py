@@ -1,6 +1,6 @@
 """What has the network learned to see? A linear probe of its pooled features, per defect.
 
-    .venv/bin/python scripts/feature_probe.py [--model models/default.keras] \
+    .venv/bin/python studies/feature_probe.py [--model models/default.keras] \
         [--data data/synth/labels.csv] [--rows 4000] [--seed 0]
 
 Takes the first --rows captures of the training split that `nima train --seed SEED` made of --data

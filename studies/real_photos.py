@@ -1,7 +1,7 @@
 """Write scikit-image's bundled real photographs to a folder: a small never-seen real-image check.
 
     python -m venv /tmp/sk && /tmp/sk/bin/pip install scikit-image
-    /tmp/sk/bin/python scripts/real_photos.py OUT_DIR
+    /tmp/sk/bin/python studies/real_photos.py OUT_DIR
     nima score OUT_DIR
 
 They are real photos and scans, none of them a usable document photo: 14 non-document photos

@@ -1,8 +1,8 @@
 """Write real scans of printed and typed pages to a folder: the real-document check of issue 6.
 
-    .venv/bin/python scripts/real_scans.py OUT_DIR [--sdist ocrmypdf-17.13.0.tar.gz] [--dpi 200]
+    .venv/bin/python studies/real_scans.py OUT_DIR [--sdist ocrmypdf-17.13.0.tar.gz] [--dpi 200]
     nima score OUT_DIR
-    .venv/bin/python scripts/degradation_pairs.py --real OUT_DIR
+    .venv/bin/python studies/degradation_pairs.py --real OUT_DIR
 
 No labelled real document photos exist here, but OCRmyPDF's source distribution on PyPI carries
 real scans in its test resources (tests/resources/README.rst names the sources: Wikimedia

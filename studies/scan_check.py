@@ -1,6 +1,6 @@
 """Are clean, edge-to-edge pages accepted? Scores flatbed-like scans of synthetic pages.
 
-    .venv/bin/python scripts/scan_check.py [--model MODEL.tflite ...] [--per-kind 12] [--out DIR]
+    .venv/bin/python studies/scan_check.py [--model MODEL.tflite ...] [--per-kind 12] [--out DIR]
 
 The synthetic captures the model trains on are photos: a page on a surface, through a camera. A
 scan is the page alone, filling the image edge to edge, sharp and evenly lit. Each page here is

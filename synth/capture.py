@@ -35,7 +35,7 @@ CLEAN_SHARE = 0.42  # of document frames (so ~37% of all frames are clean-ish go
 # Of document frames: the page fills the frame edge to edge, as a scanner or a phone held close
 # sees it (half of them scans: the frame has the page's own shape, flat and square-on). Without
 # them every good training page floats on a desk, and the model learnt "no desk around it" as
-# "cut off": it refused one clean scan in four (scripts/scan_check.py).
+# "cut off": it refused one clean scan in four (studies/scan_check.py).
 FILL_SHARE = 0.25
 KIND_WEIGHTS = {"prescription": 0.68, "receipt": 0.07, "form": 0.07, "letter": 0.08, "handwritten_note": 0.10}
 

@@ -1,4 +1,4 @@
-"""scripts/compare_peers.py: the metrics, the label reading and the report writing (no peers needed).
+"""studies/compare_peers.py: the metrics, the label reading and the report writing (no peers needed).
 
 The peers themselves run only in their own venv; the end-to-end test runs when that venv exists.
 """
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "compare_peers.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "studies" / "compare_peers.py"
 
 
 def _load():

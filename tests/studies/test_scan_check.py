@@ -1,4 +1,4 @@
-"""scripts/scan_check.py: clean scans are the page alone, deterministic, and the report counts them."""
+"""studies/scan_check.py: clean scans are the page alone, deterministic, and the report counts them."""
 from __future__ import annotations
 
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "scan_check.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "studies" / "scan_check.py"
 
 
 def test_scans_are_deterministic_pages_filling_the_image(tmp_path):
