@@ -1,7 +1,8 @@
 """Quick OpenCV checks of a capture, at the frame's native resolution.
 
-The model sees a 224-px squash of the frame. That view hides blur which ruins small handwriting,
-so these checks look at the page where the pixels are: the coarse parts (page outline, exposure,
+The model sees a small view of the frame (the bundled model: a 160-px mosaic of the whole frame and
+three detail tiles, see preprocess.py). That view can still hide blur which ruins small
+handwriting, so these checks look at the page where the pixels are: the coarse parts (page outline, exposure,
 glare) on a small copy, the sharpness and the ink's contrast on a few full-resolution tiles of the
 page. A few ms on a 720p frame.
 
@@ -9,8 +10,8 @@ Sharpness is measured as an edge width. A step edge of contrast C blurred by a G
 has a peak gradient of C / (s * sqrt(2 pi)), so ``sigma = C / (sqrt(2 pi) * peak gradient)`` in
 native pixels whatever the contrast or lighting (contrast and gradient are taken as high
 percentiles of each tile). What matters for legibility is that width relative to the pen strokes
-it smears: ``blur_ratio = excess sigma / stroke``, the stroke taken as 1/500 of the page's width
-in pixels (a 0.6-mm pen line on an A4 page) and the excess sigma being what the capture adds to
+it smears: ``blur_ratio = excess sigma / stroke``, the stroke taken as 1/PAGE_WIDTH_IN_STROKES
+(1/350) of the page's width in pixels (a 0.6-mm pen line on an A4 page) and the excess sigma being what the capture adds to
 the ~1 px that a sharp capture measures after pixel sampling, demosaicing and JPEG (a perfectly
 sampled synthetic edge reads 0.8 px). A stroke width measured on
 the ink itself would grow with the very blur it is meant to judge.
@@ -19,14 +20,8 @@ Ink contrast is read on the same tiles, ``(paper - ink) / paper`` from the same 
 quantity the synthetic labels' contrast factor is built on. It is relative, so dimming a frame
 keeps it, while light that washes the ink out (over-exposure, glare on white paper) lowers it.
 
-JPEG damage is read from the pixels too: the model's view barely shows blocking (on the training
-captures it scored quality-4 JPEGs 6.5 against labels of 1.9), but a decoded JPEG keeps its
-quantisation. On the 8x8 grid the DCT coefficients of its luma sit on multiples of the quantiser
-steps, so the largest step that explains the coefficients, read against the standard (IJG) tables,
-estimates the quality the file was saved at. A frame that never went through JPEG, or one resized
-or cropped off the grid since, shows no such steps and gets ``None``: no evidence, no penalty. So
-does a scan whose paper is clipped to pure white: every block with ink then holds clipped pixels,
-which decoding pushed off the grid.
+JPEG damage is read from the pixels too, by jpeg_quality.py: the quality the file was saved at,
+estimated from the quantisation a decoded JPEG keeps.
 """
 from __future__ import annotations
 
@@ -37,6 +32,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .jpeg_quality import jpeg_quality
+
 COARSE_SIDE = 320  # long side of the copy used for the page outline, exposure and glare
 MAX_TILES = 8
 MIN_TILE_RANGE = 40.0  # grey levels: tiles flatter than this hold no ink to measure
@@ -45,9 +42,6 @@ SAMPLING_SIGMA = 1.0  # what a sharp capture reads after pixel sampling, demosai
 SATURATED = 250
 GLARE_CONTRAST = 15  # grey levels a glare blob stands above the paper's median
 DARK = 8
-JPEG_BLOCKS = 300  # 8x8 blocks with ink measured for the JPEG quality estimate
-STEP_VALUES = 128  # coefficients per quantiser-step search
-FLAT_BLOCK = 8  # grey levels (any channel): a flatter block says nothing about JPEG quantisation
 
 
 @dataclass(frozen=True)
@@ -271,90 +265,3 @@ def tile_sigma(patch: np.ndarray, contrast: float) -> float | None:
     if peak <= 0:
         return None
     return contrast / (math.sqrt(2 * math.pi) * peak)
-
-
-# The orthonormal 8-point DCT-II matrix: coefficients = DCT @ block @ DCT.T, as in JPEG.
-_DCT = np.array([[math.sqrt((1 if k == 0 else 2) / 8) * math.cos((2 * n + 1) * k * math.pi / 16)
-                  for n in range(8)] for k in range(8)], dtype=np.float32)
-# (row, column) of a luma coefficient -> its step in the IJG table at quality 50, and the smallest
-# coefficient magnitude taken as "not quantised to zero" (DC is never zero-heavy).
-_JPEG_PROBES = {(0, 0): (16, 0.5), (0, 1): (11, 2.5), (1, 0): (12, 2.5), (1, 1): (12, 2.5),
-                (0, 2): (10, 2.5), (2, 0): (14, 2.5)}
-# Decoding rounds each channel: a level or two of slack. Steps start at 4 because with that slack
-# any value is "a multiple" of 2 or 3, so qualities above ~85 (steps <= 3) read as no JPEG at all.
-_STEPS = np.arange(4, 256, dtype=np.float32)[:, None]
-_STEP_TOLERANCE = np.maximum(1.5, 0.06 * _STEPS)
-
-
-def jpeg_quality(image: np.ndarray, max_blocks: int = JPEG_BLOCKS) -> float | None:
-    """The JPEG quality (IJG scale, 1..~85) a decoded frame was saved at; None without a JPEG grid
-    (or above ~85, where the steps are too fine to tell from none).
-
-    Blocks with a clipped channel are left out (clipping after decoding moves their luma off the
-    quantiser's grid), and so are flat ones: bare paper of one grey level is a "multiple" of any
-    divisor of it, in a clean PNG as much as in a JPEG. Six low-frequency coefficients are read
-    separately, and at least two must agree (agreed_quality).
-    """
-    image = image[..., None] if image.ndim == 2 else image[..., :3]
-    channels = image.shape[2]
-    rows, cols = image.shape[0] // 8, image.shape[1] // 8
-    if rows * cols == 0:
-        return None
-    # Candidates from every stride-th row of blocks; most of a page is bare paper, so take many
-    # and keep the few hundred that hold ink. Rows are picked before the columns are trimmed to
-    # the grid, so only the picked bands are ever copied, not the frame.
-    stride = max(1, math.ceil(rows * cols / (8 * max_blocks)))
-    bands = image[: rows * 8].reshape(rows, 8, image.shape[1], channels)[::stride, :, : cols * 8]
-    blocks = bands.reshape(-1, 8, cols, 8, channels).transpose(0, 2, 1, 3, 4).reshape(-1, 8, 8, channels)
-    low, high = blocks.min(axis=(1, 2, 3)), blocks.max(axis=(1, 2, 3))
-    blocks = blocks[(high < 255) & (low > 0) & (high.astype(np.int16) - low >= FLAT_BLOCK)]
-    if len(blocks) < 50:
-        return None
-    blocks = blocks[np.linspace(0, len(blocks) - 1, min(len(blocks), max_blocks)).astype(int)]
-    luma = blocks[..., 0] if channels == 1 else cv2.cvtColor(
-        blocks.reshape(-1, 8, 3), cv2.COLOR_BGR2GRAY).reshape(-1, 8, 8)
-    luma = luma.astype(np.float32)
-    coefficients = _DCT @ (luma - 128.0) @ _DCT.T
-    qualities = []
-    for (row, col), (base_step, smallest) in _JPEG_PROBES.items():
-        step = quantiser_step(coefficients[:, row, col], smallest)
-        if step is not None:
-            qualities.append(ijg_quality(step, base_step))
-    return agreed_quality(qualities)
-
-
-def quantiser_step(values: np.ndarray, smallest: float, min_count: int = 8) -> float | None:
-    """The largest step (4..255) of which 85% of the values are nonzero multiples, or None.
-
-    The multiples must include at least two different ones each holding 5% of the values: values
-    bunched at one level (a washed-out page) are a multiple of any of its divisors.
-    """
-    values = values[np.abs(values) >= smallest]
-    if values.size < min_count:
-        return None
-    values = values[:: math.ceil(values.size / STEP_VALUES)]  # a fraction needs no more, and it costs
-    multiples = np.round(values / _STEPS)
-    multiples = np.where(multiples == 0, np.sign(values), multiples)  # the nearest nonzero multiple
-    fits = (np.abs(values - multiples * _STEPS) <= _STEP_TOLERANCE).mean(axis=1) >= 0.85
-    for index in np.flatnonzero(fits)[::-1]:
-        counts = np.unique(multiples[index], return_counts=True)[1]
-        if np.count_nonzero(counts >= 0.05 * values.size) >= 2:
-            return float(_STEPS[index, 0])
-    return None
-
-
-def agreed_quality(qualities: list[float], spread: float = 1.25) -> float | None:
-    """The median of the largest group of at least two estimates within ``spread`` of each other.
-
-    A page whose blocks sit at a few grey levels can fit a large step in one coefficient by
-    coincidence; a real quantisation table shows in all of them.
-    """
-    groups = [[q for q in qualities if low <= q <= low * spread] for low in qualities]
-    best = max(groups, key=len, default=[])
-    return float(np.median(best)) if len(best) >= 2 else None
-
-
-def ijg_quality(step: float, base_step: float) -> float:
-    """The IJG quality whose table scales ``base_step`` (the quality-50 step) to ``step``."""
-    scale = 100.0 * step / base_step
-    return max(1.0, (200.0 - scale) / 2.0) if scale <= 100.0 else 5000.0 / scale

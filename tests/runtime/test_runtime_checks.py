@@ -1,5 +1,4 @@
 """The native-resolution OpenCV checks on rendered pages."""
-import time
 
 import cv2
 import numpy as np
@@ -87,15 +86,3 @@ def test_no_jpeg_grid_means_no_jpeg_estimate():
     washed_out = np.full((720, 1280, 3), 252, np.uint8)
     assert jpeg_quality(_through_jpeg(washed_out, 10)) is None  # one grey level fits any step
     assert run_checks(_through_jpeg(page, 10)).jpeg_quality == pytest.approx(10, rel=0.15)
-
-
-def test_checks_are_fast_on_720p():
-    frame = render_page(1280, 720)
-    run_checks(frame)
-    times = []
-    for _ in range(15):
-        start = time.perf_counter()
-        run_checks(frame)
-        times.append(time.perf_counter() - start)
-    # Target 5 ms (docs/runtime.md); the bound leaves room for a busy 2-core CI machine.
-    assert np.median(times) < 0.015
