@@ -8,8 +8,9 @@ numpy + OpenCV only (never TensorFlow). The API other stages and tests use:
 The same seed with different `defects` renders the same page in the same scene ("twins").
 """
 
-from .capture import KINDS, PAGE_DEFECTS, CaptureInfo, SynthError, render_capture, render_capture_jpeg
+from .capture import CaptureInfo, render_capture, render_capture_jpeg
 from .labels import label_for, target_mean, usability
+from .mix import KINDS, PAGE_DEFECTS, SynthError
 
 __all__ = [
     "KINDS",

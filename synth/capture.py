@@ -1,6 +1,8 @@
 """One synthetic capture: a document photographed on a surface, with graded defects.
 
-`render_capture(seed, defects, kind, size)` is the public entry point. Everything random about a
+`render_capture(seed, defects, kind, size)` is the public entry point. This module composes the
+scene (page, surface, light, pose, thumb, glare, cut-off); the dataset mix is mix.py, the camera
+(optics, exposure, noise, JPEG) camera.py, the severity scales physics.py. Everything random about a
 capture comes from generators keyed by (seed, stream), each consumed in a fixed order:
 
 - MIX: which kind of frame and which defects at what severities (only when not given),
@@ -19,29 +21,40 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from nima_edge.runtime.defects import DEFECTS
-from nima_edge.runtime.errors import NimaError
 
 from . import scene
+from .camera import blur, camera, encode_jpeg, motion_blur
+from .mix import (
+    DEFECT,
+    KINDS,
+    PAGE,
+    SCENE,
+    SURFACE,
+    SynthError,
+    sample_mix,
+    stream_rng,
+    validate_defects,
+)
 from .page import DOCUMENT_KINDS, page_format, render_page
+from .physics import (
+    cutoff_fraction,
+    defocus_sigma,
+    expose,
+    exposure_gain,
+    exposure_veil,
+    glare_core_fraction,
+    glare_intensity,
+    jpeg_quality_for,
+    lowres_factor,
+    motion_length,
+    noise_gain,
+)
 
-KINDS: tuple[str, ...] = (*DOCUMENT_KINDS, "junk", "user_junk")
-# Defects a generated document can get (not_document is a kind, not something added to a page).
-PAGE_DEFECTS: tuple[str, ...] = tuple(d for d in DEFECTS if d != "not_document")
-
-MIX, SCENE, PAGE, SURFACE, DEFECT, NOISE, VOTES = range(7)
-
-JUNK_SHARE = 0.12  # of all frames
-CLEAN_SHARE = 0.42  # of document frames (so ~37% of all frames are clean-ish good captures)
 # Of document frames: the page fills the frame edge to edge, as a scanner or a phone held close
 # sees it (half of them scans: the frame has the page's own shape, flat and square-on). Without
 # them every good training page floats on a desk, and the model learnt "no desk around it" as
 # "cut off": it refused one clean scan in four (studies/scan_check.py).
 FILL_SHARE = 0.25
-KIND_WEIGHTS = {"prescription": 0.68, "receipt": 0.07, "form": 0.07, "letter": 0.08, "handwritten_note": 0.10}
-
-
-class SynthError(NimaError):
-    """A bad request to the generator (unknown defect or kind, severity out of range)."""
 
 
 @dataclass(frozen=True)
@@ -68,55 +81,6 @@ class CaptureInfo:
     base_quality: float = 1.0  # the scene's own small imperfections (0.9..1)
     source: str = ""  # the --junk-dir file a user_junk frame came from
     extra: dict[str, float] = field(default_factory=dict)
-
-
-def _rng(seed: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed) & 0xFFFFFFFFFFFFFFFF, stream])
-
-
-def validate_defects(defects: dict[str, float] | None) -> dict[str, float]:
-    """Full defect dict (every name, 0 for absent) from a partial one; rejects unknown names."""
-    full = {name: 0.0 for name in DEFECTS}
-    for name, severity in (defects or {}).items():
-        if name not in full:
-            raise SynthError(f"unknown defect {name!r}; choose from {', '.join(DEFECTS)}")
-        if not 0.0 <= float(severity) <= 1.0:
-            raise SynthError(f"defect {name!r}: severity {severity} is outside 0..1")
-        full[name] = float(severity)
-    return full
-
-
-def sample_mix(seed: int) -> tuple[str, dict[str, float]]:
-    """The dataset's mix for one seed: (kind, defects).
-
-    ~12% junk; of documents ~42% clean, the rest one (70%) or two (30%) defects at severities
-    uniform in 0.05..1. (Scrawl drawn for a prescription that turns out printed is dropped.)
-    """
-    rng = _rng(seed, MIX)
-    draws = rng.random(8)
-    order = rng.permutation(len(PAGE_DEFECTS))
-    severities = rng.uniform(0.05, 1.0, 2)
-    if draws[0] < JUNK_SHARE:
-        return "junk", {}
-    kinds = list(KIND_WEIGHTS)
-    kind = kinds[int(np.searchsorted(np.cumsum(list(KIND_WEIGHTS.values())), draws[1] * 0.9999))]
-    if draws[2] < CLEAN_SHARE:
-        return kind, {}
-    count = 1 if draws[3] < 0.7 else 2
-    chosen: list[str] = []
-    for name in (PAGE_DEFECTS[i] for i in order):
-        if len(chosen) < count and kind_can_have(kind, name) and not _contradicts(name, chosen):
-            chosen.append(name)
-    return kind, dict(zip(chosen, severities.tolist(), strict=False))
-
-
-def _contradicts(defect: str, chosen: list[str]) -> bool:
-    """Under- and over-exposure in one frame would cancel out into a normal exposure."""
-    return {defect, *chosen} >= {"underexposed", "overexposed"}
-
-
-def kind_can_have(kind: str, defect: str) -> bool:
-    return not (defect == "scrawl" and kind in ("receipt", "letter"))
 
 
 @dataclass
@@ -146,7 +110,7 @@ class _Scene:
 
 
 def _draw_scene(seed: int, kind: str, size: int | None) -> _Scene:
-    rng = _rng(seed, SCENE)
+    rng = stream_rng(seed, SCENE)
     long_side = int(rng.integers(1200, 2001))
     if size is not None:
         long_side = int(size)
@@ -295,101 +259,6 @@ def _illumination(
     return gain, depth_on_page
 
 
-def _motion_kernel(length: float, angle: float) -> np.ndarray:
-    size = int(np.ceil(length)) | 1
-    kernel = np.zeros((size, size), np.float32)
-    c = size // 2
-    dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
-    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
-    return kernel / kernel.sum()
-
-
-def _motion_blur(image: np.ndarray, length: float, angle: float) -> np.ndarray:
-    """Hand-shake streak. Long streaks are applied at reduced resolution (cost of a long kernel
-    grows with its area); the detail lost across the streak is small next to the streak itself."""
-    if length <= 16:
-        return cv2.filter2D(image, -1, _motion_kernel(length, angle), borderType=cv2.BORDER_REFLECT)
-    h, w = image.shape[:2]
-    factor = 16.0 / length
-    small = cv2.resize(
-        image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA
-    )
-    small = cv2.filter2D(small, -1, _motion_kernel(16.0, angle), borderType=cv2.BORDER_REFLECT)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur; large sigmas go through a downscale so cost stays flat."""
-    if sigma < 0.3:
-        return image
-    if sigma <= 6:
-        return cv2.GaussianBlur(image, (0, 0), sigma)
-    factor = 3.0 / sigma
-    h, w = image.shape[:2]
-    small = cv2.resize(
-        image, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA
-    )
-    small = cv2.GaussianBlur(small, (0, 0), 3.0 * np.sqrt(max(1 - (1 / 3.0) ** 2, 0.1)))
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-# Physical severity scales (shared by rendering and the label, so the label measures what was drawn).
-def defocus_sigma(severity: float, char_px: float) -> float:
-    """Defocus blur std dev: half a character height at full severity."""
-    return 0.5 * severity * char_px
-
-
-def motion_length(severity: float, char_px: float) -> float:
-    """Hand-shake streak length: 1.8 character heights at full severity."""
-    return 1.8 * severity * char_px
-
-
-def exposure_gain(under: float, over: float, jitter: float = 0.0) -> float:
-    """Multiplier on scene light: under-exposure down to 0.07x, over-exposure up to 4x."""
-    return float((0.07**under) * (1.0 + 3.0 * over) * (1.0 + jitter))
-
-
-def exposure_veil(over: float) -> float:
-    """Flare / haze that lifts dark ink in an over-exposed frame (fraction of white)."""
-    return 0.8 * over
-
-
-def expose(bgr: tuple[float, float, float], gain: float, veil: float) -> float:
-    """Luminance 0..1 of a 0..1 colour after exposure and clipping at white: what the sensor keeps."""
-    b, g, r = (min(1.0, c * gain + veil) for c in bgr)
-    return 0.114 * b + 0.587 * g + 0.299 * r
-
-
-def noise_gain(under: float) -> float:
-    """Dark frames are pushed by the camera's gain, which amplifies read noise."""
-    return 1.0 + 7.0 * under
-
-
-def lowres_factor(severity: float, char_px: float) -> float:
-    """Resolution scale: at full severity the body text is about 1.5 pixels tall."""
-    return float(min(1.0, (1.5 / max(char_px, 1.5)) ** severity))
-
-
-def glare_core_fraction(severity: float) -> float:
-    """Target page fraction washed out by the glare's saturated core."""
-    return 0.45 * severity**1.3
-
-
-def glare_intensity(severity: float) -> float:
-    """Peak brightness the glare adds (1 = white), growing with severity as the spot grows."""
-    return 0.7 + 0.5 * severity
-
-
-def cutoff_fraction(severity: float) -> float:
-    """Fraction of the page outside the frame."""
-    return 0.55 * severity**1.3
-
-
-def jpeg_quality_for(severity: float, base: int) -> int:
-    """JPEG quality falls geometrically from the scene's own to 2."""
-    return max(2, round(base * (2.0 / base) ** (severity**0.8)))
-
-
 def render_capture(
     seed: int,
     defects: dict[str, float] | None = None,
@@ -435,73 +304,6 @@ def render_capture_jpeg(
     return _render_document(seed, kind, full, size)
 
 
-def _encode(image: np.ndarray, quality: int) -> bytes:
-    ok, buf = cv2.imencode(
-        ".jpg",
-        image,
-        [
-            cv2.IMWRITE_JPEG_QUALITY,
-            int(quality),
-            cv2.IMWRITE_JPEG_OPTIMIZE,
-            0,
-            cv2.IMWRITE_JPEG_PROGRESSIVE,
-            0,
-        ],
-    )
-    if not ok:
-        raise SynthError("JPEG encoding failed")
-    return buf.tobytes()
-
-
-NOISE_TILE = 1031  # a prime-sized tile: repeats are not aligned with JPEG blocks or text lines
-NOISE_CODE_SCALE = 32.0  # the tile stores 128 + 32 z (z ~ N(0, 1), clipped to +-4)
-_noise_tile_cache: list[np.ndarray] = []
-
-
-def _noise_tile() -> np.ndarray:
-    """A fixed tile of sensor-like noise, luminance grain plus weaker colour noise, as uint8 codes.
-
-    Drawing fresh normal samples for every pixel of every frame was the largest single cost of a
-    capture; a cached tile at a per-frame offset looks the same to a camera model. It is wrapped
-    out beyond the largest default frame so any window is one slice, and stored as codes so a
-    frame's noise level is applied with two 256-entry lookups instead of arithmetic.
-    """
-    if not _noise_tile_cache:
-        rng = np.random.default_rng(20240611)
-        luma = rng.standard_normal((NOISE_TILE, NOISE_TILE, 1), dtype=np.float32)
-        chroma = rng.standard_normal((NOISE_TILE, NOISE_TILE, 3), dtype=np.float32)
-        z = (luma + 0.5 * chroma) / np.sqrt(1.25)
-        tile = np.clip(np.round(128 + NOISE_CODE_SCALE * z), 0, 255).astype(np.uint8)
-        _noise_tile_cache.append(cv2.copyMakeBorder(tile, 0, 2048, 0, 2048, cv2.BORDER_WRAP))
-    return _noise_tile_cache[0]
-
-
-def _add_noise(image: np.ndarray, seed: int, sigma: float) -> np.ndarray:
-    """Add zero-mean noise of std `sigma` (8-bit levels) to a uint8 frame, saturating."""
-    h, w = image.shape[:2]
-    rng = _rng(seed, NOISE)
-    oy, ox = (int(v) for v in rng.integers(0, NOISE_TILE, 2))
-    big = _noise_tile()
-    if h + oy > big.shape[0] or w + ox > big.shape[1]:  # frames beyond the cached size
-        big = cv2.copyMakeBorder(big, 0, h, 0, w, cv2.BORDER_WRAP)
-    codes = np.ascontiguousarray(big[oy : oy + h, ox : ox + w])
-    z = (np.arange(256, dtype=np.float32) - 128.0) * (sigma / NOISE_CODE_SCALE)
-    positive = np.clip(np.round(z), 0, 255).astype(np.uint8)
-    negative = np.clip(np.round(-z), 0, 255).astype(np.uint8)
-    image = cv2.add(image, cv2.LUT(codes, positive))
-    return cv2.subtract(image, cv2.LUT(codes, negative))
-
-
-def _exposure_lut(gain: float, veil: float) -> np.ndarray:
-    """8-bit curve: exposure gain + flare, clipped at white (what the sensor keeps)."""
-    out = np.arange(256, dtype=np.float32) * gain + veil * 255.0
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
-
-
-def _camera(image: np.ndarray, seed: int, gain: float, veil: float, noise_sigma: float) -> np.ndarray:
-    """Exposure, sensor noise and 8-bit quantisation of a uint8 frame (colour cast is in the light)."""
-    image = cv2.LUT(image, _exposure_lut(gain, veil))
-    return _add_noise(image, seed, noise_sigma * 255.0)
 
 
 def _gain3(field_small: np.ndarray, width: int, height: int, cast: np.ndarray | None = None) -> np.ndarray:
@@ -591,7 +393,7 @@ def _render_document(
     seed: int, kind: str, defects: dict[str, float], size: int | None
 ) -> tuple[bytes, CaptureInfo]:
     sc = _draw_scene(seed, kind, size)
-    d_draws = _rng(seed, DEFECT).uniform(0, 1, 8)
+    d_draws = stream_rng(seed, DEFECT).uniform(0, 1, 8)
     if not sc.handwritten:
         defects = {**defects, "scrawl": 0.0}
     W, H = sc.width, sc.height
@@ -604,7 +406,7 @@ def _render_document(
     scale = np.sqrt(abs(cv2.contourArea(quad.astype(np.float32))) / (page_w * page_h))
     page_w, page_h = page_w * scale, page_h * scale
     page = render_page(
-        _rng(seed, PAGE),
+        stream_rng(seed, PAGE),
         kind,
         sc.size_mm,
         round(max(page_w, page_h)),
@@ -616,7 +418,7 @@ def _render_document(
     quad = _cut_off(quad, sc, cutoff_fraction(defects["incomplete"]), d_draws[0] * 2 * np.pi)
     # Compose in uint8 (4x less memory traffic than float): surface with the page's drop shadow,
     # the page warped into place through an anti-aliased mask, then uneven light.
-    surface = scene.draw_surface(_rng(seed, SURFACE), sc.surface, W, H)
+    surface = scene.draw_surface(stream_rng(seed, SURFACE), sc.surface, W, H)
     src = np.array([[0, 0], [pw_px, 0], [pw_px, ph_px], [0, ph_px]], np.float32)
     M = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
     warped = _warp_into_frame(page.image, M, quad, W, H)
@@ -641,10 +443,10 @@ def _render_document(
         frame, glare_fraction = _glare(frame, alpha, quad, defects["glare"], d_draws[1:4])
     # Optics: base blur, defocus, hand shake.
     sigma = float(np.hypot(sc.optics_blur, defocus_sigma(defects["defocus"], char_px)))
-    frame = _blur(frame, sigma)
+    frame = blur(frame, sigma)
     streak = motion_length(defects["motion"], char_px)
     if streak >= 1.5:
-        frame = _motion_blur(frame, streak, d_draws[4] * np.pi)
+        frame = motion_blur(frame, streak, d_draws[4] * np.pi)
     # Sensor: exposure, cast, noise; resolution; JPEG.
     gain = exposure_gain(defects["underexposed"], defects["overexposed"], sc.exposure_jitter)
     veil = exposure_veil(defects["overexposed"])
@@ -654,12 +456,12 @@ def _render_document(
         small = cv2.resize(
             frame, (max(8, int(W * factor)), max(8, int(H * factor))), interpolation=cv2.INTER_AREA
         )
-        image = _camera(small, seed, gain, veil, noise_sigma)
+        image = camera(small, seed, gain, veil, noise_sigma)
         image = cv2.resize(image, (W, H), interpolation=cv2.INTER_LINEAR)
     else:
-        image = _camera(frame, seed, gain, veil, noise_sigma)
+        image = camera(frame, seed, gain, veil, noise_sigma)
     quality = jpeg_quality_for(defects["jpeg"], sc.jpeg_quality)
-    data = _encode(image, quality)
+    data = encode_jpeg(image, quality)
     paper = expose(page.paper_bgr, gain, veil)
     ink = expose(page.ink_bgr, gain, veil)
     resample_blur = 0.5 / factor if factor < 0.999 else 0.0
@@ -742,12 +544,12 @@ def _render_junk(
     if kind == "user_junk":
         frame = _fit_junk_image(junk_image, W, H)
     else:
-        frame = scene.draw_surface(_rng(seed, SURFACE), sc.junk_scene, W, H)
+        frame = scene.draw_surface(stream_rng(seed, SURFACE), sc.junk_scene, W, H)
         light, _ = _illumination(sc, W, H)
         frame = cv2.multiply(frame, _gain3(light, W, H, 1.0 + 0.06 * sc.cast), scale=1 / 128)
-        frame = _blur(frame, sc.optics_blur * 1.5)
-    image = _camera(frame, seed, 1.0 + sc.exposure_jitter, 0.0, sc.noise)
-    data = _encode(image, sc.jpeg_quality)
+        frame = blur(frame, sc.optics_blur * 1.5)
+    image = camera(frame, seed, 1.0 + sc.exposure_jitter, 0.0, sc.noise)
+    data = encode_jpeg(image, sc.jpeg_quality)
     defects = {name: 0.0 for name in DEFECTS}
     defects["not_document"] = 1.0
     info = CaptureInfo(

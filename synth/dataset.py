@@ -27,8 +27,9 @@ from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.fileio import OutputError, atomic_write_text
 from nima_edge.runtime.images import iter_image_paths, load_image
 
-from .capture import CaptureInfo, SynthError, render_capture_jpeg, sample_mix
+from .capture import CaptureInfo, render_capture_jpeg
 from .labels import label_for, usability
+from .mix import SynthError, sample_mix
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .capture import VOTES, CaptureInfo, _rng
+from .capture import CaptureInfo
+from .mix import VOTES, stream_rng
 
 BINS = np.arange(1, 11)
 OTHER_DOCUMENT_FACTOR = 0.97
@@ -84,7 +85,7 @@ def scrawl_factor(severity: float) -> float:
 def usability(info: CaptureInfo) -> float:
     """U in [0, 1] from the capture's physical facts; see the module docstring."""
     if info.kind in ("junk", "user_junk"):
-        return float(_rng(info.seed, VOTES).uniform(0.0, 0.06))
+        return float(stream_rng(info.seed, VOTES).uniform(0.0, 0.06))
     u = info.base_quality
     if info.kind != "prescription":
         u *= OTHER_DOCUMENT_FACTOR
@@ -112,7 +113,7 @@ def rater_spread(mu: float) -> float:
 
 def draw_votes(mu: float, seed: int) -> np.ndarray:
     """Vote counts over bins 1..10 from ~200 simulated raters (see the module docstring)."""
-    rng = _rng(seed, VOTES)
+    rng = stream_rng(seed, VOTES)
     rng.uniform()  # the junk usability draw, kept so both kinds use the same stream positions
     raters = int(rng.integers(180, 221))
     offsets = np.clip(rng.standard_normal(raters), -2.3, 2.3)

@@ -16,7 +16,7 @@ from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.fileio import atomic_write_bytes
 from nima_edge.runtime.images import load_image
 
-from .capture import SynthError
+from .mix import SynthError
 
 THUMB = 130
 COLUMNS = 8

@@ -43,14 +43,12 @@ from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.fileio import OutputError, atomic_write_text
 from nima_edge.runtime.images import IMAGE_SUFFIXES, load_image
 
-from .capture import (
-    CaptureInfo,
-    SynthError,
-    _blur,
-    _camera,
-    _encode,
-    _glare,
-    _motion_blur,
+from .camera import blur, camera, encode_jpeg, motion_blur
+from .capture import CaptureInfo, _glare
+from .dataset import csv_text
+from .labels import label_for, usability
+from .mix import SynthError
+from .physics import (
     cutoff_fraction,
     defocus_sigma,
     expose,
@@ -61,8 +59,6 @@ from .capture import (
     motion_length,
     noise_gain,
 )
-from .dataset import csv_text
-from .labels import label_for, usability
 
 # Degradation kinds -> the defect column (and reason) each one is labelled with.
 KIND_DEFECT: dict[str, str] = {
@@ -284,7 +280,7 @@ def degrade(state: State, kind: str, severity: float, rng: np.random.Generator) 
 
 def _defocus(s: State, severity: float, rng) -> State:
     sigma = defocus_sigma(severity, s.char_px)
-    s.image = _blur(s.image, sigma)
+    s.image = blur(s.image, sigma)
     s.blur_px = float(np.hypot(s.blur_px, sigma))
     return s
 
@@ -292,13 +288,13 @@ def _defocus(s: State, severity: float, rng) -> State:
 def _motion(s: State, severity: float, rng) -> State:
     length = motion_length(severity, s.char_px)
     if length >= 1.5:
-        s.image = _motion_blur(s.image, length, float(rng.uniform(0, np.pi)))
+        s.image = motion_blur(s.image, length, float(rng.uniform(0, np.pi)))
     s.blur_px = float(np.hypot(s.blur_px, length / np.sqrt(12.0)))
     return s
 
 
 def _camera_curve(s: State, gain: float, veil: float, noise: float, rng) -> State:
-    s.image = _camera(s.image, int(rng.integers(1 << 31)), gain, veil, noise)  # nima synth's own sensor
+    s.image = camera(s.image, int(rng.integers(1 << 31)), gain, veil, noise)  # nima synth's own sensor
     s.gain *= gain
     s.veil = s.veil * gain + veil
     s.noise = float(np.hypot(s.noise * gain, noise))
@@ -423,7 +419,7 @@ def _crop_zoom(s: State, x0: float, y0: float, x1: float, y1: float) -> None:
 
 def _jpeg(s: State, severity: float, rng) -> State:
     quality = jpeg_quality_for(severity, 90)
-    data = _encode(s.image, quality)
+    data = encode_jpeg(s.image, quality)
     s.image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     s.jpeg_quality = min(s.jpeg_quality, quality)
     return s
@@ -476,7 +472,7 @@ def render_copy(copy: Copy, image: np.ndarray, page: Page | None) -> tuple[bytes
     u = usability(info)
     votes, mean, std = label_for(info)
     quality = state.jpeg_quality if any(k == "jpeg" for k, _ in copy.kinds) else SAVE_QUALITY
-    data = _encode(state.image, quality)
+    data = encode_jpeg(state.image, quality)
     row = {"path": copy.name, **{c: str(int(v)) for c, v in zip(VOTE_COLUMNS, votes)},
            "mean": f"{mean:.4f}", "std": f"{std:.4f}",
            "kind": "real_document" if copy.photo.document else "real_nondocument",

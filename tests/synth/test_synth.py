@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 from nima_edge.runtime.defects import DEFECTS
 from nima_edge.synth import CaptureInfo, label_for, render_capture
-from nima_edge.synth.capture import PAGE_DEFECTS, SynthError, render_capture_jpeg
+from nima_edge.synth.capture import render_capture_jpeg
 from nima_edge.synth.dataset import CONTRACT_COLUMNS, JOURNAL
 from nima_edge.synth.labels import target_mean
+from nima_edge.synth.mix import PAGE_DEFECTS, SynthError
 
 from nima_edge.cli import cli
 
