@@ -440,7 +440,7 @@ def _render_document(
     page_area = abs(cv2.contourArea(quad.astype(np.float32)))
     glare_fraction = 0.0
     if defects["glare"] > 0:
-        frame, glare_fraction = _glare(frame, alpha, quad, defects["glare"], d_draws[1:4])
+        frame, glare_fraction = apply_glare(frame, alpha, quad, defects["glare"], d_draws[1:4])
     # Optics: base blur, defocus, hand shake.
     sigma = float(np.hypot(sc.optics_blur, defocus_sigma(defects["defocus"], char_px)))
     frame = blur(frame, sigma)
@@ -489,7 +489,7 @@ def _render_document(
     return data, info
 
 
-def _glare(
+def apply_glare(
     frame: np.ndarray, alpha: np.ndarray, quad: np.ndarray, severity: float, draws: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """A specular spot on the page: a saturated core (text gone) in a soft halo.

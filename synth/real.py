@@ -44,7 +44,7 @@ from nima_edge.runtime.fileio import OutputError, atomic_write_text
 from nima_edge.runtime.images import IMAGE_SUFFIXES, load_image
 
 from .camera import blur, camera, encode_jpeg, motion_blur
-from .capture import CaptureInfo, _glare
+from .capture import CaptureInfo, apply_glare
 from .dataset import csv_text
 from .labels import label_for, usability
 from .mix import SynthError
@@ -319,7 +319,7 @@ def _glare_kind(s: State, severity: float, rng) -> State:
     h, w = s.image.shape[:2]
     alpha = np.full((h, w), 255, np.uint8)
     quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
-    s.image, washed = _glare(s.image, alpha, quad, severity, rng.uniform(0, 1, 3))
+    s.image, washed = apply_glare(s.image, alpha, quad, severity, rng.uniform(0, 1, 3))
     s.glare_fraction = float(min(1.0, s.glare_fraction + washed))
     return s
 

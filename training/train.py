@@ -83,15 +83,61 @@ def split_cpu(replicas: int) -> None:
         raise TrainingError("cannot split the CPU into logical devices: TensorFlow is already initialised") from None
 
 
-def make_strategy(name: str):
+@dataclass(frozen=True)
+class ClusterRole:
+    """This process's task in the cluster TF_CONFIG describes (training across hosts)."""
+
+    tasks: int = 1  # chief + workers
+    task_type: str = "worker"
+    index: int = 0
+    has_chief_task: bool = False
+
+    @property
+    def multi_worker(self) -> bool:
+        return self.tasks > 1
+
+    @property
+    def is_chief(self) -> bool:
+        # TensorFlow's convention: the "chief" task, or worker 0 when the cluster names none.
+        return self.task_type == "chief" or (self.task_type == "worker" and self.index == 0
+                                             and not self.has_chief_task)
+
+    @property
+    def name(self) -> str:
+        return f"{self.task_type}-{self.index}"
+
+    def run_folder(self, out: Path) -> Path:
+        """The chief writes RUN_DIR; every other worker its own copy beside it (RUN_DIR.worker-1),
+        so two processes never write one file, and each resumes from its own checkpoints."""
+        return out if self.is_chief else out.with_name(f"{out.name}.{self.name}")
+
+
+def cluster_role(tf_config: str | None = None) -> ClusterRole:
+    """The role TF_CONFIG (or ``tf_config``) gives this process; a single process without it."""
+    text = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
+    if not text.strip():
+        return ClusterRole()
+    try:
+        document = json.loads(text)
+        cluster, task = document.get("cluster", {}), document.get("task", {})
+        tasks = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+        role = ClusterRole(tasks=tasks, task_type=str(task.get("type", "worker")), index=int(task.get("index", 0)),
+                           has_chief_task=bool(cluster.get("chief")))
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise TrainingError(f"TF_CONFIG is not a cluster description ({exc}); see docs/training.md") from None
+    if role.multi_worker and role.task_type not in ("chief", "worker"):
+        raise TrainingError(f"TF_CONFIG task type {role.task_type!r}: nima train runs as a chief or worker task")
+    return role
+
+
+def make_strategy(name: str, role: ClusterRole | None = None):
     """default -> the current strategy; mirrored -> MirroredStrategy, or MultiWorkerMirroredStrategy
-    when TF_CONFIG names several workers (training across hosts)."""
+    when TF_CONFIG names several tasks (training across hosts)."""
     import tensorflow as tf
 
     if name == "default":
         return tf.distribute.get_strategy()
-    workers = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}").get("cluster", {}).get("worker", [])
-    if len(workers) > 1:
+    if (role or cluster_role()).multi_worker:
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -160,10 +206,12 @@ def compile_model(model, config: TrainConfig, phase: int, steps_per_epoch: int, 
 class Run:
     """One training run in RUN_DIR: prepares data, fits epoch by epoch, checkpoints, evaluates."""
 
-    def __init__(self, config: TrainConfig, out: Path, echo: Callable[[str], None]):
+    def __init__(self, config: TrainConfig, out: Path, echo: Callable[[str], None],
+                 role: ClusterRole = ClusterRole()):
         self.config = config
         self.out = out
         self.echo = echo
+        self.role = role
         self.ckpt_dir = out / "checkpoints"
         self.state_path = self.ckpt_dir / "state.json"
 
@@ -219,6 +267,8 @@ class Run:
         keras.utils.set_random_seed(c.seed)
         steps = -(-len(self.train) // c.batch_size)
         state = RunState.load(self.state_path) if resume and self.state_path.is_file() else RunState()
+        if self.role.multi_worker:
+            self.check_same_start(strategy, state.epochs_done)
         if state.epochs_done:
             self.echo(f"resuming after epoch {state.epochs_done}/{c.epochs} "
                       f"(best val EMD {state.best_val_emd:.4f} at epoch {state.best_epoch})")
@@ -260,13 +310,29 @@ class Run:
             self.save_checkpoint(model, state)
             self.echo(f"epoch {epoch + 1}/{c.epochs}: loss {logs['loss'][-1]:.4f}  val EMD {val['emd']:.4f}  "
                       f"LCC {_fmt(val['lcc'])}  SRCC {_fmt(val['srcc'])}" + ("  (best, saved)" if improved else ""))
-            if time_budget_min is not None and time.monotonic() - started > 60 * time_budget_min:
+            if self.budget_used(strategy, time_budget_min, time.monotonic() - started):
                 self.echo(f"time budget of {time_budget_min:g} min used after epoch {epoch + 1}: stopping "
                           f"(--resume continues)")
                 break
         state.finished = state.epochs_done >= c.epochs
         state.save(self.state_path)
         return state
+
+    def check_same_start(self, strategy, epochs_done: int) -> None:
+        """Refuse a resume where the workers' checkpoints are of different epochs: each would run
+        another number of steps and the first unmatched collective would wait for ever."""
+        starts = sorted({int(v) for v in across_workers(strategy, epochs_done)})
+        if len(starts) > 1:
+            raise TrainingError(f"{self.out}: the workers resume after different epochs ({', '.join(map(str, starts))}); "
+                                f"copy the chief's checkpoints/ into every worker's run folder, then --resume")
+
+    def budget_used(self, strategy, budget_min: float | None, elapsed_s: float) -> bool:
+        """Whether the time budget is used up; across workers, as soon as any one's is, so all
+        stop after the same epoch (a worker that went on alone would wait for the others)."""
+        used = budget_min is not None and elapsed_s > 60 * budget_min
+        if not self.role.multi_worker:
+            return used
+        return max(across_workers(strategy, float(used))) > 0
 
     def start_from(self, model, path: Path) -> None:
         """Copy a trained NIMA's weights into the fresh ``model``; a head over other bins or other
@@ -348,6 +414,18 @@ class Run:
         return figures
 
 
+def across_workers(strategy, value: float) -> list[float]:
+    """``value`` of every replica in the cluster, gathered (one collective: every worker must call it)."""
+    import tensorflow as tf
+
+    @tf.function
+    def gather():
+        return tf.distribute.get_replica_context().all_gather(tf.constant([float(value)], tf.float32), axis=0)
+
+    local = strategy.experimental_local_results(strategy.run(gather))[0]
+    return [float(v) for v in local.numpy()]
+
+
 def _images_only(images, labels):
     return images
 
@@ -418,7 +496,10 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, force: boo
     ``time_budget_min`` belongs to this invocation, not the run: training stops after the epoch
     that passes it, outputs are still written, and a later --resume continues.
     """
-    out = Path(out)
+    role = cluster_role()
+    out = role.run_folder(Path(out))
+    if not role.is_chief:
+        echo(f"{role.name} of {role.tasks} tasks: the chief writes the run folder; this worker's copy goes to {out}")
     if not (resume and (out / "config.json").is_file()):
         # Fail before any folder is made or image decoded when the base weights are not there.
         check_base_weights(NimaSpec(backbone=config.backbone, alpha=config.alpha, input_size=config.input_size),
@@ -432,14 +513,14 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, force: boo
         echo(f"resuming with {out / 'config.json'}; ignoring the options that differ ({', '.join(changed)})")
     if cpu_replicas:
         split_cpu(cpu_replicas)
-    run = Run(config, out, echo)
+    run = Run(config, out, echo, role)
     if resume and run.state_path.is_file():
         state = RunState.load(run.state_path)
         if state.finished and (out / "metrics.json").is_file():
             echo(f"{out}: run already complete ({state.epochs_done} epochs); nothing to do")
             return json.loads((out / "metrics.json").read_text())
     run.prepare_data()
-    strategy = make_strategy(config.strategy)
+    strategy = make_strategy(config.strategy, role)
     if config.strategy != "default":
         echo(f"strategy {type(strategy).__name__} over {strategy.num_replicas_in_sync} replicas")
     state = run.fit(resume, strategy, time_budget_min)
