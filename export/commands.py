@@ -8,7 +8,8 @@ import click
 
 from nima_edge.clitools import force_option, translate_errors
 
-from .formats import FORMATS, check_options, format_table_markdown, get_format
+from .fidelity import Gates
+from .formats import FORMATS, QatOptions, check_options, format_table_markdown, get_format
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +42,15 @@ def _given(ctx: click.Context) -> set[str]:
                    "[default: distil the Keras model on the calibration images].")
 @click.option("--data-format", type=click.Choice(["ava", "tid2013", "json", "csv"]), default="csv",
               show_default=True, help="qat-int8: format of --data.")
-@click.option("--epochs", type=click.IntRange(1, 1000), default=2, show_default=True,
+@click.option("--epochs", type=click.IntRange(1, 1000), default=QatOptions.epochs, show_default=True,
               help="qat-int8: fine-tuning epochs.")
-@click.option("--learning-rate", type=click.FloatRange(0, 1, min_open=True), default=1e-5, show_default=True,
+@click.option("--learning-rate", type=click.FloatRange(0, 1, min_open=True), default=QatOptions.learning_rate,
+              show_default=True,
               help="qat-int8: fine-tuning learning rate.")
-@click.option("--min-srcc", type=float, default=0.99, show_default=True, help="Gate: least SRCC of means.")
-@click.option("--max-median-delta", type=float, default=0.05, show_default=True,
+@click.option("--min-srcc", type=float, default=Gates.min_srcc, show_default=True, help="Gate: least SRCC of means.")
+@click.option("--max-median-delta", type=float, default=Gates.max_median_delta, show_default=True,
               help="Gate: largest median |Δ mean| against Keras.")
-@click.option("--min-agreement", type=float, default=0.98, show_default=True,
+@click.option("--min-agreement", type=float, default=Gates.min_agreement, show_default=True,
               help="Gate: least share of equal ok/retake verdicts.")
 @click.option("--no-gate", is_flag=True, help="Report the fidelity figures but never fail on them.")
 @force_option
@@ -71,7 +73,6 @@ def export(ctx: click.Context, model: Path, format_name: str, out: Path, calibra
       nima export model.keras --format float16 --out m16.tflite --val data/val/
       nima export model.keras --format qat-int8 --data data/synth/labels.csv --out m_qat.tflite
     """
-    from .fidelity import Gates
     from .pipeline import ExportRequest, run_export
 
     fmt = get_format(format_name)

@@ -16,6 +16,14 @@ class ExportError(NimaError):
     """An export that cannot be made as asked (bad format, option, calibration set, model)."""
 
 
+@dataclass(frozen=True)
+class QatOptions:
+    """Quantization-aware fine-tuning's knobs: the one source of their defaults (CLI and qat.py)."""
+
+    epochs: int = 2
+    learning_rate: float = 1e-5
+
+
 # Options every format takes (besides the model and --out).
 COMMON_OPTIONS: frozenset[str] = frozenset(
     {"val", "val_format", "min_srcc", "max_median_delta", "min_agreement", "no_gate", "force"}

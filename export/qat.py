@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .convert import configure_full_integer
-from .formats import ExportError
+from .formats import ExportError, QatOptions
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ def run_qat_subprocess(request, model, spec, calibration, timeout: float = 3600.
                  calibration=calibration.inputs, probe=probe,
                  probe_expected=_predict_distribution(model, probe))
         (work / "options.json").write_text(json.dumps({
-            "epochs": int(options.get("epochs", 2)),
-            "learning_rate": float(options.get("learning_rate", 1e-5)),
+            "epochs": int(options.get("epochs", QatOptions.epochs)),
+            "learning_rate": float(options.get("learning_rate", QatOptions.learning_rate)),
             "batch_size": int(request.batch_size),
         }))
         env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}

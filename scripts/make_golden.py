@@ -147,6 +147,26 @@ def encode(image_bgr: np.ndarray, suffix: str) -> bytes:
     return data.tobytes()
 
 
+def _notes(view: str) -> list[str]:
+    """How an integrator turns each case's file into the model input the hashes and outputs are for."""
+    if view == "frame":
+        prepare = ("input_size cases: decode the PNG to RGB uint8 and feed it as is (no resize); "
+                   "model_input_sha256 is the SHA-256 of those H*W*3 RGB bytes, row-major.")
+        full = ("full_size case: decode, squash-resize the whole frame to the input size with area "
+                "interpolation (no crop), then as above.")
+    else:
+        prepare = (f"every case: decode to RGB uint8 and prepare it as the model's view ({view!r}) says "
+                   "(docs/capture-apps.md, section 1: the frame squashed to the top-left quarter, three "
+                   "detail tiles cut at 1024 px in the others; the PNGs are at the input size but are still "
+                   "prepared, not fed as is); model_input_sha256 is the SHA-256 of the prepared H*W*3 RGB "
+                   "bytes, row-major.")
+        full = "full_size case: the same preparation on the full-size frame."
+    return [prepare, full + " mean_if_resized_bilinear shows how far a different resampler alone moves the mean.",
+            ("mean/std are the model's: sum p_i*v_i over score_values. The nima runtime's reported mean "
+             "can be lower (native-resolution checks, see docs/runtime.md); model_verdict uses the "
+             "model mean and threshold only.")]
+
+
 def make_golden(model: Path, outdir: Path, force: bool = False) -> dict:
     """Write the golden images and golden.json into ``outdir``; return the document."""
     scorer = Scorer(model, threads=1)
@@ -183,22 +203,13 @@ def make_golden(model: Path, outdir: Path, force: bool = False) -> dict:
             "name": meta.name,
             "quantization": meta.quantization,
             "input": {"height": height, "width": width, "channels": 3, "dtype": "uint8",
-                      "color_order": meta.color_order, "resize": meta.resize},
+                      "color_order": meta.color_order, "resize": meta.resize, "view": meta.view},
             "score_values": list(meta.score_values),
             "threshold": meta.threshold,
             "extra_outputs": {k: list(v) for k, v in meta.extra_outputs.items()},
         },
         "tolerance": TOLERANCE,
-        "notes": [
-            ("input_size cases: decode the PNG to RGB uint8 and feed it as is (no resize); "
-            "model_input_sha256 is the SHA-256 of those H*W*3 RGB bytes, row-major."),
-            ("full_size case: decode, squash-resize the whole frame to the input size with area "
-            "interpolation (no crop), then as above. mean_if_resized_bilinear shows how far a "
-            "different resampler alone moves the mean."),
-            ("mean/std are the model's: sum p_i*v_i over score_values. The nima runtime's reported mean "
-            "can be lower (native-resolution blur penalty, see docs/runtime.md); model_verdict uses the "
-            "model mean and threshold only."),
-        ],
+        "notes": _notes(meta.view),
         "cases": entries,
     }
     atomic_write_text(outdir / GOLDEN_FILE, json.dumps(document, indent=1) + "\n", force=force)

@@ -35,7 +35,8 @@ def test_runtime_reproduces_regenerated_goldens(make_golden, tiny_model, golden)
     on_disk = json.loads((outdir / "golden.json").read_text())
     assert on_disk == json.loads(json.dumps(document))
     assert on_disk["model"]["input"] == {"height": 64, "width": 64, "channels": 3, "dtype": "uint8",
-                                         "color_order": "RGB", "resize": "area"}
+                                         "color_order": "RGB", "resize": "area", "view": "frame"}
+    assert "feed it as is" in on_disk["notes"][0]  # a frame-view model's PNGs are its inputs
     for case in on_disk["cases"]:
         assert abs(sum(case["distribution"]) - 1.0) < 1e-4
         assert set(case["extras"]["defects"]) == set(on_disk["model"]["extra_outputs"]["defects"])
