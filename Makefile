@@ -15,7 +15,9 @@ REAL ?=
 WEIGHTS ?=
 REAL_SET ?= data/real
 
-.PHONY: setup setup-runtime demo test test-slow lint synth realset train export calibrate model bench eval realcheck pi-check clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: setup setup-runtime demo test test-slow test-deps lint synth realset train export calibrate model bench eval realcheck pi-check web clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +41,24 @@ demo: $(VENV)/.runtime
 	$(NIMA) annotate samples/ --out demo-out --force
 	@echo "annotated images written to demo-out/"
 
-test: setup
+# What the tests need besides Python: the capture page's npm packages and Debian's chromium for
+# tests/web (installed as root, as CI runs).
+test-deps: web/node_modules/.package-lock.json
+	@test -x $(CHROMIUM) || (apt-get update -q && apt-get install -y -q chromium)
+
+test: setup test-deps
 	$(PY) -m pytest -m "not slow" -q -p no:cacheprovider
 
-test-slow: setup
+test-slow: setup test-deps
 	$(PY) -m pytest -m slow -q -p no:cacheprovider
+
+# The browser capture page (web/README.md): npm packages, the bundled model beside the page.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web: web/node_modules/.package-lock.json
+	cp models/default.tflite web/model.tflite
+	@echo "serve it: cd web && python3 -m http.server 8000, then open http://localhost:8000/?debug=1"
 
 lint: setup
 	$(VENV)/bin/ruff check .

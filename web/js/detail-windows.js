@@ -1,0 +1,161 @@
+// Where the frame+detail view cuts its three detail tiles: a port of detail_windows() in
+// runtime/preprocess.py, with the OpenCV steps it uses (grey conversion, a black-hat with a 5x5
+// ellipse, an integral image) written out so the windows land on the same pixels.
+
+import { roundHalfEven } from './numeric.js';
+
+export const DETAIL_LONG_SIDE = 1024; // runtime/preprocess.py DETAIL_LONG_SIDE
+export const DETAIL_TILES = 3; // runtime/preprocess.py DETAIL_TILES
+
+// cv2.cvtColor(BGR2GRAY) for uint8 in OpenCV 5.0: 15-bit fixed point (checked on all 2^24
+// colours). Our pixels are RGB, so the weights are applied in that order.
+const GREY_SHIFT = 15;
+const GREY_RED = 9798;
+const GREY_GREEN = 19235;
+const GREY_BLUE = 3735;
+
+// cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)) is a 5x3 block (rows -1..1, columns
+// -2..2) plus the two pixels straight above and below: [[0,0,1,0,0], [1,1,1,1,1] x 3, [0,0,1,0,0]].
+// dilate() uses that shape directly, far cheaper than walking the kernel for every pixel.
+const KERNEL_HALF_WIDTH = 2;
+const KERNEL_BLOCK_HALF_HEIGHT = 1;
+const KERNEL_HALF_HEIGHT = 2;
+
+/** Grey levels (one byte a pixel) of an RGB image, as cv2.cvtColor(BGR2GRAY) on the BGR copy. */
+export function toGrey(image) {
+  const pixels = image.width * image.height;
+  const grey = new Uint8Array(pixels);
+  const data = image.data;
+  const round = 1 << (GREY_SHIFT - 1);
+  for (let p = 0, i = 0; p < pixels; p++, i += 3) {
+    grey[p] = (data[i] * GREY_RED + data[i + 1] * GREY_GREEN + data[i + 2] * GREY_BLUE + round) >> GREY_SHIFT;
+  }
+  return grey;
+}
+
+/** Grey dilation (max) with the 5x5 ellipse. Pixels outside the image never count, as with
+ * OpenCV's default border for morphology (dilation pads with 0). */
+function dilate(grey, width, height) {
+  // Along each row first: the largest value over columns x-2..x+2.
+  const rows = new Uint8Array(grey.length);
+  for (let y = 0; y < height; y++) {
+    const start = y * width;
+    for (let x = 0; x < width; x++) {
+      let best = 0;
+      const last = Math.min(width - 1, x + KERNEL_HALF_WIDTH);
+      for (let xx = Math.max(0, x - KERNEL_HALF_WIDTH); xx <= last; xx++) {
+        if (grey[start + xx] > best) best = grey[start + xx];
+      }
+      rows[start + x] = best;
+    }
+  }
+  const out = new Uint8Array(grey.length);
+  for (let y = 0; y < height; y++) {
+    const first = Math.max(0, y - KERNEL_BLOCK_HALF_HEIGHT);
+    const last = Math.min(height - 1, y + KERNEL_BLOCK_HALF_HEIGHT);
+    for (let x = 0; x < width; x++) {
+      let best = 0;
+      for (let yy = first; yy <= last; yy++) if (rows[yy * width + x] > best) best = rows[yy * width + x];
+      if (y >= KERNEL_HALF_HEIGHT && grey[(y - KERNEL_HALF_HEIGHT) * width + x] > best) {
+        best = grey[(y - KERNEL_HALF_HEIGHT) * width + x];
+      }
+      if (y + KERNEL_HALF_HEIGHT < height && grey[(y + KERNEL_HALF_HEIGHT) * width + x] > best) {
+        best = grey[(y + KERNEL_HALF_HEIGHT) * width + x];
+      }
+      out[y * width + x] = best;
+    }
+  }
+  return out;
+}
+
+/** Grey erosion (min) with the same kernel: the dilation of the negative (erosion pads with 255,
+ * which the negative turns into dilation's 0). */
+function erode(grey, width, height) {
+  const negative = grey.map((v) => 255 - v);
+  return dilate(negative, width, height).map((v) => 255 - v);
+}
+
+/** cv2.morphologyEx(grey, MORPH_BLACKHAT, ellipse 5x5): closing minus the image. Dark strokes
+ * thinner than the kernel on a lighter ground stand out: ink on paper. */
+export function blackHat(grey, width, height) {
+  const closed = erode(dilate(grey, width, height), width, height);
+  const ink = new Uint8Array(grey.length);
+  for (let i = 0; i < grey.length; i++) ink[i] = closed[i] - grey[i]; // closing >= image
+  return ink;
+}
+
+/** cv2.integral: (height + 1) x (width + 1) running sums, exact in doubles for these sizes. */
+function integral(values, width, height) {
+  const stride = width + 1;
+  const sums = new Float64Array((height + 1) * stride);
+  for (let y = 0; y < height; y++) {
+    let rowSum = 0;
+    for (let x = 0; x < width; x++) {
+      rowSum += values[y * width + x];
+      sums[(y + 1) * stride + x + 1] = sums[y * stride + x + 1] + rowSum;
+    }
+  }
+  return sums;
+}
+
+/**
+ * [y, x, height, width] in frame pixels of the `count` detail windows, strongest first.
+ * frameHeight/frameWidth: the full frame; search: its small RGB copy (shrinkLongSide).
+ * tileHeight/tileWidth: a mosaic tile. Same greedy choice as the Python: the box with the most
+ * black-hat response, then the best box not overlapping those taken, and so on.
+ */
+export function detailWindows(frameHeight, frameWidth, search, tileHeight, tileWidth, count = DETAIL_TILES) {
+  const scale = Math.max(frameHeight, frameWidth) / DETAIL_LONG_SIDE; // frame pixels per detail pixel
+  const winH = Math.max(1, Math.min(frameHeight, roundHalfEven(tileHeight * scale)));
+  const winW = Math.max(1, Math.min(frameWidth, roundHalfEven(tileWidth * scale)));
+  const grey = toGrey(search);
+  const ink = blackHat(grey, search.width, search.height);
+  const toSearch = search.height / frameHeight;
+  const boxH = Math.max(1, Math.min(search.height, roundHalfEven(winH * toSearch)));
+  const boxW = Math.max(1, Math.min(search.width, roundHalfEven(winW * toSearch)));
+  const sums = integral(ink, search.width, search.height);
+  const stride = search.width + 1;
+  const rows = search.height - boxH + 1;
+  const cols = search.width - boxW + 1;
+  // strength[i * cols + j]: the ink summed over the box whose top-left corner is (i, j).
+  const strength = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      strength[i * cols + j] = sums[(i + boxH) * stride + j + boxW] - sums[i * stride + j + boxW]
+        - sums[(i + boxH) * stride + j] + sums[i * stride + j];
+    }
+  }
+  const free = new Uint8Array(rows * cols).fill(1);
+  const taken = new Uint8Array(rows * cols);
+  const windows = [];
+  for (let n = 0; n < count; n++) {
+    let best = strongest(strength, free, 1);
+    if (best < 0) { // no room left apart: overlapping beats repeating one
+      best = taken.every((t) => t === 1) ? strongest(strength, null, 0) : strongest(strength, taken, 0);
+    }
+    const i = Math.floor(best / cols);
+    const j = best % cols;
+    for (let r = Math.max(0, i - boxH + 1); r < Math.min(rows, i + boxH); r++) {
+      free.fill(0, r * cols + Math.max(0, j - boxW + 1), r * cols + Math.min(cols, j + boxW));
+    }
+    taken[best] = 1;
+    const y = Math.min(Math.max(0, roundHalfEven(i / toSearch)), frameHeight - winH);
+    const x = Math.min(Math.max(0, roundHalfEven(j / toSearch)), frameWidth - winW);
+    windows.push([y, x, winH, winW]);
+  }
+  return windows;
+}
+
+/** Index of the first largest strength (np.argmax order) where mask[k] === wanted, every index
+ * when mask is null; -1 when none qualifies. */
+function strongest(strength, mask, wanted) {
+  let best = -1;
+  let bestValue = -Infinity;
+  for (let k = 0; k < strength.length; k++) {
+    if ((mask === null || mask[k] === wanted) && strength[k] > bestValue) {
+      bestValue = strength[k];
+      best = k;
+    }
+  }
+  return best;
+}
