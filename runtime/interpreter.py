@@ -16,10 +16,11 @@ INSTALL_HINT = "install one with `pip install ai-edge-litert` (the maintained su
 
 
 def interpreter_class() -> tuple[type, str]:
-    """The first importable interpreter: ai_edge_litert, then tflite_runtime, then tf.lite.
+    """The first importable interpreter: ai_edge_litert, then tflite_runtime.
 
     tflite-runtime 2.14 (its last release) breaks under numpy 2 and cannot load models from
-    current converters, so it is only a fallback.
+    current converters, so it is only a fallback. TensorFlow's own tf.lite is never tried: the
+    runtime does not import TensorFlow (docs/architecture.md), and ai-edge-litert is a dependency.
     """
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -32,12 +33,6 @@ def interpreter_class() -> tuple[type, str]:
 
         return Interpreter, "tflite_runtime"
     except (ImportError, AttributeError):  # AttributeError: tflite-runtime built for numpy 1
-        pass
-    try:
-        import tensorflow as tf
-
-        return tf.lite.Interpreter, "tensorflow.lite"
-    except ImportError:
         pass
     raise ModelError(f"no TFLite interpreter found; {INSTALL_HINT}")
 
