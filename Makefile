@@ -6,9 +6,10 @@ NIMA   := $(VENV)/bin/nima
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-# Pipeline knobs for `make model` (see models/MODEL_CARD.md for the values the shipped model used).
+# The shipped model's recipe (RECIPE_*): one file that make_model.sh and the model card read too.
+include models/recipe.env
 SYNTH_DIR ?= data/synth
-SYNTH_COUNT ?= 10000
+SYNTH_COUNT ?= $(RECIPE_COUNT)
 RUN_DIR ?= runs/default
 # Real photos (docs/ + nondocs/, or a manifest.csv) and ImageNet backbones: empty = ../shared/... when it exists.
 REAL ?=
@@ -66,11 +67,16 @@ lint: setup
 synth: setup
 	$(NIMA) synth $(SYNTH_DIR) --count $(SYNTH_COUNT) --seed 1 --workers 2 --preview $(SYNTH_DIR)/preview.png --resume
 
+# The shipped recipe on the data at hand (make synth; make realset adds the real photos). `make model`
+# is the whole pipeline, ImageNet start included.
 train: setup
-	$(NIMA) train --data $(SYNTH_DIR)/labels.csv --format csv --out $(RUN_DIR) --resume
+	$(NIMA) train --data $(SYNTH_DIR)/labels.csv $(if $(wildcard $(REAL_SET)/train/labels.csv),--data $(REAL_SET)/train/labels.csv) \
+	    --format csv --backbone $(RECIPE_BACKBONE) --alpha $(RECIPE_ALPHA) --input-size $(RECIPE_SIZE) \
+	    --view $(RECIPE_VIEW) --dropout $(RECIPE_DROPOUT) --epochs $(RECIPE_EPOCHS) --phase1-epochs $(RECIPE_PHASE1) \
+	    --lr $(RECIPE_LR) --lr-schedule $(RECIPE_LR_SCHEDULE) --batch-size $(RECIPE_BATCH_SIZE) --out $(RUN_DIR) --resume
 
 calibrate: setup
-	$(NIMA) calibrate $(SYNTH_DIR) --n 200 --out calibration/default --force
+	$(NIMA) calibrate $(SYNTH_DIR) --n $(RECIPE_CALIB_N) --out calibration/default --force
 
 export: setup
 	$(NIMA) export $(RUN_DIR)/model.keras --format int8 --out $(RUN_DIR)/model_int8.tflite --force

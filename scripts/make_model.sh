@@ -4,7 +4,7 @@
 #   -> evaluate on held-out synthetic captures and on real photos held out by source -> install.
 # Every step resumes or is skipped when its output exists, so a killed run is simply started again:
 #   nohup make model > model.log 2>&1 &
-# Knobs (environment): REAL (a folder of real photos: docs/ + nondocs/ or a manifest.csv; default
+# The recipe (alpha, size, view, epochs, ...) is models/recipe.env. Knobs (environment): REAL (a folder of real photos: docs/ + nondocs/ or a manifest.csv; default
 # ../shared/realdata when it exists, else none), WEIGHTS (the folder of ImageNet MobileNetV2 backbones; default
 # ../shared/weights when it exists, else the Keras cache), COUNT, TEST_COUNT, ALPHA, SIZE, VIEW, DROPOUT, EPOCHS,
 # PHASE1 (head-only epochs), TIME_BUDGET (minutes), BALANCE, LR, INIT_FROM (a .keras to fine-tune), RUN, DATA, TEST,
@@ -18,10 +18,12 @@ data=${DATA:-data/synth}              # training + validation + calibration capt
 test=${TEST:-data/synth_test}         # held out: never used for training or calibration (seed 2)
 realset=${REALSET:-data/real}        # real photos: train/ (training sources) and holdout/ (whole sources held out)
 run=${RUN:-runs/default}
-count=${COUNT:-10000}; test_count=${TEST_COUNT:-1000}
-backbone=mobilenet_v2; alpha=${ALPHA:-0.35}; size=${SIZE:-160}; view=${VIEW:-frame+detail}
-dropout=${DROPOUT:-0.75}
-epochs=${EPOCHS:-12}; phase1=${PHASE1:-2}; lr=${LR:-2e-4}; budget=${TIME_BUDGET:-80}; balance=${BALANCE:-none}
+. models/recipe.env  # the shipped recipe; the environment overrides it for one run
+count=${COUNT:-$RECIPE_COUNT}; test_count=${TEST_COUNT:-$RECIPE_TEST_COUNT}
+backbone=$RECIPE_BACKBONE; alpha=${ALPHA:-$RECIPE_ALPHA}; size=${SIZE:-$RECIPE_SIZE}; view=${VIEW:-$RECIPE_VIEW}
+dropout=${DROPOUT:-$RECIPE_DROPOUT}; batch=${BATCH_SIZE:-$RECIPE_BATCH_SIZE}; schedule=$RECIPE_LR_SCHEDULE
+epochs=${EPOCHS:-$RECIPE_EPOCHS}; phase1=${PHASE1:-$RECIPE_PHASE1}; lr=${LR:-$RECIPE_LR}
+budget=${TIME_BUDGET:-$RECIPE_TIME_BUDGET}; balance=${BALANCE:-$RECIPE_BALANCE}
 real=${REAL-}; [ -z "$real" ] && [ -d ../shared/realdata ] && real=../shared/realdata
 weights=${WEIGHTS-}; [ -z "$weights" ] && [ -d ../shared/weights ] && weights=../shared/weights
 alpha_tag=$(python3 -c "print('a%03d' % round(float('$alpha') * 100))")
@@ -56,12 +58,13 @@ if [ ! -f "$run/metrics.json" ]; then
     step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, ${start[*]}) into $run"
     $nima train --data "$data/labels.csv" "${extra[@]}" --format csv --backbone "$backbone" --alpha "$alpha" \
         --input-size "$size" --view "$view" --dropout "$dropout" --epochs "$epochs" --phase1-epochs "$phase1" \
-        --lr "$lr" --lr-schedule cosine --batch-size 32 --balance "$balance" "${start[@]}" --seed 0 \
+        --lr "$lr" --lr-schedule "$schedule" --batch-size "$batch" --balance "$balance" "${start[@]}" --seed 0 \
         --time-budget "$budget" --out "$run" $(resume_flag "$run/config.json")
 fi
 if [ ! -f "$run/calibration/manifest.json" ]; then
     step "choose 200 calibration images from the training captures (at the detail tiles' 1024-px scale)"
-    $nima calibrate "$data" --n 200 --scan 2000 --long-side 1024 --out "$run/calibration" --force
+    $nima calibrate "$data" --n "$RECIPE_CALIB_N" --scan "$RECIPE_CALIB_SCAN" --long-side "$RECIPE_CALIB_LONG_SIDE" \
+        --out "$run/calibration" --force
 fi
 step "export int8 with the fidelity gate (validation: the held-out set)"
 # GATE=on stops here when int8 strays from Keras. The shipped ImageNet-started model misses the gate (SRCC
