@@ -86,6 +86,16 @@ def build_not_nima(channels: int, outputs: int):
     return keras.Model(inputs, layers.Dense(outputs, activation="softmax")(x))
 
 
+def build_dynamic_input():
+    """A NIMA-shaped model whose input size is not fixed (None x None): the interpreter reports it as 1 x 1."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(None, None, 3), dtype="float32", name="image")
+    x = layers.GlobalAveragePooling2D()(inputs)  # no convolution: any size, 1 x 1 included, allocates
+    return keras.Model(inputs, {"distribution": layers.Dense(BINS, activation="softmax", name="distribution")(x)})
+
+
 def build_broken_output(kind: str):
     """A real model whose 'distribution' is no distribution: all -1 ("negative") or NaN ("nan")."""
     import keras
@@ -144,7 +154,7 @@ def metadata(quantization: str) -> ModelMetadata:
 def build_all(directory: Path | None = None) -> dict[str, Path]:
     """keras, float (with metadata), int8 (with metadata), bare (no metadata) model files, two
     models that are not NIMAs (wrong_output: 5 classes; wrong_input: one channel), and two whose
-    output is no distribution (negative_output, nan_output)."""
+    output is no distribution (negative_output, nan_output), one without a fixed input size (dynamic_input)."""
     directory = directory or cache_dir()
     paths = {
         "keras": directory / "tiny.keras",
@@ -155,6 +165,7 @@ def build_all(directory: Path | None = None) -> dict[str, Path]:
         "wrong_input": directory / "wrong_input.tflite",
         "negative_output": directory / "negative_output.tflite",
         "nan_output": directory / "nan_output.tflite",
+        "dynamic_input": directory / "dynamic_input.tflite",
     }
     if all(p.exists() for p in paths.values()):
         return paths
@@ -172,6 +183,7 @@ def build_all(directory: Path | None = None) -> dict[str, Path]:
         (paths["int8"], embed_metadata(int8_bytes, metadata("int8"))),
         (paths["wrong_output"], convert(build_not_nima(3, 5), int8=False)),
         (paths["wrong_input"], convert(build_not_nima(1, BINS), int8=False)),
+        (paths["dynamic_input"], convert(build_dynamic_input(), int8=False)),
         *((paths[f"{kind}_output"], embed_metadata(convert(build_broken_output(kind), int8=False),
                                                     ModelMetadata(input_size=(SIZE, SIZE), quantization="float32")))
           for kind in ("negative", "nan")),

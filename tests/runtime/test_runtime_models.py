@@ -179,3 +179,9 @@ def test_the_interpreters_own_lines_are_kept_off_stderr(float_model, capfd, capl
     Scorer(float_model, threads=1)
     assert "XNNPACK" not in capfd.readouterr().err
     assert all(r.getMessage().startswith(str(float_model)) for r in caplog.records if "XNNPACK" in r.getMessage())
+
+
+def test_a_model_without_a_fixed_input_size_is_an_error_naming_it(tiny_models):
+    path = tiny_models["dynamic_input"]
+    with pytest.raises(ModelError, match=rf"^{path}: input_size must be two integers in 16..2048, got \(1, 1\)$"):
+        Scorer(path)
