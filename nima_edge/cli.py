@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "export": "nima_edge.export.commands:export",
     "calibrate": "nima_edge.calibration.commands:calibrate",
     "bench": "nima_edge.export.bench:bench",
+    "spark-score": "nima_edge.archive.commands:spark_score",
 }
 
 

@@ -278,10 +278,12 @@ class Run:
                 self.start_from(model, Path(c.init_from))
             if c.resolved_bn_momentum is not None:
                 set_batchnorm_momentum(model, c.resolved_bn_momentum)
+        if self.role.multi_worker:
+            synchronize_batchnorm(model)
         train_ds = self.dataset("train", shuffle=True)
         val_ds = self.dataset("val", shuffle=False)
         phase1 = c.resolved_phase1_epochs
-        compiled_phase = None
+        compiled_phase = step = None
         started = time.monotonic()
         verbose = 1 if sys.stderr.isatty() else 2
         for epoch in range(state.epochs_done, c.epochs):
@@ -292,10 +294,14 @@ class Run:
                 if epoch == state.epochs_done and state.epochs_done:
                     self.restore_checkpoint(model, restore_optimizer=(epoch < phase1) == (epoch - 1 < phase1))
                 compiled_phase = phase
+                step = distributed_train_step(model, strategy) if self.role.multi_worker else None
                 self.echo(f"phase {phase}: {'head only' if phase == 1 else 'all layers'}")
             epoch_start = time.monotonic()
-            logs = model.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose,
-                             shuffle=False).history  # tf.data shuffles
+            if step is None:
+                loss = model.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose,
+                                 shuffle=False).history["loss"][-1]  # tf.data shuffles
+            else:
+                loss = fit_epoch_across_workers(step, model, strategy, train_ds)
             val = self.validate(model, val_ds)
             state.epochs_done = epoch + 1
             improved = val["emd"] < state.best_val_emd
@@ -304,11 +310,11 @@ class Run:
                 save_nima(model, self.spec.replace(provenance={**self.spec.provenance, "epoch": epoch + 1,
                                                                "val_emd": val["emd"]}),
                           self.out / "model.keras", force=True)
-            self.append_history({"epoch": epoch + 1, "phase": phase, "loss": logs["loss"][-1],
+            self.append_history({"epoch": epoch + 1, "phase": phase, "loss": loss,
                                  "val_emd": val["emd"], "val_lcc": val["lcc"], "val_srcc": val["srcc"],
                                  "lr": _current_lr(model), "seconds": time.monotonic() - epoch_start})
             self.save_checkpoint(model, state)
-            self.echo(f"epoch {epoch + 1}/{c.epochs}: loss {logs['loss'][-1]:.4f}  val EMD {val['emd']:.4f}  "
+            self.echo(f"epoch {epoch + 1}/{c.epochs}: loss {loss:.4f}  val EMD {val['emd']:.4f}  "
                       f"LCC {_fmt(val['lcc'])}  SRCC {_fmt(val['srcc'])}" + ("  (best, saved)" if improved else ""))
             if self.budget_used(strategy, time_budget_min, time.monotonic() - started):
                 self.echo(f"time budget of {time_budget_min:g} min used after epoch {epoch + 1}: stopping "
@@ -412,6 +418,42 @@ class Run:
         save_nima(model, spec.replace(provenance={**spec.provenance, "test": _headline(figures)}),
                   self.out / "model.keras", force=True)
         return figures
+
+
+def synchronize_batchnorm(model) -> None:
+    """BatchNorm statistics over the global batch. Keras creates the moving mean and variance
+    without aggregation, so across workers each would follow its own shard of every batch and the
+    workers' models would drift apart (the chief saving statistics of half the data)."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+
+
+def distributed_train_step(model, strategy):
+    """``model.train_step`` on every replica, its loss averaged over them: one tf.function, traced
+    once a phase. Keras 3.15's own fit() fails under MultiWorkerMirroredStrategy: it reduces its
+    first batch and its scalar logs with ``strategy.reduce(..., axis=0)``, which that strategy
+    cannot do ("Attempt to convert a value (PerReplica...", "Invalid reduction dimension 0")."""
+    import tensorflow as tf
+
+    @tf.function
+    def step(batch):
+        logs = strategy.run(model.train_step, args=(batch,))
+        return strategy.reduce(tf.distribute.ReduceOp.MEAN, logs["loss"], axis=None)
+
+    return step
+
+
+def fit_epoch_across_workers(step, model, strategy, dataset) -> float:
+    """One pass over ``dataset`` split across the workers (each computes its share of every
+    global batch); the epoch's mean loss, as fit() reports it."""
+    model.reset_metrics()
+    loss = float("nan")
+    for batch in strategy.experimental_distribute_dataset(dataset):
+        loss = float(step(batch))  # the running mean of the epoch: the last one is the epoch's
+    return loss
 
 
 def across_workers(strategy, value: float) -> list[float]:

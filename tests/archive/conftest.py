@@ -1,0 +1,72 @@
+"""Fixtures for the archive tests: the runtime tests' tiny TFLite NIMAs and a folder of small
+generated captures with a few that cannot be scored."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+
+from models_for_tests import build_all
+
+GOOD_IMAGES = 300
+# name -> bytes of files the runtime refuses, each for its own reason
+BAD_FILES = {
+    "bad/truncated.jpg": lambda good: good[: len(good) // 2],
+    "bad/noise.jpg": lambda good: np.random.default_rng(1).integers(0, 256, 900, dtype=np.uint8).tobytes(),
+    "bad/empty.png": lambda good: b"",
+    "bad/tiny.jpg": lambda good: cv2.imencode(".jpg", np.full((20, 20, 3), 200, np.uint8))[1].tobytes(),
+}
+
+
+def capture(rng: np.random.Generator, width: int = 64, height: int = 48) -> np.ndarray:
+    """A small 'page': text strokes on paper of random brightness, some blurred; no two alike."""
+    paper = rng.uniform(60, 250)
+    image = np.full((height, width, 3), paper, np.float32)
+    for _ in range(int(rng.integers(3, 8))):
+        y = int(rng.integers(6, height - 6))
+        x0, x1 = sorted(int(v) for v in rng.integers(3, width - 3, 2))
+        cv2.line(image, (x0, y), (x1 + 3, y), (20.0, 20.0, 20.0), 1)
+    blur = rng.uniform(0, 2.5)
+    if blur > 0.3:
+        image = cv2.GaussianBlur(image, (0, 0), blur)
+    return np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
+
+
+def write_archive(folder: Path, count: int = GOOD_IMAGES) -> Path:
+    """``count`` captures (JPEG at several qualities, PNG, some .JPG) in two sub-folders, the
+    BAD_FILES, and a notes.txt that no walk scores."""
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        image = capture(rng)
+        kind = i % 3
+        name = f"{'a' if i % 2 else 'b'}/{i:04d}" + (".png", ".jpg", ".JPG")[kind]
+        params = [] if kind == 0 else [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 95))]
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(cv2.imencode(".png" if kind == 0 else ".jpg", image, params)[1].tobytes())
+    good = (folder / "a/0001.jpg").read_bytes()
+    for name, make in BAD_FILES.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(make(good))
+    (folder / "notes.txt").write_text("not an image suffix: walked past")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> dict[str, Path]:
+    return build_all()
+
+
+@pytest.fixture(scope="session")
+def float_model(tiny_models) -> Path:
+    return tiny_models["float"]
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory) -> Path:
+    return write_archive(tmp_path_factory.mktemp("archive"))
