@@ -12,9 +12,7 @@ values, input size, defect labels, provenance) travels with the weights. Keras i
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
-import math
 import os
 import tempfile
 import zipfile
@@ -24,7 +22,8 @@ from typing import Any
 
 from nima_edge.runtime.errors import ModelError, NimaError
 from nima_edge.runtime.fileio import atomic_output
-from nima_edge.runtime.preprocess import view_problem
+from nima_edge.runtime.metadata import score_values_problem
+from nima_edge.runtime.preprocess import resize_problem, view_problem
 from nima_edge.runtime.strict import parse_json, unknown_keys
 
 SPEC_ENTRY = "nima_spec.json"
@@ -121,12 +120,9 @@ class NimaSpec:
         if not (isinstance(self.input_size, int) and 32 <= self.input_size <= 2048):
             raise SpecError(f"input_size must be an integer in 32..2048, got {self.input_size!r}")
         values = self.score_values
-        if len(values) < 2:
-            raise SpecError(f"a NIMA needs at least 2 score bins, got {len(values)}")
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-            raise SpecError("score_values must be finite numbers")
-        if any(b <= a for a, b in itertools.pairwise(values)):
-            raise SpecError("score_values must be strictly increasing")
+        problem = score_values_problem(values)
+        if problem:
+            raise SpecError(problem)
         dropout = dropout_problem(self.dropout)
         if dropout:
             raise SpecError(dropout)
@@ -135,9 +131,7 @@ class NimaSpec:
             raise SpecError(f"defect_labels must be distinct non-empty names, got {list(self.defect_labels)}")
         if not values[0] <= self.threshold <= values[-1]:
             raise SpecError(f"threshold {self.threshold} lies outside the score range {values[0]}..{values[-1]}")
-        if self.resize not in ("area", "linear"):
-            raise SpecError(f"resize must be 'area' or 'linear', got {self.resize!r}")
-        problem = view_problem(self.view, self.input_size, self.input_size)
+        problem = resize_problem(self.resize) or view_problem(self.view, self.input_size, self.input_size)
         if problem:
             raise SpecError(problem)
         if self.color_order != "RGB":

@@ -287,7 +287,8 @@ def _tensors(scorer: Scorer) -> dict:
         return {"shape": [int(s) for s in detail["shape"]], "dtype": detail["dtype"].__name__,
                 "scale": float(scale), "zero_point": int(zero)}
 
-    return {"input": describe(scorer._input), "outputs": {n: describe(d) for n, d in scorer._outputs.items()}}
+    return {"input": describe(scorer.input_detail),
+            "outputs": {n: describe(d) for n, d in scorer.output_details.items()}}
 
 
 def _summary(path: Path, meta: ModelMetadata, scorer: Scorer, embedded: bool) -> str:
