@@ -81,7 +81,7 @@ def export(ctx: click.Context, model: Path, format_name: str, out: Path, calibra
         batch_size=batch_size, gates=Gates(min_srcc, max_median_delta, min_agreement), gate=not no_gate,
         force=force,
         qat={"data": data, "data_format": data_format, "epochs": epochs, "learning_rate": learning_rate}
-        if fmt.name == "qat-int8" else {},
+        if fmt.quantization_aware else {},
     )
     result = run_export(request)
     r = result.report
