@@ -154,7 +154,7 @@ def predict_tflite(path: Path, samples: Samples, decision: bool = False):
 def model_scale(path: Path) -> tuple[float, ...]:
     """The score values of a model file, read without TensorFlow, so labels are read on its scale."""
     if path.suffix == ".keras":
-        from .model import read_spec
+        from .spec import read_spec
 
         return read_spec(path).score_values
     if path.suffix == ".tflite":

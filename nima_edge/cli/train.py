@@ -9,7 +9,7 @@ from nima_edge.cli.common import force_option, translate_errors
 from nima_edge.runtime.preprocess import VIEWS
 from nima_edge.training.config import BALANCES, LR_SCHEDULES, OPTIMIZERS, STRATEGIES, TrainConfig
 from nima_edge.training.data import FORMATS
-from nima_edge.training.model import BACKBONES
+from nima_edge.training.spec import BACKBONES
 from nima_edge.training.pipeline import AUGMENTATIONS
 
 
