@@ -271,18 +271,3 @@ def _score_path_batches(scoring: ArchiveScoring, batches: Iterator[pa.RecordBatc
         rows = [record_of(p, next(scored)) if p is not None else record_of(None, Result(Path(), error=NO_PATH))
                 for p in paths]
         yield pa.RecordBatch.from_pylist(rows, schema=ARROW_SCHEMA)
-
-
-def main() -> None:
-    """spark-submit's entry point: ``nima spark-score``'s options."""
-    from nima_edge.archive.commands import spark_score
-
-    spark_score.main(prog_name="python -m nima_edge.archive.spark")
-
-
-if __name__ == "__main__":
-    # spark-submit runs this file as __main__; the functions the executors unpickle must come from
-    # the module under its real name, so hand over to that module.
-    from nima_edge.archive.spark import main as _main
-
-    _main()

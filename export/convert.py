@@ -115,21 +115,21 @@ def _quiet_converter():
 
 
 def convert(model, fmt: ExportFormat, calibration: ImageSet | None = None) -> bytes:
-    """Convert a Keras NIMA to TFLite bytes in ``fmt`` (qat-int8 goes through export.qat instead)."""
+    """Convert a Keras NIMA to TFLite bytes in ``fmt``, as its row of the format table says
+    (a quantization-aware format goes through export.qat instead)."""
     import tensorflow as tf
 
+    if fmt.quantization_aware:
+        raise ExportError(f"format {fmt.name} is made by export.qat (quantization-aware fine-tuning first)")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if fmt.name == "float16":
+    if fmt.optimize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif fmt.name == "dynamic":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif fmt.name == "int8":
+    if fmt.weight_type:
+        converter.target_spec.supported_types = [getattr(tf, fmt.weight_type)]
+    if fmt.full_integer:
         if calibration is None:
-            raise ExportError("int8 export needs a calibration set")
+            raise ExportError(f"{fmt.name} export needs a calibration set")
         configure_full_integer(converter, calibration.inputs)
-    elif fmt.name != "float32":
-        raise ExportError(f"format {fmt.name} is not converted by export.convert")
     with _quiet_converter():
         try:
             return converter.convert()

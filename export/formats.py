@@ -1,7 +1,10 @@
 """The export formats as one table of data, and the check that an option fits a format.
 
-Adding a format means adding a row here and a branch in ``convert.converter_settings``; the CLI,
-the error messages and the README table all read this table.
+Each row says how its format is made — the converter settings (``optimize``, ``weight_type``,
+``full_integer``) that export.convert applies, and whether it goes through quantization-aware
+fine-tuning first (export.qat) — so adding a format means adding a row: the converter, the
+pipeline, the CLI, the error messages and the README table all read this table, none branches on
+a format's name.
 """
 from __future__ import annotations
 
@@ -39,6 +42,10 @@ class ExportFormat:
     description: str
     options: frozenset[str]  # options this format takes beyond COMMON_OPTIONS
     needs_calibration: bool = False
+    optimize: bool = False  # the converter's default optimisation (weights quantised)
+    weight_type: str | None = None  # a TensorFlow dtype name the weights are stored as ("float16")
+    full_integer: bool = False  # int8 ops throughout, calibrated on the calibration set
+    quantization_aware: bool = False  # fine-tuned with fake quantisation first (export.qat), then full integer
 
     @property
     def accepted(self) -> frozenset[str]:
@@ -51,15 +58,16 @@ FORMATS: dict[str, ExportFormat] = {
         ExportFormat("float32", "float32", "the Keras graph as is; the reference for every other format",
                      frozenset()),
         ExportFormat("float16", "float16", "weights stored as float16 (half the size), computed in float32",
-                     frozenset()),
+                     frozenset(), optimize=True, weight_type="float16"),
         ExportFormat("dynamic", "dynamic", "int8 weights, float activations; no calibration set needed",
-                     frozenset()),
+                     frozenset(), optimize=True),
         ExportFormat("int8", "int8", "full-integer: uint8 raw-pixel input, int8 compute, float32 output; "
                      "calibrated on --calibration", frozenset({"calibration", "batch_size"}),
-                     needs_calibration=True),
+                     needs_calibration=True, full_integer=True),
         ExportFormat("qat-int8", "qat-int8", "quantization-aware fine-tuning (tfmot) then full-integer "
                      "conversion", frozenset({"calibration", "batch_size", "data", "data_format", "epochs",
-                                              "learning_rate"}), needs_calibration=True),
+                                              "learning_rate"}), needs_calibration=True, full_integer=True,
+                     quantization_aware=True),
     )
 }
 

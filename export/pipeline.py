@@ -79,7 +79,7 @@ def run_export(request: ExportRequest) -> ExportResult:
     calibration, validation, val_source = _image_sets(request, spec.input_hw, spec.resize, spec.view)
 
     log.info("converting %s to %s", request.model, request.fmt.name)
-    if request.fmt.name == "qat-int8":
+    if request.fmt.quantization_aware:
         from .qat import run_qat_subprocess
 
         model_bytes = run_qat_subprocess(request, model, spec, calibration)
@@ -94,7 +94,7 @@ def run_export(request: ExportRequest) -> ExportResult:
     report = compare(reference, candidate, spec.score_values, spec.threshold, size, latency)
     failures = report.failures(request.gates) if request.gate else []
     comparison = _compare_with_post_training(model, spec, request, calibration, validation, reference) \
-        if request.fmt.name == "qat-int8" else {}
+        if request.fmt.quantization_aware else {}
 
     fidelity = fidelity_document(report, request, val_source, comparison)
     metadata = metadata.replace(fidelity=fidelity)
@@ -229,7 +229,7 @@ def build_metadata(spec, request: ExportRequest, model_bytes: bytes, calibration
         "backbone": spec.backbone,
         "alpha": spec.alpha,
     }
-    if request.fmt.name == "qat-int8":
+    if request.fmt.quantization_aware:
         training["qat"] = {k: str(v) if isinstance(v, Path) else v for k, v in request.qat.items()}
     return ModelMetadata(
         score_values=tuple(float(v) for v in spec.score_values),

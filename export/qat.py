@@ -128,7 +128,7 @@ def _fail(message: str) -> None:
 
 def build_twin(spec, tf_keras):
     """The NIMA of ``spec`` built flat in tf_keras, mirroring training.model.build_nima layer for layer."""
-    from nima_edge.training.model import BACKBONES
+    from nima_edge.training.spec import BACKBONES
 
     backbone = BACKBONES[spec.backbone]
     image = tf_keras.Input(shape=(spec.input_size, spec.input_size, 3), dtype="uint8", name="image")
@@ -219,7 +219,7 @@ def child_main(work: Path) -> None:
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
     import tf_keras
-    from nima_edge.training.model import NimaSpec
+    from nima_edge.training.spec import NimaSpec
 
     spec = NimaSpec.from_dict(json.loads((work / "spec.json").read_text()))
     options = json.loads((work / "options.json").read_text())

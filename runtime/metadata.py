@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MetadataError
-from .preprocess import RESIZE_METHODS, view_problem
+from .preprocess import resize_problem, view_problem
 from .strict import parse_json, unknown_keys
 
 METADATA_ENTRY = "nima_metadata.json"
@@ -29,6 +29,18 @@ METADATA_FORMAT = "nima-edge/1"
 MAX_METADATA_BYTES = 256 * 1024  # the real document is a few kB; anything larger is refused
 MAX_BINS = 1000
 INPUT_SIZE_RANGE = (16, 2048)
+
+
+def score_values_problem(values: tuple[float, ...]) -> str | None:
+    """Why ``values`` cannot be a model's score bins, or None: the one check behind the model spec
+    (training) and the metadata (runtime)."""
+    if not 2 <= len(values) <= MAX_BINS:
+        return f"score_values must have 2..{MAX_BINS} entries, got {len(values)}"
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        return "score_values must be finite numbers"
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        return "score_values must be strictly increasing"
+    return None
 
 
 @dataclass(frozen=True)
@@ -53,12 +65,9 @@ class ModelMetadata:
 
     def __post_init__(self) -> None:
         values = self.score_values
-        if not 2 <= len(values) <= MAX_BINS:
-            raise MetadataError(f"score_values must have 2..{MAX_BINS} entries, got {len(values)}")
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-            raise MetadataError("score_values must be finite numbers")
-        if any(b <= a for a, b in itertools.pairwise(values)):
-            raise MetadataError("score_values must be strictly increasing")
+        problem = score_values_problem(values)
+        if problem:
+            raise MetadataError(problem)
         low, high = INPUT_SIZE_RANGE
         if len(self.input_size) != 2 or not all(
             isinstance(s, int) and low <= s <= high for s in self.input_size
@@ -66,9 +75,7 @@ class ModelMetadata:
             raise MetadataError(f"input_size must be two integers in {low}..{high}, got {self.input_size}")
         if self.color_order not in ("RGB", "BGR"):
             raise MetadataError(f"color_order must be RGB or BGR, got {self.color_order!r}")
-        if self.resize not in RESIZE_METHODS:
-            raise MetadataError(f"resize must be one of {', '.join(RESIZE_METHODS)}, got {self.resize!r}")
-        problem = view_problem(self.view, *self.input_size)
+        problem = resize_problem(self.resize) or view_problem(self.view, *self.input_size)
         if problem:
             raise MetadataError(problem)
         if not (isinstance(self.threshold, (int, float)) and values[0] <= self.threshold <= values[-1]):

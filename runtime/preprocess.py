@@ -18,6 +18,13 @@ DETAIL_TILES = 3
 SEARCH_LONG_SIDE = 256
 
 
+def resize_problem(resize: str) -> str | None:
+    """Why ``resize`` is not a resampler preprocess() knows, or None."""
+    if resize not in RESIZE_METHODS:
+        return f"resize must be one of {', '.join(RESIZE_METHODS)}, got {resize!r}"
+    return None
+
+
 def view_problem(view: str, height: int, width: int) -> str | None:
     """Why ``view`` cannot make an input of ``height`` x ``width``, or None when it can.
 

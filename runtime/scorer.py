@@ -82,6 +82,16 @@ class Scorer:
         self._values = np.asarray(metadata.score_values, dtype=np.float64)
 
     @property
+    def input_detail(self) -> dict:
+        """The interpreter's detail of the image input (shape, dtype, quantization)."""
+        return self._input
+
+    @property
+    def output_details(self) -> dict[str, dict]:
+        """Output name -> the interpreter's detail, the distribution under the metadata's name."""
+        return dict(self._outputs)
+
+    @property
     def input_size(self) -> tuple[int, int]:
         return self.metadata.input_size
 

@@ -7,185 +7,37 @@ our input tensor (``input_tensor=``), so its layers sit flat in the NIMA graph i
 nested sub-model: export's QAT path copies the weights into a flat tf_keras twin of this model.
 
 A saved model is a normal ``.keras`` zip with one extra entry, ``nima_spec.json``: the spec (score
-values, input size, defect labels, provenance) travels with the weights. Keras ignores the entry.
+values, input size, defect labels, provenance; training/spec.py, TF-free) travels with the weights.
+Keras ignores the entry. TensorFlow (Keras 3) is imported at the top: this module is the model.
 """
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import json
-import math
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from nima_edge.runtime.errors import ModelError, NimaError
+import keras
+from nima_edge.runtime.errors import ModelError
 from nima_edge.runtime.fileio import atomic_output
-from nima_edge.runtime.preprocess import view_problem
-from nima_edge.runtime.strict import parse_json, unknown_keys
 
-SPEC_ENTRY = "nima_spec.json"
-MAX_SPEC_BYTES = 256 * 1024  # the spec is a few hundred bytes
-DEFAULT_SCORE_VALUES: tuple[float, ...] = tuple(float(v) for v in range(1, 11))
-IMAGE_INPUT = "image"
-DISTRIBUTION_OUTPUT = "distribution"
-DEFECTS_OUTPUT = "defects"
-
-
-class SpecError(NimaError):
-    """A model spec or training configuration with unknown keys or impossible values."""
-
-
-class WeightsError(NimaError):
-    """Base weights that cannot be found or loaded (e.g. ImageNet weights missing from the cache)."""
-
-
-def dropout_problem(rate: Any) -> str | None:
-    """Why ``rate`` cannot be the head's dropout, or None when it can: the spec's and the training
-    config's one check."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        return f"dropout must lie in [0, 1), got {rate!r}"
-    return None
-
-
-@dataclass(frozen=True)
-class Backbone:
-    """How to build one keras.applications backbone and where its ImageNet weights live."""
-
-    name: str
-    constructor: str  # attribute of keras.applications
-    own_preprocessing: bool  # MobileNetV3 rescales inside itself (include_preprocessing)
-    imagenet_alphas: tuple[float, ...]
-    imagenet_sizes: tuple[int, ...]  # sizes with their own weight files; others load the 224 file
-
-    def weights_file(self, alpha: float, input_size: int) -> str:
-        """The file name keras.applications looks for in <KERAS_HOME>/models for ImageNet weights."""
-        rows = input_size if input_size in self.imagenet_sizes else 224
-        if self.name == "mobilenet":
-            alpha_text = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0"}.get(float(alpha), "2_5")
-            return f"mobilenet_{alpha_text}_{rows}_tf_no_top.h5"
-        if self.name == "mobilenet_v2":
-            return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}_no_top.h5"
-        kind = self.name.rsplit("_", 1)[-1]  # small | large
-        return f"weights_mobilenet_v3_{kind}_224_{float(alpha)}_float_no_top_v2.h5"
-
-    def weights_url(self, alpha: float, input_size: int) -> str:
-        folder = {"mobilenet": "mobilenet", "mobilenet_v2": "mobilenet_v2"}.get(self.name, "mobilenet_v3")
-        return f"https://storage.googleapis.com/tensorflow/keras-applications/{folder}/" + self.weights_file(
-            alpha, input_size)
-
-
-BACKBONES: dict[str, Backbone] = {
-    b.name: b
-    for b in (
-        Backbone("mobilenet", "MobileNet", False, (0.25, 0.5, 0.75, 1.0), (128, 160, 192, 224)),
-        Backbone("mobilenet_v2", "MobileNetV2", False, (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
-                 (96, 128, 160, 192, 224)),
-        Backbone("mobilenet_v3_small", "MobileNetV3Small", True, (0.75, 1.0), ()),
-        Backbone("mobilenet_v3_large", "MobileNetV3Large", True, (0.75, 1.0), ()),
-    )
-}
-
-
-@dataclass(frozen=True)
-class NimaSpec:
-    """Everything needed to rebuild a NIMA and to read its outputs.
-
-    ``input_size`` is the side of the square input in pixels. ``score_values`` are the values of
-    the bins, in order (default 1..10). ``defect_labels`` name the sigmoid outputs of the optional
-    ``defects`` head (see nima_edge.runtime.defects). ``provenance`` records where the weights came
-    from (dataset, run, epochs, metrics); it is informational and never changes the graph.
-    """
-
-    backbone: str = "mobilenet_v2"
-    alpha: float = 1.0
-    input_size: int = 224
-    score_values: tuple[float, ...] = DEFAULT_SCORE_VALUES
-    dropout: float = 0.75
-    defect_labels: tuple[str, ...] = ()
-    threshold: float = 5.0
-    resize: str = "area"
-    view: str = "frame"  # see nima_edge.runtime.preprocess.VIEWS
-    color_order: str = "RGB"
-    name: str = "nima"
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.backbone not in BACKBONES:
-            raise SpecError(f"unknown backbone {self.backbone!r}; choose from {', '.join(BACKBONES)}")
-        if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha <= 4):
-            raise SpecError(f"alpha must be a number in (0, 4], got {self.alpha!r}")
-        if not (isinstance(self.input_size, int) and 32 <= self.input_size <= 2048):
-            raise SpecError(f"input_size must be an integer in 32..2048, got {self.input_size!r}")
-        values = self.score_values
-        if len(values) < 2:
-            raise SpecError(f"a NIMA needs at least 2 score bins, got {len(values)}")
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-            raise SpecError("score_values must be finite numbers")
-        if any(b <= a for a, b in itertools.pairwise(values)):
-            raise SpecError("score_values must be strictly increasing")
-        dropout = dropout_problem(self.dropout)
-        if dropout:
-            raise SpecError(dropout)
-        if len(set(self.defect_labels)) != len(self.defect_labels) or not all(
-                isinstance(x, str) and x for x in self.defect_labels):
-            raise SpecError(f"defect_labels must be distinct non-empty names, got {list(self.defect_labels)}")
-        if not values[0] <= self.threshold <= values[-1]:
-            raise SpecError(f"threshold {self.threshold} lies outside the score range {values[0]}..{values[-1]}")
-        if self.resize not in ("area", "linear"):
-            raise SpecError(f"resize must be 'area' or 'linear', got {self.resize!r}")
-        problem = view_problem(self.view, self.input_size, self.input_size)
-        if problem:
-            raise SpecError(problem)
-        if self.color_order != "RGB":
-            raise SpecError(f"a Keras NIMA takes RGB input, got color_order {self.color_order!r}")
-        if not isinstance(self.provenance, dict):
-            raise SpecError("provenance must be a JSON object")
-
-    @property
-    def bins(self) -> int:
-        return len(self.score_values)
-
-    @property
-    def input_hw(self) -> tuple[int, int]:
-        return (self.input_size, self.input_size)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["score_values"] = list(self.score_values)
-        data["defect_labels"] = list(self.defect_labels)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Any) -> NimaSpec:
-        """Build from parsed JSON; unknown keys and wrong types are errors, never ignored."""
-        if not isinstance(data, dict):
-            raise SpecError(f"a model spec must be a JSON object, got {type(data).__name__}")
-        unknown = unknown_keys(cls, data)
-        if unknown:
-            raise SpecError(f"unknown model spec keys: {', '.join(unknown)}")
-        kwargs = dict(data)
-        try:
-            if "score_values" in kwargs:
-                kwargs["score_values"] = tuple(float(v) for v in kwargs["score_values"])
-            if "defect_labels" in kwargs:
-                if isinstance(kwargs["defect_labels"], str):
-                    raise TypeError("defect_labels must be a list of names")
-                kwargs["defect_labels"] = tuple(str(v) for v in kwargs["defect_labels"])
-            for name in ("alpha", "dropout", "threshold"):
-                if name in kwargs:
-                    kwargs[name] = float(kwargs[name])
-            if "input_size" in kwargs and not isinstance(kwargs["input_size"], int):
-                raise TypeError(f"input_size must be an integer, got {kwargs['input_size']!r}")
-        except (TypeError, ValueError) as exc:
-            raise SpecError(f"malformed model spec: {exc}") from None
-        return cls(**kwargs)
-
-    def replace(self, **changes: Any) -> NimaSpec:
-        return dataclasses.replace(self, **changes)
+# The spec travels with the model: re-exported here, so `from .model import NimaSpec` keeps working.
+from .spec import (  # noqa: F401
+    BACKBONES,
+    DEFAULT_SCORE_VALUES,
+    DEFECTS_OUTPUT,
+    DISTRIBUTION_OUTPUT,
+    IMAGE_INPUT,
+    MAX_SPEC_BYTES,
+    SPEC_ENTRY,
+    Backbone,
+    NimaSpec,
+    SpecError,
+    WeightsError,
+    dropout_problem,
+    read_spec,
+)
 
 
 def imagenet_weights_path(spec: NimaSpec) -> Path:
@@ -233,8 +85,6 @@ def build_nima(spec: NimaSpec, base_weights: str | os.PathLike | None = "none"):
     ``base_weights``: "none" (random init), "imagenet" (from the Keras cache, never downloaded) or
     the path of a backbone weights file (.h5 without the top).
     """
-    import keras
-
     weights = check_base_weights(spec, base_weights)
     backbone = BACKBONES[spec.backbone]
     image = keras.Input(shape=(spec.input_size, spec.input_size, 3), dtype="uint8", name=IMAGE_INPUT)
@@ -306,8 +156,6 @@ def set_batchnorm_momentum(model, momentum: float) -> None:
     random weights that takes thousands of steps to track the batch statistics, and until then
     the model predicts the same distribution for every image in inference mode.
     """
-    import keras
-
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = float(momentum)
@@ -326,32 +174,8 @@ def save_nima(model, spec: NimaSpec, path: str | os.PathLike, force: bool = Fals
     return path
 
 
-def read_spec(path: str | os.PathLike) -> NimaSpec:
-    """The NimaSpec stored in a .keras file (no TensorFlow needed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: no such model file")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            try:
-                document = archive.read(SPEC_ENTRY)
-            except KeyError:
-                raise ModelError(f"{path}: not a nima-edge model (no {SPEC_ENTRY} inside; save it with "
-                                 f"nima train)") from None
-    except zipfile.BadZipFile:
-        raise ModelError(f"{path}: not a .keras file (not a zip archive)") from None
-    try:
-        return NimaSpec.from_dict(parse_json(document, MAX_SPEC_BYTES))
-    except ValueError as exc:
-        raise ModelError(f"{path}: {SPEC_ENTRY} is not valid JSON: {exc}") from None
-    except SpecError as exc:
-        raise ModelError(f"{path}: {exc}") from None
-
-
 def load_nima(path: str | os.PathLike, compile: bool = False):
     """Load a .keras NIMA saved by save_nima -> (keras.Model, NimaSpec)."""
-    import keras
-
     spec = read_spec(path)
     try:
         model = keras.models.load_model(path, compile=compile)

@@ -13,22 +13,17 @@ does: the .tflite through the runtime, with the OpenCV checks (model + checks) a
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import numpy as np
 from nima_edge.runtime.errors import ImageError
-from nima_edge.runtime.fileio import atomic_write_text, check_writable
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.policy import Assessor, decide
 from nima_edge.runtime.scorer import Scorer
-
-from nima_edge.clitools import force_option, translate_errors
 
 from .data import DataError
 
@@ -189,28 +184,3 @@ def markdown(figures: dict) -> str:
                           _pct(b.get(f"pairs_{name}", nan)), target))
     lines.append(_row("AUC, clean vs heavy + non-documents", f"{a['auc']:.3f}", f"{b['auc']:.3f}", "≥ 0.97"))
     return "\n".join(lines) + "\n"
-
-
-@click.command("realcheck")
-@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A nima-edge .tflite (default: the bundled model).")
-@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of a table.")
-@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
-@force_option
-@translate_errors
-def realcheck(labels: Path, model: Path | None, threads: int, as_json: bool, save: Path | None, force: bool) -> None:
-    """Score a `nima realset` holdout as `nima score` does; report per group, kind and pair.
-
-    \b
-    Example:
-      nima realset ../shared/realdata data/real
-      nima realcheck data/real/holdout/labels.csv --model models/default.tflite
-    """
-    if save is not None:
-        check_writable(save, force)  # before minutes of scoring, not after
-    figures = check(labels, model, threads, warn=lambda m: click.echo(m, err=True))
-    if save is not None:
-        atomic_write_text(save, json.dumps(figures, indent=1) + "\n", force=force)
-    click.echo(json.dumps(figures, indent=1) if as_json else markdown(figures), nl=True)

@@ -64,7 +64,7 @@ def test_the_spark_module_never_imports_tensorflow():
                "        if name.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'):\n"
                "            raise ImportError(f'{name} is blocked')\n"
                "sys.meta_path.insert(0, Block())\n"
-               "import nima_edge.archive.spark, nima_edge.archive.commands\n"
+               "import nima_edge.archive.spark, nima_edge.cli.archive\n"
                "print(sorted(m for m in sys.modules if m.startswith(('tensorflow', 'keras'))))\n")
     done = subprocess.run([sys.executable, "-c", blocker], check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -155,7 +155,7 @@ def score_rate(model: Path, work: Path, threads: int) -> tuple[float, int]:
 
 
 def import_time() -> float:
-    code = ("import time; t = time.perf_counter(); import nima_edge.runtime, nima_edge.runtime.commands, "
+    code = ("import time; t = time.perf_counter(); import nima_edge.runtime, nima_edge.cli.runtime, "
             "nima_edge.runtime.watch; print(time.perf_counter() - t)")
     return min(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                     check=True).stdout) for _ in range(5))

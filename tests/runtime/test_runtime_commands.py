@@ -230,7 +230,8 @@ def test_a_full_standard_output_is_one_error_line(page_files, float_model):
 
 def test_a_kept_image_that_vanished_before_the_copy_is_its_own_error(mixed_folder, float_model, tmp_path):
     from nima_edge.runtime.batch import score_paths
-    from nima_edge.runtime.commands import _copy_keepers, make_assessor
+
+    from nima_edge.cli.runtime import _copy_keepers, make_assessor
 
     kept = list(score_paths(make_assessor(float_model, None, 1), sorted(mixed_folder.rglob("*.jpg"))))
     kept[0].path.unlink()  # deleted by someone else between scoring and copying

@@ -6,11 +6,10 @@ import os
 from pathlib import Path
 
 import click
+
+from nima_edge.cli.common import force_option, translate_errors
 from nima_edge.runtime.fileio import check_writable
-
-from nima_edge.clitools import force_option, translate_errors
-
-from .dataset import SynthConfig, Throughput, check_junk_dir, write_dataset
+from nima_edge.synth.dataset import SynthConfig, Throughput, check_junk_dir, write_dataset
 
 
 @click.command()
@@ -85,7 +84,7 @@ def synth(
     labels = write_dataset(out, config, workers=workers, force=force, resume=resume, progress=progress)
     click.echo(f"wrote {count} captures and {labels}")
     if preview is not None:
-        from .preview import make_preview
+        from nima_edge.synth.preview import make_preview
 
         sheet = make_preview(labels, preview, force=force)
         click.echo(f"wrote {sheet}")

@@ -1,4 +1,4 @@
-"""Shared pieces for the stage commands: error translation and common option bundles."""
+"""Shared pieces of the commands: error translation and common option bundles."""
 from __future__ import annotations
 
 import functools

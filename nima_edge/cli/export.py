@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from nima_edge.clitools import force_option, translate_errors
-
-from .fidelity import Gates
-from .formats import FORMATS, QatOptions, check_options, format_table_markdown, get_format
+from nima_edge.cli.common import force_option, translate_errors
+from nima_edge.export.fidelity import Gates
+from nima_edge.export.formats import FORMATS, QatOptions, check_options, format_table_markdown, get_format
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ def export(ctx: click.Context, model: Path, format_name: str, out: Path, calibra
       nima export model.keras --format float16 --out m16.tflite --val data/val/
       nima export model.keras --format qat-int8 --data data/synth/labels.csv --out m_qat.tflite
     """
-    from .pipeline import ExportRequest, run_export
+    from nima_edge.export.pipeline import ExportRequest, run_export
 
     fmt = get_format(format_name)
     check_options(fmt, _given(ctx))
@@ -82,7 +81,7 @@ def export(ctx: click.Context, model: Path, format_name: str, out: Path, calibra
         batch_size=batch_size, gates=Gates(min_srcc, max_median_delta, min_agreement), gate=not no_gate,
         force=force,
         qat={"data": data, "data_format": data_format, "epochs": epochs, "learning_rate": learning_rate}
-        if fmt.name == "qat-int8" else {},
+        if fmt.quantization_aware else {},
     )
     result = run_export(request)
     r = result.report

@@ -17,15 +17,14 @@ from pathlib import Path
 
 import click
 
-from nima_edge.clitools import force_option, translate_errors
-
-from .batch import Result, score_paths
-from .errors import NimaError, SourceError
-from .fileio import OutputError, atomic_output, atomic_write_text, check_writable
-from .images import IMAGE_SUFFIXES, iter_image_paths
-from .metadata import ModelMetadata, read_metadata
-from .policy import Assessor
-from .scorer import Scorer
+from nima_edge.cli.common import force_option, translate_errors
+from nima_edge.runtime.batch import Result, score_paths
+from nima_edge.runtime.errors import NimaError, SourceError
+from nima_edge.runtime.fileio import OutputError, atomic_output, atomic_write_text, check_writable
+from nima_edge.runtime.images import IMAGE_SUFFIXES, iter_image_paths
+from nima_edge.runtime.metadata import ModelMetadata, read_metadata
+from nima_edge.runtime.policy import Assessor
+from nima_edge.runtime.scorer import Scorer
 
 EXIT_OK, EXIT_RETAKE, EXIT_FAILED = 0, 1, 2
 MAX_NAMED_SKIPS = 20  # files a folder walk passed over, named in its summary line
@@ -288,7 +287,8 @@ def _tensors(scorer: Scorer) -> dict:
         return {"shape": [int(s) for s in detail["shape"]], "dtype": detail["dtype"].__name__,
                 "scale": float(scale), "zero_point": int(zero)}
 
-    return {"input": describe(scorer._input), "outputs": {n: describe(d) for n, d in scorer._outputs.items()}}
+    return {"input": describe(scorer.input_detail),
+            "outputs": {n: describe(d) for n, d in scorer.output_details.items()}}
 
 
 def _summary(path: Path, meta: ModelMetadata, scorer: Scorer, embedded: bool) -> str:
@@ -332,8 +332,8 @@ def annotate(paths, out_dir, model, threshold, threads, kiosk, force):
     """
     import cv2
 
-    from .images import load_image
-    from .overlay import draw_overlay
+    from nima_edge.runtime.images import load_image
+    from nima_edge.runtime.overlay import draw_overlay
 
     assessor = make_assessor(model, threshold, threads)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -364,7 +364,7 @@ def annotate(paths, out_dir, model, threshold, threads, kiosk, force):
 
 
 def _file_prompt(assessor: Assessor, result: Result):
-    from .overlay import Prompt
+    from nima_edge.runtime.overlay import Prompt
 
     a = result.assessment
     return Prompt.of(a, "OK" if a.ok else "RETAKE", a.ok, a.mean, assessor.score_range, assessor.policy.threshold)
@@ -404,10 +404,10 @@ def watch(source, model, threshold, threads, show, kiosk, out, save_best, as_jso
       nima watch picamera --kiosk --save-best captures/
       nima watch clip.mp4 --out overlay.mp4 --json --max-frames 300
     """
-    from .sink import FrameSink
-    from .sources import parse_source
-    from .watch import WatchConfig
-    from .watch import watch as run_watch
+    from nima_edge.runtime.sink import FrameSink
+    from nima_edge.runtime.sources import parse_source
+    from nima_edge.runtime.watch import WatchConfig
+    from nima_edge.runtime.watch import watch as run_watch
 
     if kiosk and out is None:
         show = True

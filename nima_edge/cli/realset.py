@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from nima_edge.clitools import force_option, translate_errors
-
-from .real import HOLDOUT_SOURCES, write_realset
+from nima_edge.cli.common import force_option, translate_errors
+from nima_edge.synth.real import HOLDOUT_SOURCES, write_realset
 
 
 @click.command("realset")

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import click
 
-from nima_edge.clitools import force_option, translate_errors
-
-from .select import LONG_SIDE
+from nima_edge.calibration.select import LONG_SIDE
+from nima_edge.cli.common import force_option, translate_errors
 
 
 @click.command()
@@ -40,7 +39,7 @@ def calibrate(src: Path, count: int, out: Path, seed: int, coverage: float, scan
       nima calibrate data/synth --n 200 --out calibration/default --force
       nima calibrate ~/captures --n 300 --out my_calibration
     """
-    from .select import choose, drop_near_duplicates, scan, write_set
+    from nima_edge.calibration.select import choose, drop_near_duplicates, scan, write_set
 
     if out.exists() and not force:
         raise click.ClickException(f"{out}: already exists (use --force to overwrite)")

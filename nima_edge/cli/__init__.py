@@ -1,4 +1,5 @@
-"""The `nima` command line. Each stage owns its commands; this group only knows where they live.
+"""The `nima` command line: the top layer (docs/architecture.md). Every click command lives in this
+package, one module per stage; the stages are libraries. This group only knows where each lives.
 
 Commands are imported when invoked, so `nima score` never pays for (or needs) TensorFlow.
 Library code raises nima_edge.runtime.errors.NimaError; only this layer turns it into
@@ -16,20 +17,20 @@ import click
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
-    "score": "nima_edge.runtime.commands:score",
-    "watch": "nima_edge.runtime.commands:watch",
-    "rank": "nima_edge.runtime.commands:rank",
-    "info": "nima_edge.runtime.commands:info",
-    "annotate": "nima_edge.runtime.commands:annotate",
-    "synth": "nima_edge.synth.commands:synth",
-    "realset": "nima_edge.synth.real_commands:realset",
-    "train": "nima_edge.training.commands:train",
-    "eval": "nima_edge.training.evaluate:eval_command",
-    "realcheck": "nima_edge.training.realcheck:realcheck",
-    "export": "nima_edge.export.commands:export",
-    "calibrate": "nima_edge.calibration.commands:calibrate",
-    "bench": "nima_edge.export.bench:bench",
-    "spark-score": "nima_edge.archive.commands:spark_score",
+    "score": "nima_edge.cli.runtime:score",
+    "watch": "nima_edge.cli.runtime:watch",
+    "rank": "nima_edge.cli.runtime:rank",
+    "info": "nima_edge.cli.runtime:info",
+    "annotate": "nima_edge.cli.runtime:annotate",
+    "synth": "nima_edge.cli.synth:synth",
+    "realset": "nima_edge.cli.realset:realset",
+    "train": "nima_edge.cli.train:train",
+    "eval": "nima_edge.cli.evaluate:eval_command",
+    "realcheck": "nima_edge.cli.realcheck:realcheck",
+    "export": "nima_edge.cli.export:export",
+    "calibrate": "nima_edge.cli.calibrate:calibrate",
+    "bench": "nima_edge.cli.bench:bench",
+    "spark-score": "nima_edge.cli.archive:spark_score",
 }
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import math
 
 import click
-from nima_edge.runtime.commands import (
+
+from nima_edge.cli.common import force_option, translate_errors
+from nima_edge.cli.runtime import (
     EXIT_FAILED,
     EXIT_OK,
     checks_option,
@@ -12,8 +14,6 @@ from nima_edge.runtime.commands import (
     model_option,
     threshold_option,
 )
-
-from nima_edge.clitools import force_option, translate_errors
 
 SPARK_HINT = "`nima spark-score` needs pyspark and Java 17: pip install 'nima-edge[spark]' (docs/spark.md)"
 
@@ -68,3 +68,9 @@ def spark_score(paths, out, master, model, threshold, no_checks, accept_damaged,
     click.echo(f"{tally.rows} images: {tally.rows - tally.errors} scored ({tally.retakes} retake), "
                f"{tally.errors} could not be scored -> {out}", err=True)
     raise SystemExit(EXIT_FAILED if tally.errors or tally.rows == 0 else EXIT_OK)
+
+
+if __name__ == "__main__":
+    # spark-submit's entry point (docs/spark.md): this file run as a script. The functions the
+    # executors unpickle live in nima_edge.archive.spark, imported under its real name.
+    spark_score.main(prog_name="python -m nima_edge.cli.archive")

@@ -4,14 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
+from nima_edge.cli.common import force_option, translate_errors
 from nima_edge.runtime.preprocess import VIEWS
-
-from nima_edge.clitools import force_option, translate_errors
-
-from .config import BALANCES, LR_SCHEDULES, OPTIMIZERS, STRATEGIES, TrainConfig
-from .data import FORMATS
-from .model import BACKBONES
-from .pipeline import AUGMENTATIONS
+from nima_edge.training.config import BALANCES, LR_SCHEDULES, OPTIMIZERS, STRATEGIES, TrainConfig
+from nima_edge.training.data import FORMATS
+from nima_edge.training.pipeline import AUGMENTATIONS
+from nima_edge.training.spec import BACKBONES
 
 
 def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | None:
@@ -101,7 +100,7 @@ def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_value
       nima train --data data/synth/labels.csv --format csv --out runs/doc --alpha 0.35 --input-size 160
       nima train --data AVA/AVA.txt --format ava --images AVA/images --base-weights imagenet --out runs/ava
     """
-    from .train import train as run_training
+    from nima_edge.training.train import train as run_training
 
     config = TrainConfig(
         data=str(data[0]), extra_data=tuple(str(d) for d in data[1:]), format=fmt,
