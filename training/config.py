@@ -12,8 +12,8 @@ from nima_edge.runtime.preprocess import view_problem
 from nima_edge.runtime.strict import parse_json, unknown_keys
 
 from .data import FORMATS
-from .spec import BACKBONES, SpecError, dropout_problem
 from .pipeline import AUGMENTATIONS
+from .spec import BACKBONES, SpecError, dropout_problem
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a run's config.json is about 1 kB
 OPTIMIZERS = ("adam", "sgd-paper")
