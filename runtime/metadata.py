@@ -143,12 +143,11 @@ def strip_metadata(model_bytes: bytes) -> bytes:
 
 def embed_metadata(model_bytes: bytes, metadata: ModelMetadata) -> bytes:
     """Return the model with ``metadata`` appended (replacing metadata already there)."""
+    base = strip_metadata(model_bytes)
+    metadata = metadata.replace(model_sha256=hashlib.sha256(base).hexdigest())  # checked at every load
     document = json.dumps(metadata.to_dict(), indent=1, sort_keys=True).encode()
     if len(document) > MAX_METADATA_BYTES:
         raise MetadataError(f"metadata is {len(document)} bytes, over the {MAX_METADATA_BYTES}-byte limit")
-    base = strip_metadata(model_bytes)
-    metadata = metadata.replace(model_sha256=hashlib.sha256(base).hexdigest())
-    document = json.dumps(metadata.to_dict(), indent=1, sort_keys=True).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(METADATA_ENTRY, document)
