@@ -54,7 +54,7 @@ def atomic_output(path: str | os.PathLike, force: bool = False, suffix: str = ".
         tmp.unlink(missing_ok=True)
 
 
-def _current_umask() -> int:
+def _current_umask() -> int:  # also used by sink.py
     mask = os.umask(0)
     os.umask(mask)
     return mask
