@@ -46,7 +46,7 @@ def atomic_output(path: str | os.PathLike, force: bool = False, suffix: str = ".
         yield tmp
         if tmp.exists():
             # mkstemp makes the file owner-only; give it the permissions a plain open() would.
-            os.chmod(tmp, 0o666 & ~_current_umask())
+            os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
@@ -54,7 +54,7 @@ def atomic_output(path: str | os.PathLike, force: bool = False, suffix: str = ".
         tmp.unlink(missing_ok=True)
 
 
-def _current_umask() -> int:  # also used by sink.py
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
