@@ -11,7 +11,7 @@ bad upload among millions never fails the job. A broken model does (every file w
     >>> scores = score_files(read_images(spark, ["s3a://uploads/2024/"]), scoring)
     >>> write_scores(rank(scores, min_score=6), "s3a://reports/keep.parquet")
 
-Run as ``python -m nima_edge.archive.spark`` or with spark-submit: the same options as
+Run as ``python -m nima_edge.cli.archive`` or that file with spark-submit: the same options as
 ``nima spark-score`` (docs/spark.md).
 """
 from __future__ import annotations

@@ -51,7 +51,7 @@ def spark_score(paths, out, master, model, threshold, no_checks, accept_damaged,
       spark-submit --master yarn nima_edge/archive/spark.py hdfs:///scans --out hdfs:///scores.parquet
     """
     try:
-        from . import spark as archive
+        from nima_edge.archive import spark as archive
     except ImportError as exc:
         raise click.ClickException(f"{SPARK_HINT} ({exc})") from None
     session = archive.spark_session(master)
