@@ -43,9 +43,10 @@ demo: $(VENV)/.runtime
 	@echo "annotated images written to demo-out/"
 
 # What the tests need besides Python: the capture page's npm packages and Debian's chromium for
-# tests/web (installed as root, as CI runs).
+# tests/web, and Java 17 for Spark in tests/archive (installed as root, as CI runs).
 test-deps: web/node_modules/.package-lock.json
 	@test -x $(CHROMIUM) || (apt-get update -q && apt-get install -y -q chromium)
+	@command -v java >/dev/null || (apt-get update -q && apt-get install -y -q openjdk-17-jre-headless)
 
 test: setup test-deps
 	$(PY) -m pytest -m "not slow" -q -p no:cacheprovider

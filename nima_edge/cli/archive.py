@@ -48,7 +48,7 @@ def spark_score(paths, out, master, model, threshold, no_checks, accept_damaged,
     Examples:
       nima spark-score --master local[2] uploads/ --out scores.parquet
       nima spark-score 's3a://uploads/2024/*/' --out s3a://reports/keep.parquet --min-score 6
-      spark-submit --master yarn nima_edge/archive/spark.py hdfs:///scans --out hdfs:///scores.parquet
+      spark-submit --master yarn nima_edge/cli/archive.py hdfs:///scans --out hdfs:///scores.parquet
     """
     try:
         from nima_edge.archive import spark as archive

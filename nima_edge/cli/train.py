@@ -37,47 +37,47 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
               help="Image folder (AVA/JSON: <id>.jpg, default ./images beside the labels; TID2013: default "
                    "./distorted_images; CSV: paths are relative to the CSV's folder).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder.")
-@click.option("--backbone", type=click.Choice(list(BACKBONES)), default="mobilenet_v2", show_default=True)
-@click.option("--alpha", type=float, default=1.0, show_default=True, help="Backbone width multiplier.")
-@click.option("--input-size", type=click.IntRange(32, 2048), default=224, show_default=True, help="Input side, px.")
+@click.option("--backbone", type=click.Choice(list(BACKBONES)), default=TrainConfig.backbone, show_default=True)
+@click.option("--alpha", type=float, default=TrainConfig.alpha, show_default=True, help="Backbone width multiplier.")
+@click.option("--input-size", type=click.IntRange(32, 2048), default=TrainConfig.input_size, show_default=True, help="Input side, px.")
 @click.option("--bins", type=click.IntRange(min=2), help="Number of score bins (values 1..N); default: the labels'.")
 @click.option("--score-values", help="Comma-separated bin values, e.g. 0,1,2,3,4,5,6,7,8,9.")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=TrainConfig.epochs, show_default=True)
 @click.option("--phase1-epochs", type=click.IntRange(min=0),
               help="Head-only epochs before all layers train [default: 0 from scratch, else min(2, epochs-1)].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--base-weights", default="none", show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=TrainConfig.batch_size, show_default=True)
+@click.option("--base-weights", default=TrainConfig.base_weights, show_default=True,
               help="none | imagenet (from the Keras cache; never downloaded) | PATH of backbone weights (.h5).")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A nima .keras model (e.g. models/default.keras) whose weights start the run: fine-tune it "
                    "on your own photos. Same backbone, alpha and view; a head over other bins starts fresh.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True,
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=TrainConfig.optimizer, show_default=True,
               help="adam, or the paper's recipe: SGD momentum 0.9, 3e-7 backbone / 3e-6 head, x0.95 every 10 epochs.")
 @click.option("--lr", type=float, help="Learning rate of the all-layers phase [adam: 1e-3 from scratch, 1e-4 "
                                        "fine-tuning; sgd-paper: 3e-7].")
 @click.option("--head-lr", type=float, help="Learning rate of the head [adam: 1e-3; sgd-paper: 3e-6].")
-@click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="constant", show_default=True,
+@click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default=TrainConfig.lr_schedule, show_default=True,
               help="adam's all-layers rate: constant, or cosine decay to 5% over the epochs.")
-@click.option("--loss-r", type=float, default=2.0, show_default=True, help="Exponent r of the EMD loss.")
+@click.option("--loss-r", type=float, default=TrainConfig.loss_r, show_default=True, help="Exponent r of the EMD loss.")
 @click.option("--augment", type=click.Choice(AUGMENTATIONS),
               help="paper: resize to 256/224 of the input, random crop + flip; flip; none [default: paper; flip "
                    "for csv, since a document set must keep its page edges, and for the frame+detail view].")
-@click.option("--view", type=click.Choice(VIEWS), default="frame", show_default=True,
+@click.option("--view", type=click.Choice(VIEWS), default=TrainConfig.view, show_default=True,
               help="What the model sees: the whole frame squashed, or frame+detail: a quarter-size frame plus "
                    "three text-scale tiles, so blur, shake and blocking show (needs an even input size).")
-@click.option("--balance", type=click.Choice(BALANCES), default="none", show_default=True,
+@click.option("--balance", type=click.Choice(BALANCES), default=TrainConfig.balance, show_default=True,
               help="defects: weight each training image by 1/sqrt of how many share its strongest defect, "
                    "so rare defects are not drowned by clean pages (needs defect_<name> columns).")
 @click.option("--defect-head/--no-defect-head", default=None,
               help="Train a per-defect sigmoid head [default: on when the labels have defect_<name> columns].")
 @click.option("--bn-momentum", type=click.FloatRange(0, 1, max_open=True),
               help="BatchNorm moving-average momentum [default: 0.99 from scratch, the backbone's when pretrained].")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.75, show_default=True,
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=TrainConfig.dropout, show_default=True,
               help="Dropout before the heads (NIMA's 0.75; 0.2 did no better on held-out captures, see the model card).")
 @click.option("--threshold", type=float, help="Score at which a capture is ok [default: 5 on 1..10, else mid-scale].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, shuffling and init.")
+@click.option("--seed", type=int, default=TrainConfig.seed, show_default=True, help="Seed of the split, shuffling and init.")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N rows of the labels.")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="default", show_default=True,
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=TrainConfig.strategy, show_default=True,
               help="mirrored: MirroredStrategy over the GPUs (MultiWorkerMirroredStrategy when TF_CONFIG "
                    "names several workers).")
 @click.option("--cpu-replicas", type=click.IntRange(min=0), default=0,
