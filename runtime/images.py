@@ -29,7 +29,8 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 _REDUCED_JPEG = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
 # What libjpeg and libpng print when the data they decode is damaged: the image decodes, with the
 # missing part filled in grey or garbage, and these lines on stderr are the only sign of it.
-DAMAGE_MESSAGES = ("corrupt jpeg data", "premature end of jpeg file", "libpng error", "bogus", "huffman")
+DAMAGE_MESSAGES = ("corrupt jpeg data", "premature end of jpeg file", "libpng error", "bogus", "huffman",
+                   "invalid jpeg file structure")
 
 
 def load_image(path: str | os.PathLike, accept_damaged: bool = False) -> np.ndarray:
@@ -90,7 +91,7 @@ def decode_image(data: np.ndarray | bytes, name: str = "<bytes>", accept_damaged
             image, error = None, str(exc).strip().splitlines()[-1]
         else:
             error = None
-    damage = [m for m in messages if any(sign in m.lower() for sign in DAMAGE_MESSAGES)]
+    damage = [m for m in messages if m.lower().startswith(DAMAGE_MESSAGES)]  # the codec's own line, as it begins
     for message in messages:
         if message not in damage or accept_damaged:
             log.warning("%s: %s", name, message)

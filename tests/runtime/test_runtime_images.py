@@ -222,3 +222,33 @@ def test_a_codec_warning_names_the_file_it_is_about(tmp_path, caplog, capfd):
     assert load_image(path).shape == (40, 50, 3)
     assert [r.getMessage() for r in caplog.records] == [f"{path}: libpng warning: tEXt: CRC error"]
     assert "libpng" not in capfd.readouterr().err  # nothing bare on the terminal
+
+
+def test_our_own_stderr_lines_during_a_decode_are_not_taken_for_the_codecs(tmp_path, page, caplog, capfd):
+    """Another thread printing the CLI's error line for a damaged file while this one decodes a sound
+    file: the line goes back to stderr as it was, and the sound file is not called damaged."""
+    import os
+    import threading
+
+    from nima_edge.runtime import native
+
+    path = tmp_path / "sound.jpg"
+    cv2.imwrite(str(path), page)
+    line = b"error: other.jpg: damaged image data (Corrupt JPEG data: premature end of data segment)\n"
+    inside = threading.Event()
+    original = cv2.imdecode
+
+    def decode_while_another_thread_prints(buffer, flags):
+        printer = threading.Thread(target=lambda: os.write(2, line))
+        printer.start()
+        printer.join()
+        inside.set()
+        return original(buffer, flags)
+
+    caplog.set_level("WARNING")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cv2, "imdecode", decode_while_another_thread_prints)
+        assert load_image(path).shape == page.shape
+    assert inside.is_set() and not caplog.records
+    assert line.decode().strip() in capfd.readouterr().err
+    assert native.OWN_LINES[0] == "error:"
