@@ -71,7 +71,7 @@ def _paths_or_warn(paths: tuple[str, ...]) -> Iterator[Path]:
     if passed_over:
         names = ", ".join(shown(p) for p in passed_over[:MAX_NAMED_SKIPS])
         more = f" and {len(passed_over) - MAX_NAMED_SKIPS} more" if len(passed_over) > MAX_NAMED_SKIPS else ""
-        click.echo(f"skipped {len(passed_over)} files without an image suffix "
+        click.echo(f"skipped {len(passed_over)} file{'s' if len(passed_over) != 1 else ''} without an image suffix "
                    f"({' '.join(sorted(IMAGE_SUFFIXES))}): {names}{more}", err=True)
     if not found:
         click.echo(f"no images found in {', '.join(paths)}", err=True)
