@@ -10,9 +10,9 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
-from nima_edge.runtime.batch import Result
+from nima_edge.runtime.batch import Result, inspect_decoded
 from nima_edge.runtime.checks import Checks
-from nima_edge.runtime.errors import ImageError, ModelError, NimaError
+from nima_edge.runtime.errors import ModelError, NimaError
 from nima_edge.runtime.images import decode_image
 from nima_edge.runtime.policy import Assessor
 
@@ -41,16 +41,10 @@ def local_path(uri: str) -> str:
 
 
 def prepare_content(assessor: Assessor, name: str, content: bytes | None, accept_damaged: bool) -> Prepared | str:
-    """Decode, check and preprocess one file's bytes; an error comes back as one line naming the
-    file (the same lines as runtime.batch gives for a file read from disk)."""
-    try:
-        image = decode_image(content or b"", name=name, accept_damaged=accept_damaged)
-    except ImageError as exc:
-        return str(exc)
-    try:
-        return assessor.inspect(image)
-    except (NimaError, ValueError) as exc:
-        return f"{name}: {exc}"
+    """Decode, check and preprocess one file's bytes (runtime.batch.inspect_decoded: the same error
+    lines as for a file read from disk)."""
+    return inspect_decoded(assessor, name, lambda: decode_image(content or b"", name=name,
+                                                                  accept_damaged=accept_damaged))
 
 
 def score_contents(assessor: Assessor, files: Iterable[tuple[str, bytes | None]], pool: Executor,

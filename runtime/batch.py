@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,16 +35,23 @@ class Result:
         return self.assessment.to_json(str(self.path))
 
 
-def _prepare(assessor: Assessor, path: Path, accept_damaged: bool) -> tuple[np.ndarray, Checks | None, float] | str:
-    """Worker side: decode, check, preprocess. Errors come back as one line naming the file."""
+def inspect_decoded(assessor: Assessor, name: str | Path,
+                    decode: Callable[[], np.ndarray]) -> tuple[np.ndarray, Checks | None, float] | str:
+    """Decode (``decode`` raises ImageError naming the file), check, preprocess. An error comes back
+    as one line naming the file: the same lines for a file on disk and for bytes from an archive."""
     try:
-        image = load_image(path, accept_damaged=accept_damaged)
+        image = decode()
     except ImageError as exc:
         return str(exc)
     try:
         return assessor.inspect(image)
     except (NimaError, ValueError) as exc:
-        return f"{path}: {exc}"
+        return f"{name}: {exc}"
+
+
+def _prepare(assessor: Assessor, path: Path, accept_damaged: bool) -> tuple[np.ndarray, Checks | None, float] | str:
+    """Worker side of score_paths."""
+    return inspect_decoded(assessor, path, lambda: load_image(path, accept_damaged=accept_damaged))
 
 
 def score_paths(assessor: Assessor, paths: Iterable[Path], workers: int | None = None,

@@ -1,8 +1,6 @@
 """`nima spark-score`: score an archive on Apache Spark into a Parquet table."""
 from __future__ import annotations
 
-import math
-
 import click
 
 from nima_edge.cli.common import force_option, translate_errors
@@ -11,17 +9,12 @@ from nima_edge.cli.runtime import (
     EXIT_OK,
     checks_option,
     damaged_option,
+    finite_number,
     model_option,
     threshold_option,
 )
 
 SPARK_HINT = "`nima spark-score` needs pyspark and Java 17: pip install 'nima-edge[spark]' (docs/spark.md)"
-
-
-def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"must be a finite number, got {value}", param=param)
-    return value
 
 
 @click.command("spark-score")
@@ -34,7 +27,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 @checks_option
 @damaged_option
 @click.option("--top", type=click.IntRange(1), default=None, help="Keep the K best (as `nima rank`).")
-@click.option("--min-score", type=float, default=None, callback=_finite, help="Keep images scoring at least X.")
+@click.option("--min-score", type=float, default=None, callback=finite_number, help="Keep images scoring at least X.")
 @force_option
 @translate_errors
 def spark_score(paths, out, master, model, threshold, no_checks, accept_damaged, top, min_score, force):

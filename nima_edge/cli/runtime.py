@@ -55,10 +55,18 @@ def make_assessor(model: Path | None, threshold: float | None, threads: int | No
     return Assessor(scorer, threshold=threshold, checks=checks)
 
 
-def _finite_option(value: float | None, param: click.Parameter) -> float | None:
+def finite_number(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Click callback: NaN and infinity are no score to compare with (rank, spark-score --min-score)."""
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"must be a finite number, got {value}", param=param)
     return value
+
+
+def scoring_options(func):
+    """The options every command that scores a batch of files takes (score, rank)."""
+    for option in (damaged_option, checks_option, workers_option, threads_option, threshold_option, model_option):
+        func = option(func)
+    return func
 
 
 def _paths_or_warn(paths: tuple[str, ...]) -> Iterator[Path]:
@@ -80,12 +88,7 @@ def _paths_or_warn(paths: tuple[str, ...]) -> Iterator[Path]:
 # ---------------------------------------------------------------- score
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@model_option
-@threshold_option
-@threads_option
-@workers_option
-@checks_option
-@damaged_option
+@scoring_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line (docs/runtime.md, \"nima score --json contract\").")
 @click.option("--fail-on-retake", is_flag=True, help="Exit 1 when any verdict is retake.")
 @translate_errors
@@ -143,14 +146,9 @@ def _exit_code(scored: int, failed: int, retakes: int, fail_on_retake: bool) -> 
 # ---------------------------------------------------------------- rank
 @click.command()
 @click.argument("folder", nargs=-1, required=True)
-@model_option
-@threshold_option
-@threads_option
-@workers_option
-@checks_option
-@damaged_option
+@scoring_options
 @click.option("--top", type=click.IntRange(1), default=None, help="Keep the K best.")
-@click.option("--min-score", type=float, default=None, callback=lambda ctx, param, value: _finite_option(value, param),
+@click.option("--min-score", type=float, default=None, callback=finite_number,
               help="Keep images scoring at least X.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the ranking to a .csv or .json file.")
