@@ -89,6 +89,8 @@ MIN_GLYPHS = 30  # fewer glyphs than this: no text to place a crop in (the frame
 TEXT_BOX_PERCENTILE = 1.0  # the text block a cut-off cuts into
 TIGHT_BOX_PERCENTILE = 0.2  # the text block a tight clean crop keeps whole
 TIGHT_MARGIN = (0.01, 0.08)  # a tight clean crop's margin, of the text's size
+EDGE_SIDES = ("l", "t", "r", "b", "lt", "tr", "rb", "bl")  # a page touching one side of the frame, or a corner
+HEAVY_SIDE = (0.4, 1.0)  # the severities of the second cut-off and glare copy: the kinds a model misses most
 SAVE_QUALITY = 95
 OPTICS_BLUR = 0.7  # px: what a sharp real capture already carries (lens, demosaicing, the source's JPEG)
 BASE_NOISE = 1.5 / 255  # a sharp real capture's own sensor noise
@@ -120,6 +122,7 @@ class Copy:
     kinds: tuple[tuple[str, float], ...] = ()  # (degradation, severity) applied in order
     level: str = ""  # mild | heavy (holdout only)
     margin: float | None = None  # a clean copy cropped to its text with this margin (crop_to_text)
+    sides: str = "ltrb"  # which sides of the frame that crop brings in to the text (left, top, right, bottom)
 
 
 def read_photos(src: str | os.PathLike) -> list[RealPhoto]:
@@ -184,6 +187,14 @@ def _train_copies(photo: RealPhoto, stem: str, seed: int) -> list[Copy]:
     out.append(Copy(photo, f"images/{stem}_pair.jpg", seed + 20, "degraded", kinds))
     # the page filling the frame, all its text kept: a good capture, not a cut-off
     out.append(Copy(photo, f"images/{stem}_tight.jpg", seed + 21, "clean", margin=float(rng.uniform(*TIGHT_MARGIN))))
+    # the page against one or two sides of the frame, as a flatbed scan of a receipt laid in its corner
+    # or a phone held close to one edge delivers it: its text whole, so still a good capture
+    out.append(Copy(photo, f"images/{stem}_edge.jpg", seed + 22, "clean", margin=float(rng.uniform(*TIGHT_MARGIN)),
+                    sides=EDGE_SIDES[int(rng.integers(len(EDGE_SIDES)))]))
+    # the two kinds hardest to see at the model's input size get a second, heavier copy
+    for k, kind in enumerate(("cutoff", "glare")):
+        out.append(Copy(photo, f"images/{stem}_{kind}2.jpg", seed + 23 + k, "degraded",
+                        ((kind, float(rng.uniform(*HEAVY_SIDE))),)))
     return out
 
 
@@ -365,13 +376,15 @@ def _cutoff(s: State, severity: float, rng) -> State:
     return s
 
 
-def crop_to_text(s: State, margin: float) -> State:
-    """A clean page cropped to its text plus ``margin`` (of the text's size) on every side, as a
-    scanner app or a phone held close delivers it: the page fills the frame and nothing is lost."""
+def crop_to_text(s: State, margin: float, sides: str = "ltrb") -> State:
+    """A clean page cropped to its text plus ``margin`` (of the text's size) on the given ``sides``
+    (the others stay where the frame was), as a scanner app or a phone held close delivers it: the
+    page fills the frame, or touches it on those sides, and nothing of its text is lost."""
     h, w = s.image.shape[:2]
     bx0, by0, bx1, by1 = _text_box(s, w, h, TIGHT_BOX_PERCENTILE)
     mx, my = margin * (bx1 - bx0), margin * (by1 - by0)
-    box = (max(0.0, bx0 - mx), max(0.0, by0 - my), min(float(w), bx1 + mx), min(float(h), by1 + my))
+    box = (max(0.0, bx0 - mx) if "l" in sides else 0.0, max(0.0, by0 - my) if "t" in sides else 0.0,
+           min(float(w), bx1 + mx) if "r" in sides else float(w), min(float(h), by1 + my) if "b" in sides else float(h))
     s.in_frame *= _text_inside(s, box, w, h)
     _crop_zoom(s, *box)
     return s
@@ -465,7 +478,7 @@ def render_copy(copy: Copy, image: np.ndarray, page: Page | None) -> tuple[bytes
     state = State(image=image, char_px=page.char_px if page else 10.0, paper=page.paper if page else 0.8,
                   ink=page.ink if page else 0.2, glyphs=page.glyphs if page else np.zeros((0, 4)))
     if copy.margin is not None:
-        state = crop_to_text(state, copy.margin)
+        state = crop_to_text(state, copy.margin, copy.sides)
     for kind, severity in copy.kinds:
         state = degrade(state, kind, severity, rng)
     info = capture_info(state, copy.seed, copy.photo.document)

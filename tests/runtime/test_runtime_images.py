@@ -252,3 +252,35 @@ def test_our_own_stderr_lines_during_a_decode_are_not_taken_for_the_codecs(tmp_p
     assert inside.is_set() and not caplog.records
     assert line.decode().strip() in capfd.readouterr().err
     assert native.OWN_LINES[0] == "error:"
+
+
+def test_a_progress_line_another_thread_writes_to_sys_stderr_during_a_decode_reaches_the_terminal(
+        tmp_path, page, caplog):
+    """Training's cache build prints 'decoded N/M images' while decoder threads capture fd 2: such a
+    line (any Python write to the process's stderr) must reach the terminal, not be logged as the
+    codec's message for whichever file was decoding."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "sound.jpg"
+    cv2.imwrite(str(path), page)
+    script = textwrap.dedent(f"""
+        import logging, sys, threading
+        import cv2
+        from nima_edge.runtime.images import load_image
+        logging.basicConfig(level=logging.WARNING, format="WARNING %(name)s: %(message)s")
+        original = cv2.imdecode
+        def decode_while_another_thread_prints(buffer, flags):
+            printer = threading.Thread(target=lambda: print("decoded 500/1000 images", file=sys.stderr, flush=True))
+            printer.start()
+            printer.join()
+            return original(buffer, flags)
+        cv2.imdecode = decode_while_another_thread_prints
+        assert load_image({str(path)!r}).shape[:2] == {page.shape[:2]!r}
+        assert sys.stderr is sys.__stderr__  # put back when the capture ends
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines().count("decoded 500/1000 images") == 1
+    assert "WARNING" not in done.stderr

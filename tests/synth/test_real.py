@@ -66,9 +66,10 @@ def test_sources_are_held_out_whole_and_every_kind_is_graded(built):
     assert {(r["degradation"], r["level"]) for r in docs if r["group"] == "degraded"} == {
         (k, lv) for k in real.DEGRADATIONS for lv in ("mild", "heavy")}
     assert [r["group"] for r in holdout].count("nondoc") == 1
-    # training: per document 3 clean looks (as is, re-captured, cropped to the text), one copy per
-    # kind and one pair; per non-document 2 looks
-    assert len(train) == 2 * (3 + len(real.DEGRADATIONS) + 1) + 2
+    # training: per document 4 clean looks (as is, re-captured, cropped to the text, against one or
+    # two sides of the frame), one copy per kind, one pair and a heavier cut-off and glare; per
+    # non-document 2 looks
+    assert len(train) == 2 * (4 + len(real.DEGRADATIONS) + 1 + 2) + 2
     for row in train + holdout:
         assert (out / ("train" if row in train else "holdout") / row["path"]).is_file()
     assert len(warnings) == 1 and "forms_9999.jpg" in warnings[0]
@@ -189,3 +190,38 @@ def test_a_page_cropped_to_its_text_is_a_clean_capture():
     _, plain = real.render_copy(real.Copy(copy.photo, "images/p.jpg", 5, "clean"), on_desk.copy(),
                                 real.measure_page(on_desk))
     assert float(row["mean"]) > 6.5 and abs(float(row["mean"]) - float(plain["mean"])) < 0.5
+
+
+@pytest.mark.parametrize("sides", ["t", "rb"])
+def test_a_page_against_one_or_two_sides_of_the_frame_is_a_clean_capture(sides):
+    """A receipt laid in the scanner's corner: the frame comes in to the text on those sides only,
+    the desk stays on the others, and nothing of the text is lost, so the label stays clean."""
+    desk_bgr = (40, 60, 90)
+    on_desk = cv2.copyMakeBorder(_page(7), 300, 300, 300, 300, cv2.BORDER_CONSTANT, value=desk_bgr)
+    edge = real.crop_to_text(_state(on_desk), 0.03, sides)
+    assert edge.in_frame > 0.97
+    desk = np.all(np.abs(edge.image.astype(int) - desk_bgr) < 12, axis=2)
+    h, w = desk.shape
+    strips = {"l": desk[:, : w // 20], "t": desk[: h // 20], "r": desk[:, -w // 20:], "b": desk[-h // 20:]}
+    for side, strip in strips.items():
+        if side in sides:
+            assert strip.mean() < 0.5, side  # the page reaches this side of the frame
+        else:
+            assert strip.mean() > 0.9, side  # the desk is still there
+    photo = real.RealPhoto("p.jpg", True, "s")
+    _, row = real.render_copy(real.Copy(photo, "images/p_edge.jpg", 5, "clean", margin=0.03, sides=sides),
+                              on_desk.copy(), real.measure_page(on_desk))
+    assert float(row["mean"]) > 6.5 and float(row["defect_incomplete"]) == 0.0
+
+
+def test_every_training_page_gets_an_edge_copy_and_heavier_cutoff_and_glare_copies(photo_folder):
+    copies = real.plan(real.read_photos(photo_folder), seed=3, holdout=("notes",))["train"]
+    documents = {c.photo.path for c in copies if c.photo.document}
+    names = [c.name.rsplit("_", 1)[1] for c in copies if c.photo.document]
+    for suffix in ("edge.jpg", "cutoff2.jpg", "glare2.jpg"):
+        assert names.count(suffix) == len(documents), suffix
+    for c in copies:
+        if c.name.endswith(("cutoff2.jpg", "glare2.jpg")):
+            assert real.HEAVY_SIDE[0] <= c.kinds[0][1] <= real.HEAVY_SIDE[1]
+        if c.name.endswith("edge.jpg"):
+            assert c.group == "clean" and c.sides in real.EDGE_SIDES and c.margin is not None
