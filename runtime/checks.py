@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 
 from .jpeg_quality import jpeg_quality
+from .preprocess import search_copy
 
-COARSE_SIDE = 320  # long side of the copy used for the page outline, exposure and glare
 MAX_TILES = 8
 MIN_TILE_RANGE = 40.0  # grey levels: tiles flatter than this hold no ink to measure
 PAGE_WIDTH_IN_STROKES = 350.0
@@ -82,18 +82,19 @@ class Checks:
         }
 
 
-def run_checks(image_bgr: np.ndarray) -> Checks:
-    """Run every check on one BGR (or grey) uint8 frame."""
+def run_checks(image_bgr: np.ndarray, search: np.ndarray | None = None) -> Checks:
+    """Run every check on one BGR (or grey) uint8 frame.
+
+    The page outline, exposure and glare are read on the frame's small copy, the one the
+    preprocessing's tile search reads (preprocess.search_copy): ``search`` when the caller made it
+    already, so a frame is shrunk once per assessment.
+    """
     start = time.perf_counter()
+    height, width = image_bgr.shape[:2]
     # Only the small copy and the chosen tiles are converted to grey: a full-frame conversion
     # would cost as much as all the rest.
-    height, width = image_bgr.shape[:2]
-    scale = min(1.0, COARSE_SIDE / max(height, width))
-    # Bilinear sampling, not INTER_AREA: the coarse checks blur anyway, and area averaging of a
-    # 720p frame costs more than every check together.
-    small = image_bgr if scale == 1.0 else cv2.resize(
-        image_bgr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_LINEAR)
-    small = _grey(small)
+    small = _grey(search_copy(image_bgr) if search is None else search)
+    scale = small.shape[1] / width
     mask, contour = find_page(small)
     page_found = contour is not None
     histogram = cv2.calcHist([small], [0], mask if page_found else None, [256], [0, 256]).ravel()
@@ -222,7 +223,10 @@ def native_sharpness(
     mean = cv2.resize(crop, (cols, rows), interpolation=cv2.INTER_AREA)
     spread = cv2.resize(crop * crop, (cols, rows), interpolation=cv2.INTER_AREA) - mean * mean
     if mask is not None:
-        inside = cv2.resize(mask[: crop.shape[0], : crop.shape[1]], (cols, rows), interpolation=cv2.INTER_AREA)
+        # A pixel in from the outline: on the small copy a tile over the page's own edge (paper
+        # against desk, the highest spread there is) can still read as wholly inside it.
+        core = cv2.erode(mask[: crop.shape[0], : crop.shape[1]], np.ones((3, 3), np.uint8))
+        inside = cv2.resize(core, (cols, rows), interpolation=cv2.INTER_AREA)
         spread[inside < 250] = -1.0
     order = np.argsort(spread, axis=None)[::-1][:MAX_TILES]
     sigmas, contrasts = [], []

@@ -32,9 +32,8 @@ class _Terminal:
 
     def write(self, text: str) -> int:
         data = text.encode(getattr(self.stream, "encoding", None) or "utf-8", "backslashreplace")
-        with _WRITE_LOCK:
-            with contextlib.suppress(OSError):
-                os.write(2 if self.fd is None else self.fd, data)
+        with _WRITE_LOCK, contextlib.suppress(OSError):
+            os.write(2 if self.fd is None else self.fd, data)
         return len(text)
 
     def flush(self) -> None:

@@ -37,6 +37,7 @@ import numpy as np
 from .checks import Checks, run_checks
 from .defects import REASONS
 from .errors import ImageError
+from .preprocess import search_copy
 from .scorer import Score, Scorer, mean_std
 from .strict import unknown_keys
 
@@ -253,8 +254,11 @@ class Assessor:
         height, width = image_bgr.shape[:2]
         if min(height, width) < MIN_SIDE:
             raise ImageError(f"image is {width}x{height} px, too small to judge (at least {MIN_SIDE} px a side)")
-        checks = run_checks(image_bgr) if self.use_checks else None
-        return self.scorer.prepare(image_bgr), checks, (time.perf_counter() - start) * 1000.0
+        if not self.use_checks:
+            return self.scorer.prepare(image_bgr), None, (time.perf_counter() - start) * 1000.0
+        search = search_copy(image_bgr)  # one small copy, for the checks and the model's input
+        checks = run_checks(image_bgr, search)
+        return self.scorer.prepare(image_bgr, search), checks, (time.perf_counter() - start) * 1000.0
 
     def finish(self, model_input: np.ndarray, checks: Checks | None, ms: float = 0.0) -> Assessment:
         start = time.perf_counter()

@@ -14,7 +14,9 @@ VIEWS = ("frame", "frame+detail")
 # is ~8-15 px tall) show the strokes themselves.
 DETAIL_LONG_SIDE = 1024
 DETAIL_TILES = 3
-# Where the detail tiles go is decided on a small grey copy, so choosing costs little.
+# The frame's one small copy (search_copy): where the detail tiles go is decided on it, so choosing
+# costs little, and the runtime's quick checks (page outline, exposure, glare) read the same copy,
+# so a frame is shrunk once.
 SEARCH_LONG_SIDE = 256
 
 
@@ -38,7 +40,7 @@ def view_problem(view: str, height: int, width: int) -> str | None:
 
 
 def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize: str = "area",
-               view: str = "frame") -> np.ndarray:
+               view: str = "frame", search: np.ndarray | None = None) -> np.ndarray:
     """BGR uint8 frame -> RGB uint8 array of shape (height, width, 3) for the model.
 
     view "frame": the whole frame is squashed to the input size, never cropped: a capture missing
@@ -49,18 +51,14 @@ def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize:
     view "frame+detail": a 2x2 mosaic. Top left, the whole frame squashed to a quarter of the
     input; the other three quarters, the three windows with the most ink-like detail, cut at
     DETAIL_LONG_SIDE scale (see detail_windows), strongest first in reading order of the tiles.
+
+    ``search``: the frame's search_copy when the caller already made it (the runtime shares it with
+    the checks); the result is the same either way.
     """
     if isinstance(input_size, int):
         input_size = (input_size, input_size)
     height, width = input_size
-    if image_bgr.ndim == 2:
-        image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
-    elif image_bgr.ndim != 3 or image_bgr.shape[2] not in (3, 4):
-        raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image_bgr.shape}")
-    elif image_bgr.shape[2] == 4:
-        image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_BGRA2BGR)
-    if image_bgr.dtype != np.uint8:
-        raise ValueError(f"expected uint8 pixels, got {image_bgr.dtype}")
+    image_bgr = as_bgr(image_bgr)
     try:
         interpolation = RESIZE_METHODS[resize]
     except KeyError:
@@ -69,15 +67,35 @@ def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize:
     if problem:
         raise ValueError(problem)
     if view == "frame+detail":
-        image_bgr = _frame_and_detail(image_bgr, height, width, interpolation)
+        image_bgr = _frame_and_detail(image_bgr, height, width, interpolation,
+                                      search_copy(image_bgr) if search is None else search)
     elif image_bgr.shape[:2] != (height, width):
         image_bgr = cv2.resize(image_bgr, (width, height), interpolation=interpolation)
     return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
 
 
-def _frame_and_detail(image_bgr: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """A grey, BGR or BGRA uint8 frame as BGR; anything else is refused."""
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {image.dtype}")
+    return image
+
+
+def search_copy(image_bgr: np.ndarray) -> np.ndarray:
+    """The frame's one small BGR copy (long side SEARCH_LONG_SIDE, INTER_AREA), made once per frame
+    and read by both the detail-tile search and the runtime's quick checks."""
+    return shrink_long_side(as_bgr(image_bgr), SEARCH_LONG_SIDE)
+
+
+def _frame_and_detail(image_bgr: np.ndarray, height: int, width: int, interpolation: int,
+                      search: np.ndarray) -> np.ndarray:
     tile_h, tile_w = height // 2, width // 2
-    search = shrink_long_side(image_bgr, SEARCH_LONG_SIDE)
     mosaic = np.empty((height, width, 3), dtype=np.uint8)
     # From the search copy rather than the full frame: the same box average, at a fraction of the cost.
     mosaic[:tile_h, :tile_w] = cv2.resize(search, (tile_w, tile_h), interpolation=interpolation)

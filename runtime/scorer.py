@@ -149,9 +149,10 @@ class Scorer:
             raise ModelError(f"{self.path}: distribution output has shape {shape}, expected (1, {bins})")
         return by_name
 
-    def prepare(self, image_bgr: np.ndarray) -> np.ndarray:
-        """The model input for a BGR frame, through the shared preprocessing function."""
-        image = preprocess(image_bgr, self.metadata.input_size, self.metadata.resize, self.metadata.view)
+    def prepare(self, image_bgr: np.ndarray, search: np.ndarray | None = None) -> np.ndarray:
+        """The model input for a BGR frame, through the shared preprocessing function (``search``:
+        the frame's preprocess.search_copy, when the caller has made it)."""
+        image = preprocess(image_bgr, self.metadata.input_size, self.metadata.resize, self.metadata.view, search)
         if self.metadata.color_order == "BGR":
             image = image[..., ::-1]
         return image

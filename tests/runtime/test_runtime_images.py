@@ -280,7 +280,7 @@ def test_a_progress_line_another_thread_writes_to_sys_stderr_during_a_decode_rea
         assert load_image({str(path)!r}).shape[:2] == {page.shape[:2]!r}
         assert sys.stderr is sys.__stderr__  # put back when the capture ends
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines().count("decoded 500/1000 images") == 1
     assert "WARNING" not in done.stderr

@@ -98,3 +98,37 @@ def test_metadata_carries_the_view():
     assert ModelMetadata.from_dict({}).view == "frame"  # models exported before the view existed
     with pytest.raises(MetadataError, match="view"):
         ModelMetadata.from_dict({"view": "crops"})
+
+
+
+def test_one_search_copy_serves_the_checks_and_the_mosaic(monkeypatch, float_model):
+    """A frame is shrunk once per assessment: the copy the assessor hands on gives the same model
+    input and the same checks as each making its own, and neither makes another."""
+    import importlib
+    from dataclasses import replace
+
+    from nima_edge.runtime.scorer import Scorer
+
+    # the package re-exports functions named like these modules: import the modules themselves
+    checks_module, policy_module, preprocess_module = (
+        importlib.import_module(f"nima_edge.runtime.{name}") for name in ("checks", "policy", "preprocess"))
+
+    page = render_page(1600, 1200)
+    search = preprocess_module.search_copy(page)
+    assert max(search.shape[:2]) == preprocess_module.SEARCH_LONG_SIDE
+    assert np.array_equal(preprocess(page, 96, view="frame+detail", search=search),
+                          preprocess(page, 96, view="frame+detail"))
+    shared, own = checks_module.run_checks(page, search), checks_module.run_checks(page)
+    assert replace(shared, ms=0.0) == replace(own, ms=0.0)
+
+    made = []
+    def counted(image):
+        made.append(image.shape)
+        return search
+    for module in (preprocess_module, checks_module, policy_module):
+        monkeypatch.setattr(module, "search_copy", counted)
+    preprocess(page, 96, view="frame+detail", search=search)
+    checks_module.run_checks(page, search)
+    assert made == []
+    policy_module.Assessor(Scorer(float_model)).inspect(page)
+    assert made == [page.shape]
