@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import MetadataError
 from .preprocess import resize_problem, view_problem
-from .strict import parse_json, unknown_keys
+from .strict import Coerce, FieldProblem, float_tuple, of_kind, parse_json, strict_kwargs
 
 METADATA_ENTRY = "nima_metadata.json"
 METADATA_FORMAT = "nima-edge/1"
@@ -97,38 +97,30 @@ class ModelMetadata:
     @classmethod
     def from_dict(cls, data: Any) -> ModelMetadata:
         """Build from a parsed JSON object; unknown keys and wrong types are errors, not ignored."""
-        if not isinstance(data, dict):
-            raise MetadataError(f"metadata must be a JSON object, got {type(data).__name__}")
-        unknown = unknown_keys(cls, data)
-        if unknown:
-            raise MetadataError(f"unknown metadata keys: {', '.join(unknown)}")
-        kwargs = dict(data)
-        try:
-            if "score_values" in kwargs:
-                kwargs["score_values"] = tuple(float(v) for v in kwargs["score_values"])
-            if "input_size" in kwargs:
-                kwargs["input_size"] = tuple(kwargs["input_size"])
-            if "threshold" in kwargs:
-                kwargs["threshold"] = float(kwargs["threshold"])
-            if "extra_outputs" in kwargs:
-                extra = kwargs["extra_outputs"]
-                if not isinstance(extra, dict) or not all(
-                        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in extra.values()):
-                    raise MetadataError("metadata field 'extra_outputs' must map each output name to a list of labels")
-                kwargs["extra_outputs"] = {str(k): tuple(str(x) for x in v) for k, v in kwargs["extra_outputs"].items()}
-            for name in ("calibration", "training", "fidelity"):
-                if name in kwargs and not isinstance(kwargs[name], dict):
-                    raise MetadataError(f"metadata field {name!r} must be an object")
-            for name in ("color_order", "resize", "view", "distribution_output", "quantization", "name",
-                         "model_sha256", "format"):
-                if name in kwargs and not isinstance(kwargs[name], str):
-                    raise MetadataError(f"metadata field {name!r} must be a string")
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise MetadataError(f"malformed metadata: {exc}") from None
-        return cls(**kwargs)
+        return cls(**strict_kwargs(cls, data, what="metadata", error=MetadataError, coerce=_COERCE, article=""))
 
     def replace(self, **changes: Any) -> ModelMetadata:
         return dataclasses.replace(self, **changes)
+
+
+def _extra_outputs(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()):
+        raise FieldProblem("must map each output name to a list of labels")
+    return {str(k): tuple(str(x) for x in v) for k, v in value.items()}
+
+
+# How each JSON field becomes a ModelMetadata field (strict_kwargs); the values are checked by
+# __post_init__. JSON has no tuples, so the sequences arrive as lists.
+_COERCE: dict[str, Coerce] = {
+    "score_values": float_tuple,
+    "input_size": tuple,
+    "threshold": float,
+    "extra_outputs": _extra_outputs,
+    **{name: of_kind(dict, "must be an object") for name in ("calibration", "training", "fidelity")},
+    **{name: of_kind(str, "must be a string") for name in ("color_order", "resize", "view", "distribution_output",
+                                                           "quantization", "name", "model_sha256", "format")},
+}
 
 
 def strip_metadata(model_bytes: bytes) -> bytes:

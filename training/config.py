@@ -9,7 +9,15 @@ from typing import Any
 
 from nima_edge.runtime.fileio import atomic_write_text
 from nima_edge.runtime.preprocess import view_problem
-from nima_edge.runtime.strict import parse_json, unknown_keys
+from nima_edge.runtime.strict import (
+    Coerce,
+    FieldProblem,
+    float_tuple,
+    of_kind,
+    optional,
+    parse_json,
+    strict_kwargs,
+)
 
 from .data import FORMATS
 from .pipeline import AUGMENTATIONS
@@ -155,24 +163,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> TrainConfig:
-        if not isinstance(data, dict):
-            raise SpecError("a training config must be a JSON object")
-        unknown = unknown_keys(cls, data)
-        if unknown:
-            raise SpecError(f"unknown training config keys: {', '.join(unknown)}")
-        kwargs = dict(data)
-        if kwargs.get("score_values") is not None:
-            kwargs["score_values"] = tuple(float(v) for v in kwargs["score_values"])
-        if "extra_data" in kwargs:
-            if not isinstance(kwargs["extra_data"], list) or not all(isinstance(v, str) for v in kwargs["extra_data"]):
-                raise SpecError("training config field 'extra_data' must be a list of paths")
-            kwargs["extra_data"] = tuple(kwargs["extra_data"])
-        for name, kind in (("alpha", float), ("input_size", int), ("epochs", int), ("batch_size", int),
-                           ("loss_r", float), ("seed", int)):
-            if name in kwargs and not isinstance(kwargs[name], (int, float)) or (
-                    name in kwargs and kind is int and not isinstance(kwargs[name], int)):
-                raise SpecError(f"training config field {name!r} must be a {kind.__name__}")
-        return cls(**kwargs)
+        return cls(**strict_kwargs(cls, data, what="training config", error=SpecError, coerce=_CONFIG_COERCE))
 
     def save(self, path: str | Path) -> None:
         write_shared_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
@@ -188,3 +179,19 @@ class TrainConfig:
             return cls.from_dict(data)
         except SpecError as exc:
             raise SpecError(f"{path}: {exc}") from None
+
+
+def _paths(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FieldProblem("must be a list of paths")
+    return tuple(value)
+
+
+# How each JSON field becomes a TrainConfig field (strict_kwargs); __post_init__ checks the values.
+# Numbers pass through as they are: JSON's 1 is a valid float, but 1.0 no valid int.
+_CONFIG_COERCE: dict[str, Coerce] = {
+    "score_values": optional(float_tuple),
+    "extra_data": _paths,
+    **{name: of_kind((int, float), "must be a float") for name in ("alpha", "loss_r")},
+    **{name: of_kind(int, "must be a int") for name in ("input_size", "epochs", "batch_size", "seed")},
+}

@@ -1,23 +1,23 @@
-"""`nima eval`: a .keras or .tflite NIMA against labelled images, with the paper's figures.
+"""`nima eval`: a NIMA's predictions on labelled images against their labels, with the paper's figures.
 
-The .keras path needs TensorFlow (imported only when such a model is given); the .tflite path
-runs through the runtime's Scorer, i.e. exactly what a device would compute.
+No TensorFlow here, so the base install evaluates a .tflite. The predictions come from
+predict_tflite.py (the runtime's Scorer, i.e. exactly what a device would compute) or from
+predict_keras.py (a .keras model, which needs TensorFlow); the command picks one by the model file.
 """
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from nima_edge.runtime.errors import ImageError, ModelError, NimaError
+from nima_edge.runtime.errors import ModelError, NimaError
 from nima_edge.runtime.fileio import atomic_output, check_writable
-from nima_edge.runtime.images import load_image
+from nima_edge.runtime.metadata import ModelMetadata, read_metadata
 
 from . import metrics as M
 from .data import Samples, read_dataset
-
-log = logging.getLogger(__name__)
+from .spec import read_spec
 
 # A defect "gives a reason" when its severity (label or prediction) reaches this.
 DEFECT_THRESHOLD = 0.5
@@ -30,6 +30,12 @@ class ModelView:
     score_values: tuple[float, ...]
     threshold: float
     defect_labels: tuple[str, ...] = ()
+
+
+# What a model predicts for labelled images: (the samples that decoded, their distributions, the
+# defect outputs or None, the model's scale and labels).
+Prediction = tuple[Samples, np.ndarray, np.ndarray | None, ModelView]
+Predictor = Callable[[Path, Samples], Prediction]  # predict_tflite.predict_tflite, predict_keras.predict_keras
 
 
 def _safe(func, x, y) -> float | None:
@@ -95,88 +101,24 @@ def _defect_figures(samples: Samples, predicted: np.ndarray, labels: tuple[str, 
     return out
 
 
-# ---- predicting with either kind of model ----------------------------------------------------
-
-def predict_keras(path: Path, samples: Samples, batch_size: int = 32):
-    """-> (samples that decoded, distributions, defect outputs or None, ModelView)."""
-    from .model import load_nima
-    from .pipeline import cache_images
-
-    model, spec = load_nima(path)
-    kept, images = cache_images(samples, spec.input_size, resize=spec.resize, view=spec.view)
-    outputs = model.predict(np.asarray(images), batch_size=batch_size, verbose=0)
-    defects = np.asarray(outputs["defects"]) if "defects" in outputs else None
-    return kept, np.asarray(outputs["distribution"]), defects, ModelView(spec.score_values, spec.threshold,
-                                                                          spec.defect_labels)
-
-
-def predict_tflite(path: Path, samples: Samples, decision: bool = False):
-    """Score through the runtime's Scorer, image by image; unreadable images are skipped.
-
-    ``decision``: judge what a device decides instead — the runtime's Assessor (native-resolution
-    checks + policy): its final distribution, and a defect counts as said when it is a reason given.
-    """
-    from nima_edge.runtime.defects import DEFECTS
-    from nima_edge.runtime.policy import Assessor
-    from nima_edge.runtime.scorer import Scorer
-
-    scorer = Scorer(path)
-    assessor = Assessor(scorer) if decision else None
-    labels = tuple(scorer.metadata.extra_outputs.get("defects", ()))
-    if decision:
-        labels = DEFECTS  # the checks give reasons even when the model has no defects head
-    distributions, defects, bad = [], [], set()
-    for i, image_path in enumerate(samples.paths):
-        try:
-            image = load_image(image_path)
-            if assessor is not None:
-                assessment = assessor.assess(image)
-                distributions.append(assessment.distribution)
-                defects.append([float(label in assessment.reason_codes) for label in labels])
-                continue
-            score = scorer.score(image)
-        except ImageError as exc:
-            samples.problems.add("unreadable_images", str(exc))
-            bad.add(i)
-            continue
-        distributions.append(score.distribution)
-        if labels:
-            defects.append([score.extras.get("defects", {}).get(label, 0.0) for label in labels])
-    if bad:
-        log.warning("%s", samples.problems.summary(samples.source))
-    kept = samples.drop(bad)
-    if len(kept) == 0:
-        raise NimaError(f"{samples.source}: no image could be scored")
-    view = ModelView(tuple(scorer.metadata.score_values), scorer.metadata.threshold, labels)
-    return kept, np.asarray(distributions), (np.asarray(defects) if labels else None), view
-
-
 def model_scale(path: Path) -> tuple[float, ...]:
     """The score values of a model file, read without TensorFlow, so labels are read on its scale."""
     if path.suffix == ".keras":
-        from .spec import read_spec
-
         return read_spec(path).score_values
     if path.suffix == ".tflite":
-        from nima_edge.runtime.metadata import ModelMetadata, read_metadata
-
         return (read_metadata(path) or ModelMetadata()).score_values
     raise ModelError(f"{path}: expected a .keras or .tflite model")
 
 
-def evaluate_model(model_path: str | Path, data: str | Path, fmt: str, images: str | Path | None = None,
-                   limit: int | None = None, threshold: float | None = None,
-                   decision: bool = False) -> tuple[dict, dict]:
-    """-> (figures, arrays for plotting: true/pred means and stds)."""
+def evaluate_model(model_path: str | Path, predict: Predictor, data: str | Path, fmt: str,
+                   images: str | Path | None = None, limit: int | None = None,
+                   threshold: float | None = None) -> tuple[dict, dict]:
+    """The figures of the model at ``model_path`` as ``predict`` runs it on a labelled set
+    -> (figures, arrays for plotting: true/pred means and stds)."""
     model_path = Path(model_path)
     values = model_scale(model_path)
     samples = read_dataset(data, fmt, images, values, limit)
-    if model_path.suffix == ".keras":
-        if decision:
-            raise ModelError(f"{model_path}: --decision judges the device's decision; give the exported .tflite")
-        kept, predicted, defects, view = predict_keras(model_path, samples)
-    else:
-        kept, predicted, defects, view = predict_tflite(model_path, samples, decision)
+    kept, predicted, defects, view = predict(model_path, samples)
     figures = evaluate_predictions(kept, predicted, view, defects, threshold)
     figures["model"] = str(model_path)
     figures["data"] = str(data)
@@ -189,7 +131,7 @@ def evaluate_model(model_path: str | Path, data: str | Path, fmt: str, images: s
 
 def plot_figures(arrays: dict, figures: dict, path: Path, force: bool) -> None:
     """Predicted against true means, and both histograms of means, to a PNG."""
-    try:
+    try:  # matplotlib is optional (nima-edge[plot]), so it loads only when a plot is asked for
         import matplotlib
 
         matplotlib.use("Agg")

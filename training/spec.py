@@ -15,7 +15,7 @@ from typing import Any
 from nima_edge.runtime.errors import ModelError, NimaError
 from nima_edge.runtime.metadata import score_values_problem
 from nima_edge.runtime.preprocess import resize_problem, view_problem
-from nima_edge.runtime.strict import parse_json, unknown_keys
+from nima_edge.runtime.strict import Coerce, float_tuple, parse_json, strict_kwargs
 
 SPEC_ENTRY = "nima_spec.json"
 
@@ -157,30 +157,35 @@ class NimaSpec:
     @classmethod
     def from_dict(cls, data: Any) -> NimaSpec:
         """Build from parsed JSON; unknown keys and wrong types are errors, never ignored."""
-        if not isinstance(data, dict):
-            raise SpecError(f"a model spec must be a JSON object, got {type(data).__name__}")
-        unknown = unknown_keys(cls, data)
-        if unknown:
-            raise SpecError(f"unknown model spec keys: {', '.join(unknown)}")
-        kwargs = dict(data)
-        try:
-            if "score_values" in kwargs:
-                kwargs["score_values"] = tuple(float(v) for v in kwargs["score_values"])
-            if "defect_labels" in kwargs:
-                if isinstance(kwargs["defect_labels"], str):
-                    raise TypeError("defect_labels must be a list of names")
-                kwargs["defect_labels"] = tuple(str(v) for v in kwargs["defect_labels"])
-            for name in ("alpha", "dropout", "threshold"):
-                if name in kwargs:
-                    kwargs[name] = float(kwargs[name])
-            if "input_size" in kwargs and not isinstance(kwargs["input_size"], int):
-                raise TypeError(f"input_size must be an integer, got {kwargs['input_size']!r}")
-        except (TypeError, ValueError) as exc:
-            raise SpecError(f"malformed model spec: {exc}") from None
-        return cls(**kwargs)
+        return cls(**strict_kwargs(cls, data, what="model spec", error=SpecError, coerce=_SPEC_COERCE))
 
     def replace(self, **changes: Any) -> NimaSpec:
         return dataclasses.replace(self, **changes)
+
+
+def _defect_labels(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):  # a string is iterable: "blur" would become five labels
+        raise TypeError("defect_labels must be a list of names")
+    return tuple(str(v) for v in value)
+
+
+def _integer(name: str) -> Coerce:
+    def check(value: Any) -> int:
+        if not isinstance(value, int):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        return value
+    return check
+
+
+# How each JSON field becomes a NimaSpec field (strict_kwargs); __post_init__ checks the values.
+_SPEC_COERCE: dict[str, Coerce] = {
+    "score_values": float_tuple,
+    "defect_labels": _defect_labels,
+    "alpha": float,
+    "dropout": float,
+    "threshold": float,
+    "input_size": _integer("input_size"),
+}
 
 
 def read_spec(path: str | os.PathLike) -> NimaSpec:

@@ -12,7 +12,14 @@ from __future__ import annotations
 import argparse
 import time
 
+import keras
 import numpy as np
+
+from .config import TrainConfig
+from .model import build_nima, set_batchnorm_momentum
+from .optimizers import compile_model
+from .pipeline import make_dataset
+from .spec import NimaSpec
 
 
 def measure(backbone: str, alpha: float, size: int, batch: int, steps: int, warmup: int) -> tuple[float, float]:
@@ -21,13 +28,6 @@ def measure(backbone: str, alpha: float, size: int, batch: int, steps: int, warm
     The machine is shared: wall-clock rates fall when others run, while CPU time spent per image
     barely moves, so the CPU rate (times the cores) is the fairer comparison between choices.
     """
-    import keras
-
-    from .config import TrainConfig
-    from .model import NimaSpec, build_nima, set_batchnorm_momentum
-    from .pipeline import make_dataset
-    from .train import compile_model
-
     keras.backend.clear_session()
     model = build_nima(NimaSpec(backbone=backbone, alpha=alpha, input_size=size))
     set_batchnorm_momentum(model, 0.99)

@@ -1,219 +1,68 @@
 """The fit loop: two phases (head only, then all layers), a checkpoint every epoch, resumable.
 
-RUN_DIR layout:
-  config.json        the TrainConfig (reloads; unknown keys are errors)
-  model.keras        the best model by validation EMD (r=1), with its NimaSpec inside
-  history.csv        one row per epoch
-  metrics.json       the test split's figures for model.keras
-  checkpoints/       last.weights.h5 + last_optimizer.npz + state.json, rewritten after each epoch
-  cache/             the preprocessed images (.npy), reused by --resume and later runs
+What it writes to RUN_DIR, and the checkpoints it resumes from, are checkpoints.py; where it runs
+(replicas, workers) is distribute.py; the optimizers and compile step are optimizers.py.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import math
-import os
-import shutil
 import sys
 import time
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
-from nima_edge.runtime.errors import NimaError
-from nima_edge.runtime.fileio import OutputError
 
 from . import metrics as M
-from .config import TrainConfig, default_threshold, write_shared_text
+from .checkpoints import (
+    Checkpoints,
+    RunState,
+    TrainingError,
+    append_history,
+    prepare_run_dir,
+    read_metrics,
+    write_metrics,
+)
+from .config import TrainConfig, default_threshold
 from .data import Samples, read_datasets, split_indices
+from .distribute import (
+    SINGLE_PROCESS,
+    ClusterRole,
+    across_workers,
+    cluster_role,
+    distributed_train_step,
+    fit_epoch_across_workers,
+    make_strategy,
+    split_cpu,
+    synchronize_batchnorm,
+)
+from .evaluate import evaluate_predictions
 from .model import (
-    HEAD_LAYERS,
-    NimaSpec,
     build_nima,
     check_base_weights,
     copy_matching_weights,
     load_nima,
-    read_spec,
     save_nima,
-    set_backbone_trainable,
     set_batchnorm_momentum,
 )
+from .optimizers import compile_model
 from .pipeline import cache_images, defect_balance_weights, make_dataset, stored_size, targets_of
+from .spec import NimaSpec, read_spec
 
 log = logging.getLogger(__name__)
-
-HISTORY_COLUMNS = ("epoch", "phase", "loss", "val_emd", "val_lcc", "val_srcc", "lr", "seconds")
-
-
-class TrainingError(NimaError):
-    """A run directory or set-up that cannot be trained."""
-
-
-@dataclass
-class RunState:
-    """What the last finished epoch left behind; checkpoints/state.json."""
-
-    epochs_done: int = 0
-    best_val_emd: float = float("inf")
-    best_epoch: int = 0
-    finished: bool = False
-
-    @classmethod
-    def load(cls, path: Path) -> RunState:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**data)
-
-    def save(self, path: Path) -> None:
-        write_shared_text(path, json.dumps(self.__dict__, indent=1))
-
-
-def split_cpu(replicas: int) -> None:
-    """Present the CPU as ``replicas`` logical devices (MirroredStrategy tests); call before TF starts."""
-    import tensorflow as tf
-
-    cpus = tf.config.list_physical_devices("CPU")
-    try:
-        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * replicas)
-    except RuntimeError:
-        raise TrainingError("cannot split the CPU into logical devices: TensorFlow is already initialised") from None
-
-
-@dataclass(frozen=True)
-class ClusterRole:
-    """This process's task in the cluster TF_CONFIG describes (training across hosts)."""
-
-    tasks: int = 1  # chief + workers
-    task_type: str = "worker"
-    index: int = 0
-    has_chief_task: bool = False
-
-    @property
-    def multi_worker(self) -> bool:
-        return self.tasks > 1
-
-    @property
-    def is_chief(self) -> bool:
-        # TensorFlow's convention: the "chief" task, or worker 0 when the cluster names none.
-        return self.task_type == "chief" or (self.task_type == "worker" and self.index == 0
-                                             and not self.has_chief_task)
-
-    @property
-    def name(self) -> str:
-        return f"{self.task_type}-{self.index}"
-
-    def run_folder(self, out: Path) -> Path:
-        """The chief writes RUN_DIR; every other worker its own copy beside it (RUN_DIR.worker-1),
-        so two processes never write one file, and each resumes from its own checkpoints."""
-        return out if self.is_chief else out.with_name(f"{out.name}.{self.name}")
-
-
-def cluster_role(tf_config: str | None = None) -> ClusterRole:
-    """The role TF_CONFIG (or ``tf_config``) gives this process; a single process without it."""
-    text = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
-    if not text.strip():
-        return ClusterRole()
-    try:
-        document = json.loads(text)
-        cluster, task = document.get("cluster", {}), document.get("task", {})
-        tasks = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
-        role = ClusterRole(tasks=tasks, task_type=str(task.get("type", "worker")), index=int(task.get("index", 0)),
-                           has_chief_task=bool(cluster.get("chief")))
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise TrainingError(f"TF_CONFIG is not a cluster description ({exc}); see docs/training.md") from None
-    if role.multi_worker and role.task_type not in ("chief", "worker"):
-        raise TrainingError(f"TF_CONFIG task type {role.task_type!r}: nima train runs as a chief or worker task")
-    return role
-
-
-def make_strategy(name: str, role: ClusterRole | None = None):
-    """default -> the current strategy; mirrored -> MirroredStrategy, or MultiWorkerMirroredStrategy
-    when TF_CONFIG names several tasks (training across hosts)."""
-    import tensorflow as tf
-
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if (role or cluster_role()).multi_worker:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices=devices)
-
-
-def make_optimizer(config: TrainConfig, phase: int, steps_per_epoch: int):
-    import keras
-
-    if config.optimizer == "adam":
-        if phase == 1 or config.lr_schedule == "constant":
-            return keras.optimizers.Adam(config.resolved_head_lr if phase == 1 else config.resolved_lr)
-        # The step count lives in the optimizer state, which checkpoints keep, so a resumed run
-        # continues the same curve.
-        phase2_steps = (config.epochs - config.resolved_phase1_epochs) * max(1, steps_per_epoch)
-        return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-            config.resolved_lr, decay_steps=max(1, phase2_steps), alpha=0.05))
-    # The paper: SGD, momentum 0.9, 3e-6 head / 3e-7 backbone, x0.95 every 10 epochs.
-    schedule = keras.optimizers.schedules.ExponentialDecay(
-        config.resolved_head_lr, decay_steps=10 * max(1, steps_per_epoch), decay_rate=0.95, staircase=True)
-    return _scaled_sgd_class()(learning_rate=schedule, momentum=0.9,
-                               backbone_scale=config.resolved_lr / config.resolved_head_lr)
-
-
-def _scaled_sgd_class():
-    import keras
-
-    class BackboneScaledSGD(keras.optimizers.SGD):
-        """SGD whose backbone gradients are scaled: with momentum SGD, scaling a gradient by k is
-        exactly a learning rate k times smaller, which is how the paper's two rates are applied."""
-
-        def __init__(self, backbone_scale: float = 0.1, **kwargs):
-            super().__init__(**kwargs)
-            self.backbone_scale = float(backbone_scale)
-
-        def apply(self, grads, trainable_variables=None):
-            variables = trainable_variables if trainable_variables is not None else self._trainable_variables
-            grads = [g if g is None or v.path.split("/")[0] in HEAD_LAYERS else g * self.backbone_scale
-                     for g, v in zip(grads, variables)]
-            return super().apply(grads, trainable_variables)
-
-        def get_config(self):
-            return {**super().get_config(), "backbone_scale": self.backbone_scale}
-
-    return BackboneScaledSGD
-
-
-def compile_model(model, config: TrainConfig, phase: int, steps_per_epoch: int, with_defects: bool) -> None:
-    import keras
-
-    from .losses import EMDLoss
-
-    set_backbone_trainable(model, phase == 2)
-    losses = {"distribution": EMDLoss(r=config.loss_r)}
-    weights = {"distribution": 1.0}
-    if with_defects:
-        # Severities 0..1 are soft targets for the per-defect sigmoids.
-        losses["defects"] = keras.losses.BinaryCrossentropy()
-        weights["defects"] = config.defect_weight
-    model.compile(optimizer=make_optimizer(config, phase, steps_per_epoch), loss=losses, loss_weights=weights,
-                  jit_compile=False)
-    # Build the slots now (inside the strategy scope) so a checkpoint's state can be assigned.
-    model.optimizer.build(model.trainable_variables)
-
 
 class Run:
     """One training run in RUN_DIR: prepares data, fits epoch by epoch, checkpoints, evaluates."""
 
     def __init__(self, config: TrainConfig, out: Path, echo: Callable[[str], None],
-                 role: ClusterRole = ClusterRole()):
+                 role: ClusterRole = SINGLE_PROCESS):
         self.config = config
         self.out = out
         self.echo = echo
         self.role = role
-        self.ckpt_dir = out / "checkpoints"
-        self.state_path = self.ckpt_dir / "state.json"
+        self.checkpoints = Checkpoints(out)
 
     # ---- data -----------------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -261,12 +110,10 @@ class Run:
 
     # ---- fitting ----------------------------------------------------------------------------
     def fit(self, resume: bool, strategy, time_budget_min: float | None = None) -> RunState:
-        import keras
-
         c = self.config
         keras.utils.set_random_seed(c.seed)
         steps = -(-len(self.train) // c.batch_size)
-        state = RunState.load(self.state_path) if resume and self.state_path.is_file() else RunState()
+        state = self.checkpoints.load_state() if resume and self.checkpoints.has_state() else RunState()
         if self.role.multi_worker:
             self.check_same_start(strategy, state.epochs_done)
         if state.epochs_done:
@@ -292,7 +139,7 @@ class Run:
                 with strategy.scope():
                     compile_model(model, c, phase, steps, self.with_defects)
                 if epoch == state.epochs_done and state.epochs_done:
-                    self.restore_checkpoint(model, restore_optimizer=(epoch < phase1) == (epoch - 1 < phase1))
+                    self.checkpoints.restore(model, restore_optimizer=(epoch < phase1) == (epoch - 1 < phase1))
                 compiled_phase = phase
                 step = distributed_train_step(model, strategy) if self.role.multi_worker else None
                 self.echo(f"phase {phase}: {'head only' if phase == 1 else 'all layers'}")
@@ -310,10 +157,10 @@ class Run:
                 save_nima(model, self.spec.replace(provenance={**self.spec.provenance, "epoch": epoch + 1,
                                                                "val_emd": val["emd"]}),
                           self.out / "model.keras", force=True)
-            self.append_history({"epoch": epoch + 1, "phase": phase, "loss": loss,
+            append_history(self.out, {"epoch": epoch + 1, "phase": phase, "loss": loss,
                                  "val_emd": val["emd"], "val_lcc": val["lcc"], "val_srcc": val["srcc"],
                                  "lr": _current_lr(model), "seconds": time.monotonic() - epoch_start})
-            self.save_checkpoint(model, state)
+            self.checkpoints.save(model, state)
             self.echo(f"epoch {epoch + 1}/{c.epochs}: loss {loss:.4f}  val EMD {val['emd']:.4f}  "
                       f"LCC {_fmt(val['lcc'])}  SRCC {_fmt(val['srcc'])}" + ("  (best, saved)" if improved else ""))
             if self.budget_used(strategy, time_budget_min, time.monotonic() - started):
@@ -321,7 +168,7 @@ class Run:
                           f"(--resume continues)")
                 break
         state.finished = state.epochs_done >= c.epochs
-        state.save(self.state_path)
+        self.checkpoints.save_state(state)
         return state
 
     def check_same_start(self, strategy, epochs_done: int) -> None:
@@ -359,113 +206,18 @@ class Run:
         return {"emd": float(np.mean(M.emd(true, predicted, r=1))),
                 "lcc": _safe(M.lcc, true_mean, pred_mean), "srcc": _safe(M.srcc, true_mean, pred_mean)}
 
-    def append_history(self, row: dict) -> None:
-        path = self.out / "history.csv"
-        rows = []
-        if path.is_file():
-            with path.open(newline="") as handle:
-                # A resumed run replays from the checkpoint: drop rows of epochs it will redo.
-                rows = [r for r in csv.DictReader(handle) if int(r["epoch"]) < row["epoch"]]
-        rows.append({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        write_shared_text(path, buffer.getvalue())
-
-    def save_checkpoint(self, model, state: RunState) -> None:
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        weights = self.ckpt_dir / "last.weights.h5"
-        tmp = self.ckpt_dir / ".next.weights.h5"
-        model.save_weights(tmp, overwrite=True)
-        opt_tmp = self.ckpt_dir / ".next_optimizer.npz"
-        with opt_tmp.open("wb") as handle:
-            np.savez(handle, *[np.asarray(v.numpy()) for v in model.optimizer.variables])
-        # Weights, optimizer state, then the state file: the state file names a complete set.
-        os.replace(tmp, weights)
-        os.replace(opt_tmp, self.ckpt_dir / "last_optimizer.npz")
-        state.save(self.state_path)
-
-    def restore_checkpoint(self, model, restore_optimizer: bool) -> None:
-        with warnings.catch_warnings():
-            # Keras also stores the optimizer in .weights.h5 and warns when a new phase's optimizer
-            # differs; the optimizer state is restored from last_optimizer.npz below instead.
-            warnings.simplefilter("ignore", UserWarning)
-            model.load_weights(self.ckpt_dir / "last.weights.h5")
-        if not restore_optimizer:
-            return  # the run stopped at the phase boundary: phase 2 starts with a fresh optimizer
-        saved = np.load(self.ckpt_dir / "last_optimizer.npz")
-        arrays = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        variables = model.optimizer.variables
-        if len(arrays) != len(variables):
-            raise TrainingError(f"{self.ckpt_dir}: optimizer checkpoint has {len(arrays)} variables, "
-                                f"the model needs {len(variables)}")
-        for variable, value in zip(variables, arrays):
-            variable.assign(value)
-
     # ---- test -------------------------------------------------------------------------------
     def evaluate_best(self) -> dict:
-        from .evaluate import evaluate_predictions
-        from .model import load_nima
-
         model, spec = load_nima(self.out / "model.keras")
         dataset = self.dataset("test", shuffle=False)
         outputs = _predict(model, dataset)
         figures = evaluate_predictions(self.test, outputs["distribution"], spec,
                                        outputs.get("defects"))
         figures["split"] = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
-        write_shared_text(self.out / "metrics.json", json.dumps(figures, indent=1) + "\n")
+        write_metrics(self.out, figures)
         save_nima(model, spec.replace(provenance={**spec.provenance, "test": _headline(figures)}),
                   self.out / "model.keras", force=True)
         return figures
-
-
-def synchronize_batchnorm(model) -> None:
-    """BatchNorm statistics over the global batch. Keras creates the moving mean and variance
-    without aggregation, so across workers each would follow its own shard of every batch and the
-    workers' models would drift apart (the chief saving statistics of half the data)."""
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.synchronized = True
-
-
-def distributed_train_step(model, strategy):
-    """``model.train_step`` on every replica, its loss averaged over them: one tf.function, traced
-    once a phase. Keras 3.15's own fit() fails under MultiWorkerMirroredStrategy: it reduces its
-    first batch and its scalar logs with ``strategy.reduce(..., axis=0)``, which that strategy
-    cannot do ("Attempt to convert a value (PerReplica...", "Invalid reduction dimension 0")."""
-    import tensorflow as tf
-
-    @tf.function
-    def step(batch):
-        logs = strategy.run(model.train_step, args=(batch,))
-        return strategy.reduce(tf.distribute.ReduceOp.MEAN, logs["loss"], axis=None)
-
-    return step
-
-
-def fit_epoch_across_workers(step, model, strategy, dataset) -> float:
-    """One pass over ``dataset`` split across the workers (each computes its share of every
-    global batch); the epoch's mean loss, as fit() reports it."""
-    model.reset_metrics()
-    loss = float("nan")
-    for batch in strategy.experimental_distribute_dataset(dataset):
-        loss = float(step(batch))  # the running mean of the epoch: the last one is the epoch's
-    return loss
-
-
-def across_workers(strategy, value: float) -> list[float]:
-    """``value`` of every replica in the cluster, gathered (one collective: every worker must call it)."""
-    import tensorflow as tf
-
-    @tf.function
-    def gather():
-        return tf.distribute.get_replica_context().all_gather(tf.constant([float(value)], tf.float32), axis=0)
-
-    local = strategy.experimental_local_results(strategy.run(gather))[0]
-    return [float(v) for v in local.numpy()]
 
 
 def _images_only(images, labels):
@@ -514,23 +266,6 @@ def check_init_from(config: TrainConfig) -> None:
                             f"--alpha and --view")
 
 
-def prepare_run_dir(config: TrainConfig, out: Path, resume: bool, force: bool) -> TrainConfig:
-    """Check RUN_DIR; on --resume of an existing run, the stored config wins."""
-    stored = out / "config.json"
-    if resume and stored.is_file():
-        return TrainConfig.load(stored)
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise OutputError(f"{out}: run folder exists and is not empty (use --resume to continue it "
-                              f"or --force to start over)")
-        for name in ("model.keras", "history.csv", "metrics.json", "config.json"):
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    config.save(stored)
-    return config
-
-
 def train(config: TrainConfig, out: str | Path, resume: bool = False, force: bool = False,
           echo: Callable[[str], None] = print, cpu_replicas: int = 0, time_budget_min: float | None = None) -> dict:
     """Train per ``config`` into RUN_DIR ``out``; returns the test figures (also in metrics.json).
@@ -556,11 +291,12 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, force: boo
     if cpu_replicas:
         split_cpu(cpu_replicas)
     run = Run(config, out, echo, role)
-    if resume and run.state_path.is_file():
-        state = RunState.load(run.state_path)
-        if state.finished and (out / "metrics.json").is_file():
+    if resume and run.checkpoints.has_state():
+        state = run.checkpoints.load_state()
+        finished = read_metrics(out) if state.finished else None
+        if finished is not None:
             echo(f"{out}: run already complete ({state.epochs_done} epochs); nothing to do")
-            return json.loads((out / "metrics.json").read_text())
+            return finished
     run.prepare_data()
     strategy = make_strategy(config.strategy, role)
     if config.strategy != "default":
@@ -569,7 +305,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, force: boo
     figures = run.evaluate_best()
     figures["epochs_done"] = state.epochs_done
     figures["finished"] = state.finished
-    write_shared_text(out / "metrics.json", json.dumps(figures, indent=1) + "\n")
+    write_metrics(out, figures)
     echo(f"test: EMD {figures['emd']:.4f}  LCC {_fmt(figures['lcc_mean'])}  SRCC {_fmt(figures['srcc_mean'])}  "
          f"binary accuracy {figures['binary_accuracy']:.3f} (n={figures['n']}) -> {out / 'model.keras'}")
     return figures

@@ -1,15 +1,18 @@
 """`nima eval`: a model's figures on a labelled set (training/evaluate.py does the work)."""
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import click
 
 from nima_edge.cli.common import force_option, translate_errors
+from nima_edge.runtime.errors import ModelError
 from nima_edge.runtime.fileio import check_writable
 from nima_edge.training.data import FORMATS
-from nima_edge.training.evaluate import evaluate_model, format_figures, plot_figures
+from nima_edge.training.evaluate import Predictor, evaluate_model, format_figures, plot_figures
+from nima_edge.training.predict_tflite import predict_tflite
 
 
 @click.command("eval")
@@ -44,7 +47,7 @@ def eval_command(model: Path, data: Path, fmt: str, images: Path | None, limit: 
     """
     if plot is not None:
         check_writable(plot, force)
-    figures, arrays = evaluate_model(model, data, fmt, images, limit, threshold, decision)
+    figures, arrays = evaluate_model(model, _predictor(model, decision), data, fmt, images, limit, threshold)
     figures["decision"] = decision
     if plot is not None:
         plot_figures(arrays, figures, plot, force)
@@ -52,3 +55,15 @@ def eval_command(model: Path, data: Path, fmt: str, images: Path | None, limit: 
         click.echo(json.dumps(figures))
     else:
         click.echo(format_figures(figures))
+
+
+def _predictor(model: Path, decision: bool) -> Predictor:
+    """How this kind of model predicts. TensorFlow is imported here, and only for a .keras model
+    (lazily, as the CLI imports every stage): the base install has none and evaluates a .tflite."""
+    if model.suffix != ".keras":
+        return functools.partial(predict_tflite, decision=decision)
+    if decision:
+        raise ModelError(f"{model}: --decision judges the device's decision; give the exported .tflite")
+    from nima_edge.training.predict_keras import predict_keras
+
+    return predict_keras
