@@ -1,17 +1,12 @@
-"""Fixtures for the archive tests: the runtime tests' tiny TFLite NIMAs and a folder of small
-generated captures with a few that cannot be scored."""
+"""Fixtures for the archive tests: a folder of small generated captures with a few that cannot be
+scored. The tiny TFLite NIMAs (tiny_models, float_model) come from tests/conftest.py."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
-
-from models_for_tests import build_all
 
 GOOD_IMAGES = 300
 # name -> bytes of files the runtime refuses, each for its own reason
@@ -55,16 +50,6 @@ def write_archive(folder: Path, count: int = GOOD_IMAGES) -> Path:
         (folder / name).write_bytes(make(good))
     (folder / "notes.txt").write_text("not an image suffix: walked past")
     return folder
-
-
-@pytest.fixture(scope="session")
-def tiny_models() -> dict[str, Path]:
-    return build_all()
-
-
-@pytest.fixture(scope="session")
-def float_model(tiny_models) -> Path:
-    return tiny_models["float"]
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,8 @@
 """Session fixtures for export tests: page-like captures and one tiny trained NIMA."""
 from __future__ import annotations
 
-import hashlib
-import tempfile
-from pathlib import Path
-
 import pytest
-from export_tiny import build_tiny_model, write_captures
+from nima_edge.export.tiny_models import cache_dir, fit_export_nima, write_captures
 
 
 @pytest.fixture(scope="session")
@@ -18,23 +14,13 @@ def captures(tmp_path_factory):
     return root / "calib", root / "val", qualities
 
 
-def _cache_dir() -> Path:
-    """Keyed by the builder's source and the TensorFlow version, so a stale model is never reused."""
-    from importlib.metadata import version
-
-    source = (Path(__file__).parent / "export_tiny.py").read_bytes()
-    key = hashlib.sha256(source + version("tensorflow").encode() + version("keras").encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"nima-export-tests-{key}"
-
-
 @pytest.fixture(scope="session")
 def tiny_model(captures):
     """The tiny trained NIMA, built once per machine (~30 s) and cached in the temp folder."""
     calib, _, qualities = captures
-    path = _cache_dir() / "tiny.keras"
+    path = cache_dir("export-tests") / "tiny.keras"  # keyed by the builder's source and TF/Keras versions
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        build_tiny_model(calib, qualities, path, steps=24)  # save_nima writes atomically
+        fit_export_nima(calib, qualities, path, steps=24)  # save_nima writes atomically
     return path
 
 

@@ -1,6 +1,6 @@
 """scripts/make_golden.py: golden input/output pairs that app developers test their integration against.
 
-A real tiny model (Keras -> TFLiteConverter, metadata embedded; scripts/pi_tiny_model.py) is built,
+A real tiny model (Keras -> TFLiteConverter, metadata embedded; nima_edge.export.tiny_models) is built,
 goldens are regenerated for it, and the runtime must reproduce them within the stated tolerance —
 while a typical integration bug (feeding BGR instead of RGB) must fall outside it.
 """
@@ -89,7 +89,9 @@ def test_existing_goldens_are_not_overwritten(make_golden, tiny_model, golden):
 
 def test_check_refuses_another_model(make_golden, golden, tmp_path):
     outdir, _ = golden
-    other = load_script("pi_tiny_model").make_tiny_model(tmp_path / "other.tflite", size=64, seed=1)
+    from nima_edge.export.tiny_models import write_random_nima
+
+    other = write_random_nima(tmp_path / "other.tflite", size=64, seed=1)
     problems = make_golden.check_golden(other, outdir)
     assert len(problems) == 1 and "not the model these goldens were made with" in problems[0]
 

@@ -1,5 +1,5 @@
-"""Fixtures for the runtime tests: real tiny TFLite NIMAs (built with TensorFlow, cached), rendered
-pages and small video files."""
+"""Fixtures for the runtime tests: rendered pages and small video files. The tiny TFLite NIMAs
+(tiny_models, float_model, int8_model) come from tests/conftest.py."""
 from __future__ import annotations
 
 import sys
@@ -11,24 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from models_for_tests import build_all
 from runtime_pages import render_page
-
-
-@pytest.fixture(scope="session")
-def tiny_models() -> dict[str, Path]:
-    """{'keras', 'float', 'int8', 'bare'}: paths of the cached tiny NIMA models."""
-    return build_all()
-
-
-@pytest.fixture(scope="session")
-def float_model(tiny_models) -> Path:
-    return tiny_models["float"]
-
-
-@pytest.fixture(scope="session")
-def int8_model(tiny_models) -> Path:
-    return tiny_models["int8"]
 
 
 @pytest.fixture(scope="session")
