@@ -16,9 +16,9 @@ import keras
 import numpy as np
 
 from .config import TrainConfig
+from .dataset import make_dataset
 from .model import build_nima, set_batchnorm_momentum
 from .optimizers import compile_model
-from .pipeline import make_dataset
 from .spec import NimaSpec
 
 

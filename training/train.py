@@ -27,6 +27,7 @@ from .checkpoints import (
 )
 from .config import TrainConfig, default_threshold
 from .data import Samples, read_datasets, split_indices
+from .dataset import make_dataset
 from .distribute import (
     SINGLE_PROCESS,
     ClusterRole,
@@ -48,7 +49,7 @@ from .model import (
     set_batchnorm_momentum,
 )
 from .optimizers import compile_model
-from .pipeline import cache_images, defect_balance_weights, make_dataset, stored_size, targets_of
+from .pipeline import cache_images, defect_balance_weights, stored_size, targets_of
 from .spec import NimaSpec, read_spec
 
 log = logging.getLogger(__name__)

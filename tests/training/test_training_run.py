@@ -134,7 +134,7 @@ MIRRORED_STEP = textwrap.dedent("""
     import numpy as np
     from nima_edge.training.config import TrainConfig
     from nima_edge.training.model import NimaSpec, build_nima
-    from nima_edge.training.pipeline import make_dataset
+    from nima_edge.training.dataset import make_dataset
     from nima_edge.training.train import compile_model, make_strategy, split_cpu
     split_cpu(2)
     config = TrainConfig(data="unused.csv", format="csv", strategy="mirrored", batch_size=8)
@@ -242,7 +242,7 @@ def test_eval_of_a_tflite_conversion_matches_keras(resumed_run, document_set, tm
 
 
 def test_flip_of_the_detail_view_mirrors_each_tile_in_place():
-    from nima_edge.training.pipeline import make_dataset
+    from nima_edge.training.dataset import make_dataset
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
@@ -322,7 +322,7 @@ def test_defect_balance_weights_lift_a_rare_defect_by_the_square_root_of_its_rar
 
 
 def test_a_weighted_dataset_keeps_each_images_own_weight_through_the_shuffle():
-    from nima_edge.training.pipeline import make_dataset
+    from nima_edge.training.dataset import make_dataset
 
     n = 24
     images = np.repeat(np.arange(n, dtype=np.uint8)[:, None, None, None], 8, axis=1).repeat(8, 2).repeat(3, 3)

@@ -1,0 +1,68 @@
+"""The tf.data side of the pipeline: batches of cached model inputs (pipeline.py), augmented."""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from .pipeline import AUGMENTATIONS
+
+
+def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size: int, batch_size: int,
+                 augment: str = "none", shuffle: bool = False, seed: int = 0, view: str = "frame",
+                 weights: np.ndarray | None = None):
+    """A tf.data.Dataset of (uint8 image batch, {output name: target batch}) from cached images;
+    with ``weights`` (one per image) a third element, {output name: weight batch}, for Keras to
+    scale each image's loss by.
+
+    With the frame+detail view a flip mirrors each of the four tiles in place, so the whole-frame
+    tile stays top left where the model expects it.
+    """
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
+    if augment == "paper" and view != "frame":
+        raise ValueError(f"the paper augmentation crops, which would cut across the {view} view's tiles")
+    n = len(images)
+    if weights is not None and len(weights) != n:
+        raise ValueError(f"{len(weights)} weights for {n} images")
+    names = sorted(targets)
+    arrays = [targets[name] for name in names]
+    stored = images.shape[1]
+
+    def fetch(index):
+        i = int(index)
+        return (np.asarray(images[i]), *(a[i] for a in arrays))
+
+    weight_of = None if weights is None else tf.constant(np.asarray(weights, dtype=np.float32))
+
+    def load(index):
+        out = tf.numpy_function(fetch, [index], [tf.uint8, *([tf.float32] * len(arrays))], stateful=False)
+        image = tf.ensure_shape(out[0], (stored, stored, 3))
+        labels = {name: tf.ensure_shape(t, (a.shape[1],)) for name, t, a in zip(names, out[1:], arrays)}
+        if weight_of is None:
+            return image, labels
+        return image, labels, {name: weight_of[index] for name in names}
+
+    def augment_one(image, labels, *weight):
+        if augment == "paper" and stored != input_size:
+            image = tf.image.random_crop(image, (input_size, input_size, 3))
+        if augment in ("paper", "flip") and view == "frame":
+            image = tf.image.random_flip_left_right(image)
+        elif augment == "flip":
+            half = input_size // 2
+            tiles = tf.reshape(image, (2, half, 2, half, 3))
+            flipped = tf.reshape(tf.reverse(tiles, axis=[3]), (input_size, input_size, 3))
+            image = tf.cond(tf.random.uniform(()) < 0.5, lambda: flipped, lambda: image)
+        return image, labels, *weight
+
+    def centre(image, labels, *weight):
+        if stored != input_size:  # evaluation of a paper-augmented cache: the centre crop
+            offset = (stored - input_size) // 2
+            image = image[offset:offset + input_size, offset:offset + input_size]
+        return image, labels, *weight
+
+    dataset = tf.data.Dataset.range(n)
+    if shuffle:
+        dataset = dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(augment_one if shuffle else centre, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
