@@ -2,8 +2,9 @@
 
     python -m nima_edge.export.bench_worker KIND MODEL INPUTS.npy THREADS WARMUP
 
-KIND is ``keras`` (MODEL a .keras NIMA), ``tflite`` (MODEL a .tflite, run by the runtime's
-interpreter, no TensorFlow imported) or ``laplacian`` (MODEL ignored; INPUTS are grey frames).
+KIND is ``keras`` (MODEL a .keras NIMA, measured by export.bench_keras), ``tflite`` (MODEL a
+.tflite, run by the runtime's interpreter, no TensorFlow imported) or ``laplacian`` (MODEL
+ignored; INPUTS are grey frames).
 Prints one JSON object: per-image latencies in ms, wall time, peak RSS.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
-def _timed(run_one, inputs: np.ndarray, warmup: int) -> tuple[list[float], float]:
+def timed(run_one, inputs: np.ndarray, warmup: int) -> tuple[list[float], float]:
     for i in range(min(warmup, len(inputs))):
         run_one(inputs[i])
     times = []
@@ -57,30 +58,14 @@ def measure_tflite(model: str, inputs: np.ndarray, threads: int, warmup: int) ->
         interpreter.invoke()
         return [interpreter.get_tensor(o["index"]) for o in outputs]
 
-    times, wall = _timed(run_one, inputs, warmup)
+    times, wall = timed(run_one, inputs, warmup)
     return {"times_ms": times, "wall_s": wall, "tensorflow_loaded": "tensorflow" in sys.modules}
-
-
-def measure_keras(model: str, inputs: np.ndarray, threads: int, warmup: int) -> dict:
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    from nima_edge.training.model import load_nima
-
-    keras_model, _ = load_nima(model)
-    times, wall = _timed(lambda x: keras_model.predict_on_batch(x[None]), inputs, max(warmup, 2))
-    # Batched throughput: what Keras is good at, for context.
-    start = time.perf_counter()
-    keras_model.predict(inputs, batch_size=32, verbose=0)
-    batched = len(inputs) / (time.perf_counter() - start)
-    return {"times_ms": times, "wall_s": wall, "batched_per_s": batched}
 
 
 def measure_laplacian(inputs: np.ndarray, warmup: int) -> dict:
     import cv2
 
-    times, wall = _timed(lambda g: cv2.Laplacian(g, cv2.CV_64F).var(), inputs, warmup)
+    times, wall = timed(lambda g: cv2.Laplacian(g, cv2.CV_64F).var(), inputs, warmup)
     return {"times_ms": times, "wall_s": wall}
 
 
@@ -93,6 +78,9 @@ def main(argv: list[str]) -> int:
     if kind == "tflite":
         result = measure_tflite(model, inputs, int(threads), int(warmup))
     elif kind == "keras":
+        # Only this kind loads TensorFlow (bench_keras imports it at its top); the others must not.
+        from .bench_keras import measure_keras
+
         result = measure_keras(model, inputs, int(threads), int(warmup))
     elif kind == "laplacian":
         result = measure_laplacian(inputs, int(warmup))

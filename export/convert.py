@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.images import iter_image_paths, load_image
 from nima_edge.runtime.preprocess import preprocess
@@ -117,8 +118,6 @@ def _quiet_converter():
 def convert(model, fmt: ExportFormat, calibration: ImageSet | None = None) -> bytes:
     """Convert a Keras NIMA to TFLite bytes in ``fmt``, as its row of the format table says
     (a quantization-aware format goes through export.qat instead)."""
-    import tensorflow as tf
-
     if fmt.quantization_aware:
         raise ExportError(f"format {fmt.name} is made by export.qat (quantization-aware fine-tuning first)")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -141,10 +140,9 @@ def configure_full_integer(converter, inputs: np.ndarray) -> None:
     """int8 ops only, uint8 raw-pixel input, float32 output (see the module docstring).
 
     ``inputs``: preprocessed calibration images (N, H, W, 3) uint8. Shared by the post-training
-    and the QAT paths (the latter in its tf-keras subprocess; this module imports no TensorFlow).
+    and the QAT paths (the latter in its tf_keras child, export.qat_child; this module imports no
+    Keras, so either Keras may be the one loaded).
     """
-    import tensorflow as tf
-
     def representative_dataset():
         for image in inputs:
             yield [image[None]]

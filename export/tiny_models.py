@@ -6,44 +6,36 @@ Three families, each for a kind of check that must not wait for (or depend on) t
   ``scripts/pi_tiny_model.py`` (the Raspberry Pi check) and the capture-app tests.
 * ``runtime_test_models`` — a small CNN fitted a few steps on generated pages, as float32, int8
   and without metadata, plus models that are not NIMAs or give no distribution: the runtime and
-  archive tests. Cached (see ``cache_dir``), so a second test session needs no TensorFlow.
+  archive tests.
 * ``fit_export_nima`` — the real MobileNetV2 NIMA of training/model.py (alpha 0.35, 96 px) with
   BatchNorm re-estimated and fitted on ``write_captures`` pages: the export tests, which compare
   float and int8 and so need outputs that spread over the scale like a trained model's.
 
 Every model depends on its input: a constant model would make every parity test pass vacuously.
-TensorFlow (the [train] extra) is imported inside the functions that build, never at import time:
-a cache lookup and the generated images need only numpy and OpenCV.
+TensorFlow is imported at the top: this module builds. Finding a cached model
+(tiny_cache.py) and the generated images (tiny_pages.py) need no TensorFlow, so a test that only
+reads a cached model imports this module only on a cache miss.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from pathlib import Path
 
-import cv2
+import keras
 import numpy as np
+import tensorflow as tf
+from keras import layers
 
 from ..runtime.defects import DEFECTS
 from ..runtime.fileio import atomic_output, atomic_write_bytes
+from ..runtime.images import iter_image_paths, load_image
 from ..runtime.metadata import ModelMetadata, embed_metadata
+from ..runtime.preprocess import preprocess
+from ..training.data import gaussian_distribution
+from ..training.model import NimaSpec, build_nima, save_nima
+from .tiny_cache import all_built, runtime_model_paths
+from .tiny_pages import BINS, RUNTIME_SIZE, training_images
 
-BINS = 10
-RUNTIME_SIZE = 64
 EXPORT_SIZE = 96
-
-
-def cache_dir(purpose: str) -> Path:
-    """A folder for built models, keyed by this file and the TensorFlow and Keras versions so a
-    stale model is never reused; under $NIMA_TEST_CACHE, else the temp folder."""
-    from importlib.metadata import version  # not `import tensorflow`: a cache hit needs no TF
-
-    source = Path(__file__).read_bytes() + version("tensorflow").encode() + version("keras").encode()
-    key = hashlib.sha256(source).hexdigest()[:12]
-    path = Path(os.environ.get("NIMA_TEST_CACHE", tempfile.gettempdir())) / f"nima-{purpose}-{key}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 # ---- shared by the random and the runtime models ----------------------------------------------
@@ -52,9 +44,6 @@ def small_nima(size: int, filters: tuple[int, ...], scale: float, offset: float 
                defects: bool = True, head_initializer=None):
     """uint8 "image" -> strided convolutions -> "distribution" (softmax over BINS) and, with
     ``defects``, "defects" (one sigmoid per runtime.defects.DEFECTS label)."""
-    import keras
-    from keras import layers
-
     image = keras.Input(shape=(size, size, 3), dtype="uint8", name="image")
     x = layers.Rescaling(scale, offset=offset)(image)  # casts the uint8 pixels to float first
     for count in filters:
@@ -70,8 +59,6 @@ def small_nima(size: int, filters: tuple[int, ...], scale: float, offset: float 
 def to_tflite(model, calibration: np.ndarray | None = None, uint8_output: bool = False) -> bytes:
     """float32 without ``calibration``; with it (uint8 images, N x H x W x 3), full int8 with raw
     uint8 pixels in (as `nima export --format int8` ships) and float32 out unless ``uint8_output``."""
-    import tensorflow as tf
-
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if calibration is not None:
         def representative():
@@ -92,8 +79,6 @@ def to_tflite(model, calibration: np.ndarray | None = None, uint8_output: bool =
 def smooth_random_images(count: int, size: int, seed: int = 0) -> np.ndarray:
     """Random 4x4 colour fields scaled up to ``size``: int8 ranges calibrated on flat noise would
     fit noise only."""
-    import tensorflow as tf
-
     rng = np.random.default_rng(seed)
     images = []
     for _ in range(count):
@@ -107,8 +92,6 @@ def write_random_nima(out: Path, size: int = 32, defects: bool = False, seed: in
     """Write a NIMA-shaped .tflite with random weights (fixed by ``seed``) and embedded metadata
     to ``out`` (overwriting) -> ``out``. Its layers look at colour and edges and its head weights
     are large, so different images get clearly different distributions."""
-    import keras
-
     keras.utils.set_random_seed(seed)
     # Large-ish head weights so the softmax is not nearly uniform for every input.
     head = keras.initializers.RandomNormal(stddev=4.0, seed=seed)
@@ -126,38 +109,8 @@ def write_random_nima(out: Path, size: int = 32, defects: bool = False, seed: in
 
 # ---- fitted on generated pages, with broken siblings (runtime and archive tests) ---------------
 
-def training_images(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(RGB images, target distributions, defect targets): generated page-like images whose
-    brightness and blur set their target score."""
-    rng = np.random.default_rng(seed)
-    images, dists, defects = [], [], []
-    for _ in range(count):
-        brightness = rng.uniform(0.15, 1.0)
-        blur = rng.uniform(0.0, 3.0)
-        img = np.full((RUNTIME_SIZE, RUNTIME_SIZE, 3), 255 * brightness, np.float32)
-        for _ in range(6):  # "text" strokes
-            y = int(rng.integers(8, RUNTIME_SIZE - 8))
-            x0, x1 = sorted(int(v) for v in rng.integers(4, RUNTIME_SIZE - 4, 2))
-            cv2.line(img, (x0, y), (x1 + 2, y), (20.0, 20.0, 20.0), 1)
-        if blur > 0.3:
-            img = cv2.GaussianBlur(img, (0, 0), blur)
-        img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
-        quality = 1 + 9 * np.clip(brightness * (1 - blur / 3.5), 0, 1)
-        values = np.arange(1, BINS + 1)
-        dist = np.exp(-0.5 * ((values - quality) / 1.2) ** 2)
-        images.append(img)
-        dists.append(dist / dist.sum())
-        flags = np.zeros(len(DEFECTS), np.float32)
-        flags[DEFECTS.index("defocus")] = blur / 3.0
-        flags[DEFECTS.index("underexposed")] = float(brightness < 0.4)
-        defects.append(flags)
-    return np.stack(images), np.stack(dists).astype(np.float32), np.stack(defects)
-
-
 def fit_on_pages(model, steps: int = 320) -> None:
     """A few epochs on ``training_images``: enough for outputs that follow brightness and blur."""
-    import keras
-
     images, dists, defects = training_images(256)
     model.compile(
         optimizer=keras.optimizers.Adam(3e-3),
@@ -169,9 +122,6 @@ def fit_on_pages(model, steps: int = 320) -> None:
 
 def not_a_nima(channels: int, outputs: int):
     """A small classifier that is not a NIMA: wrong input channels or wrong number of outputs."""
-    import keras
-    from keras import layers
-
     inputs = keras.Input(shape=(RUNTIME_SIZE, RUNTIME_SIZE, channels), dtype="float32", name="image")
     x = layers.Conv2D(4, 3, strides=4, activation="relu")(inputs)
     x = layers.GlobalAveragePooling2D()(x)
@@ -180,9 +130,6 @@ def not_a_nima(channels: int, outputs: int):
 
 def dynamic_input_nima():
     """A NIMA-shaped model whose input size is not fixed (None x None): the interpreter reports it as 1 x 1."""
-    import keras
-    from keras import layers
-
     inputs = keras.Input(shape=(None, None, 3), dtype="float32", name="image")
     x = layers.GlobalAveragePooling2D()(inputs)  # no convolution: any size, 1 x 1 included, allocates
     return keras.Model(inputs, {"distribution": layers.Dense(BINS, activation="softmax", name="distribution")(x)})
@@ -190,9 +137,6 @@ def dynamic_input_nima():
 
 def broken_output_nima(kind: str):
     """A real model whose 'distribution' is no distribution: all -1 ("negative") or NaN ("nan")."""
-    import keras
-    from keras import layers
-
     inputs = keras.Input(shape=(RUNTIME_SIZE, RUNTIME_SIZE, 3), dtype="uint8", name="image")
     x = layers.GlobalAveragePooling2D()(layers.Rescaling(1.0 / 255.0)(inputs))
     if kind == "nan":
@@ -216,23 +160,10 @@ def runtime_test_models(directory: Path | None = None) -> dict[str, Path]:
     """keras, float (with metadata), int8 (with metadata), bare (no metadata) model files, two
     models that are not NIMAs (wrong_output: 5 classes; wrong_input: one channel), two whose
     output is no distribution (negative_output, nan_output), one without a fixed input size
-    (dynamic_input). Built once into ``directory`` (default: ``cache_dir``) and reused."""
-    directory = directory or cache_dir("runtime-test-models")
-    paths = {
-        "keras": directory / "tiny.keras",
-        "float": directory / "tiny_float.tflite",
-        "int8": directory / "tiny_int8.tflite",
-        "bare": directory / "tiny_bare.tflite",
-        "wrong_output": directory / "wrong_output.tflite",
-        "wrong_input": directory / "wrong_input.tflite",
-        "negative_output": directory / "negative_output.tflite",
-        "nan_output": directory / "nan_output.tflite",
-        "dynamic_input": directory / "dynamic_input.tflite",
-    }
-    if all(p.exists() for p in paths.values()):
+    (dynamic_input). Built once into ``directory`` (default: ``tiny_cache.cache_dir``) and reused."""
+    paths = runtime_model_paths(directory)
+    if all_built(paths):
         return paths
-    import keras
-
     keras.utils.set_random_seed(0)
     model = small_nima(RUNTIME_SIZE, (8, 16, 24), scale=1.0 / 255.0)
     fit_on_pages(model)
@@ -259,39 +190,6 @@ def runtime_test_models(directory: Path | None = None) -> dict[str, Path]:
 
 # ---- the real MobileNetV2 NIMA, fitted on page captures (export tests) -------------------------
 
-def make_capture(rng: np.random.Generator, size: int = 160) -> tuple[np.ndarray, float]:
-    """(BGR page-like capture, its quality in 1..10): text lines on paper, then exposure, blur, noise."""
-    h, w = size, int(size * 0.75)
-    page = np.full((h, w, 3), rng.uniform(200, 250), np.float32)
-    for y in range(12, h - 10, 9):
-        x = 8
-        while x < w - 14:
-            word = int(rng.integers(6, 22))
-            cv2.line(page, (x, y), (min(x + word, w - 8), y), (40, 40, 40), int(rng.integers(1, 3)))
-            x += word + 5
-    gain = rng.uniform(0.25, 1.3)
-    blur = rng.uniform(0.0, 3.0)
-    image = page * gain
-    if blur > 0.3:
-        image = cv2.GaussianBlur(image, (0, 0), blur)
-    image += rng.normal(0, rng.uniform(1, 12), image.shape)
-    quality = 9.0 - 2.0 * blur - 4.0 * abs(gain - 0.9)
-    return np.clip(image, 0, 255).astype(np.uint8), float(np.clip(quality, 1.5, 9.5))
-
-
-def write_captures(folder: Path, count: int, seed: int) -> dict[str, float]:
-    """Write ``count`` captures as JPEG -> {file name: quality}."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    qualities = {}
-    for i in range(count):
-        image, quality = make_capture(rng)
-        name = f"cap_{seed}_{i:03d}.jpg"
-        cv2.imwrite(str(folder / name), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        qualities[name] = quality
-    return qualities
-
-
 def fit_export_nima(folder: Path, qualities: dict[str, float], out: Path, steps: int = 30) -> Path:
     """Build, fit on the captures in ``folder`` and save the MobileNetV2 NIMA (alpha 0.35, 96 px,
     a 2-label defects head) as .keras -> ``out``.
@@ -299,13 +197,6 @@ def fit_export_nima(folder: Path, qualities: dict[str, float], out: Path, steps:
     A randomly initialised MobileNet gives every image the same distribution (its BatchNorm
     statistics are those of nothing); re-estimating them on the captures and a few steps towards
     ``qualities`` spread its outputs over the scale."""
-    import keras
-
-    from ..runtime.images import iter_image_paths, load_image
-    from ..runtime.preprocess import preprocess
-    from ..training.data import gaussian_distribution
-    from ..training.model import NimaSpec, build_nima, save_nima
-
     keras.utils.set_random_seed(7)
     spec = NimaSpec(alpha=0.35, input_size=EXPORT_SIZE, dropout=0.0, defect_labels=("defocus", "underexposed"),
                     provenance={"dataset": "nima_edge.export.tiny_models", "steps": steps})
@@ -327,12 +218,10 @@ def fit_export_nima(folder: Path, qualities: dict[str, float], out: Path, steps:
 
 def reestimate_batchnorm(model, x: np.ndarray) -> None:
     """Set every BatchNorm's moving statistics to those of ``x`` (one forward pass, momentum 0)."""
-    import keras
-
-    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    saved = [layer.momentum for layer in layers]
-    for layer in layers:
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [layer.momentum for layer in norms]
+    for layer in norms:
         layer.momentum = 0.0
     model(x, training=True)
-    for layer, momentum in zip(layers, saved):
+    for layer, momentum in zip(norms, saved):
         layer.momentum = momentum

@@ -22,6 +22,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Here, not at the top: tiny_models imports TensorFlow, which reads the settings above at import.
     from nima_edge.export.tiny_models import write_random_nima
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from nima_edge.export.tiny_cache import all_built, runtime_model_paths
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
@@ -13,7 +14,11 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 def tiny_models() -> dict[str, Path]:
     """Paths of the cached tiny NIMA models (runtime and archive tests): 'keras', 'float', 'int8',
     'bare' and the broken ones; see nima_edge.export.tiny_models.runtime_test_models."""
-    # Imported here, not at the top: test folders that never ask for the models never load it.
+    paths = runtime_model_paths()
+    if all_built(paths):
+        return paths
+    # Only a cache miss loads TensorFlow (tiny_models imports it at its top): a second session,
+    # or a machine with the cache, runs the runtime and archive tests without it.
     from nima_edge.export.tiny_models import runtime_test_models
 
     return runtime_test_models()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from nima_edge.export.tiny_models import cache_dir, fit_export_nima, write_captures
+from nima_edge.export.tiny_cache import cache_dir
+from nima_edge.export.tiny_pages import write_captures
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +21,9 @@ def tiny_model(captures):
     calib, _, qualities = captures
     path = cache_dir("export-tests") / "tiny.keras"  # keyed by the builder's source and TF/Keras versions
     if not path.is_file():
+        # Only a cache miss loads TensorFlow for the fixture (tiny_models imports it at its top).
+        from nima_edge.export.tiny_models import fit_export_nima
+
         fit_export_nima(calib, qualities, path, steps=24)  # save_nima writes atomically
     return path
 

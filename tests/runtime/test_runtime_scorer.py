@@ -6,7 +6,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from nima_edge.export.tiny_models import training_images
+from nima_edge.export.tiny_pages import training_images
 from nima_edge.runtime import Scorer, preprocess
 from runtime_pages import render_page
 
