@@ -1,5 +1,5 @@
-"""The optimizers of the two phases and the compile step `nima train` (and the throughput
-measure) run before each phase."""
+"""The optimizers of the two phases and the compile step that `nima train` (and the study
+studies/training_throughput.py) runs before each phase."""
 from __future__ import annotations
 
 import keras

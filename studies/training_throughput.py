@@ -1,6 +1,6 @@
 """Measure training throughput (images/s) of backbone/alpha/size choices on cached inputs.
 
-    python -m nima_edge.training.throughput --steps 6 --warmup 2 \\
+    python studies/training_throughput.py --steps 6 --warmup 2 \\
         --config mobilenet_v2:0.35 --config mobilenet_v3_small:1.0 --sizes 128,160,224
 
 Each configuration: the real NIMA, compiled as `nima train` compiles it (Adam, all layers, EMD
@@ -14,12 +14,11 @@ import time
 
 import keras
 import numpy as np
-
-from .config import TrainConfig
-from .dataset import make_dataset
-from .model import build_nima, set_batchnorm_momentum
-from .optimizers import compile_model
-from .spec import NimaSpec
+from nima_edge.training.config import TrainConfig
+from nima_edge.training.dataset import make_dataset
+from nima_edge.training.model import build_nima, set_batchnorm_momentum
+from nima_edge.training.optimizers import compile_model
+from nima_edge.training.spec import NimaSpec
 
 
 def measure(backbone: str, alpha: float, size: int, batch: int, steps: int, warmup: int) -> tuple[float, float]:
