@@ -44,17 +44,22 @@ def atomic_output(path: str | os.PathLike, force: bool = False, suffix: str = ".
     tmp = Path(tmp_name)
     try:
         yield tmp
-        if tmp.exists():
-            # mkstemp makes the file owner-only; give it the permissions a plain open() would.
-            os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def current_umask() -> int:
+def publish(tmp: Path, path: Path) -> None:
+    """Rename a finished temporary file (made by mkstemp) over ``path``, first giving it the
+    permissions a plain open() would: mkstemp makes it owner-only."""
+    if tmp.exists():
+        os.chmod(tmp, 0o666 & ~_current_umask())
+    os.replace(tmp, path)
+
+
+def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .errors import SourceError
-from .fileio import OutputError, current_umask
+from .fileio import OutputError, publish
 from .native import native_messages
 from .overlay import Prompt, draw_overlay
 
@@ -74,9 +74,7 @@ class FrameSink:
                     if readable < self.written:
                         raise OutputError(f"{self.out}: the video did not write whole ({readable} of {self.written} "
                                           "frames read back; the disk may be full); nothing kept")
-                    # mkstemp makes the file owner-only; give it the permissions a plain open() would
-                    os.chmod(self.partial, 0o666 & ~current_umask())
-                    os.replace(self.partial, self.out)
+                    publish(self.partial, self.out)
         finally:
             if self.partial is not None:
                 self.partial.unlink(missing_ok=True)
