@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from nima_edge.export.tiny_pages import make_capture
 
 GOOD_IMAGES = 300
 # name -> bytes of files the runtime refuses, each for its own reason
@@ -18,26 +19,12 @@ BAD_FILES = {
 }
 
 
-def capture(rng: np.random.Generator, width: int = 64, height: int = 48) -> np.ndarray:
-    """A small 'page': text strokes on paper of random brightness, some blurred; no two alike."""
-    paper = rng.uniform(60, 250)
-    image = np.full((height, width, 3), paper, np.float32)
-    for _ in range(int(rng.integers(3, 8))):
-        y = int(rng.integers(6, height - 6))
-        x0, x1 = sorted(int(v) for v in rng.integers(3, width - 3, 2))
-        cv2.line(image, (x0, y), (x1 + 3, y), (20.0, 20.0, 20.0), 1)
-    blur = rng.uniform(0, 2.5)
-    if blur > 0.3:
-        image = cv2.GaussianBlur(image, (0, 0), blur)
-    return np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
-
-
 def write_archive(folder: Path, count: int = GOOD_IMAGES) -> Path:
     """``count`` captures (JPEG at several qualities, PNG, some .JPG) in two sub-folders, the
     BAD_FILES, and a notes.txt that no walk scores."""
     rng = np.random.default_rng(0)
     for i in range(count):
-        image = capture(rng)
+        image, _ = make_capture(rng, size=64)  # 64 x 48: small, every one different
         kind = i % 3
         name = f"{'a' if i % 2 else 'b'}/{i:04d}" + (".png", ".jpg", ".JPG")[kind]
         params = [] if kind == 0 else [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 95))]
