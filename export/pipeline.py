@@ -17,6 +17,7 @@ import numpy as np
 from nima_edge.runtime.fileio import atomic_write_bytes, atomic_write_text, check_writable
 from nima_edge.runtime.images import iter_image_paths
 from nima_edge.runtime.metadata import ModelMetadata, embed_metadata
+from nima_edge.training.model import load_nima
 
 from . import convert as conv
 from .fidelity import (
@@ -72,8 +73,6 @@ def run_export(request: ExportRequest) -> ExportResult:
     json_path, md_path = report_paths(request.out)
     for path in (request.out, json_path, md_path):  # fail now, not after minutes of conversion
         check_writable(path, request.force)
-
-    from nima_edge.training.model import load_nima
 
     model, spec = load_nima(request.model)
     calibration, validation, val_source = _image_sets(request, spec.input_hw, spec.resize, spec.view)

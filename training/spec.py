@@ -18,20 +18,10 @@ from nima_edge.runtime.preprocess import resize_problem, view_problem
 from nima_edge.runtime.strict import Coerce, float_tuple, parse_json, strict_kwargs
 
 SPEC_ENTRY = "nima_spec.json"
-
-
 MAX_SPEC_BYTES = 256 * 1024  # the spec is a few hundred bytes
-
-
 DEFAULT_SCORE_VALUES: tuple[float, ...] = tuple(float(v) for v in range(1, 11))
-
-
 IMAGE_INPUT = "image"
-
-
 DISTRIBUTION_OUTPUT = "distribution"
-
-
 DEFECTS_OUTPUT = "defects"
 
 
