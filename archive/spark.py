@@ -35,7 +35,7 @@ from nima_edge.runtime.batch import Result
 from nima_edge.runtime.batch import score_paths as score_files_on_disk
 from nima_edge.runtime.fileio import OutputError
 from nima_edge.runtime.images import IMAGE_SUFFIXES
-from nima_edge.runtime.policy import Assessor
+from nima_edge.runtime.policy import Assessor, threshold_problem
 from nima_edge.runtime.scorer import Scorer
 from pyspark import TaskContext
 from pyspark.broadcast import Broadcast
@@ -109,9 +109,9 @@ def prepare_scoring(spark: SparkSession, model: str | os.PathLike | None = None,
                     checks: bool = True, accept_damaged: bool = False) -> ArchiveScoring:
     """Check the model here, before any executor starts, and broadcast it (None: the bundled model)."""
     scorer = Scorer(model, threads=1)  # ModelError: missing, not a TFLite model, not a NIMA
-    values = scorer.metadata.score_values
-    if threshold is not None and not values[0] <= threshold <= values[-1]:
-        raise ArchiveError(f"threshold {threshold:g} is outside the model's score range {values[0]:g}..{values[-1]:g}")
+    problem = None if threshold is None else threshold_problem(threshold, scorer.metadata.score_values)
+    if problem:
+        raise ArchiveError(f"threshold {threshold:g} is {problem}")
     content = scorer.path.read_bytes()
     return ArchiveScoring(spark.sparkContext.broadcast(content), scorer.path.name, hashlib.sha256(content).hexdigest(),
                           threshold, checks, accept_damaged)

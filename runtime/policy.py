@@ -228,6 +228,15 @@ def rank_causes(score: Score, checks: Checks | None, policy: Policy, blur_penalt
     return sorted(severity, key=lambda code: -severity[code])
 
 
+def threshold_problem(threshold: float, score_values) -> str | None:
+    """Why ``threshold`` cannot be a model's retake threshold ("outside the model's score range
+    1..10"), or None: the one check behind `nima score --threshold` and `nima spark-score --threshold`."""
+    low, high = score_values[0], score_values[-1]
+    if not low <= threshold <= high:
+        return f"outside the model's score range {low:g}..{high:g}"
+    return None
+
+
 class Assessor:
     """A Scorer, the quick checks and a Policy: one call from a BGR frame to an Assessment.
 

@@ -23,7 +23,7 @@ from nima_edge.runtime.errors import NimaError, SourceError
 from nima_edge.runtime.fileio import OutputError, atomic_output, atomic_write_text, check_writable
 from nima_edge.runtime.images import IMAGE_SUFFIXES, iter_image_paths
 from nima_edge.runtime.metadata import ModelMetadata, read_metadata
-from nima_edge.runtime.policy import Assessor
+from nima_edge.runtime.policy import Assessor, threshold_problem
 from nima_edge.runtime.scorer import Scorer
 
 EXIT_OK, EXIT_RETAKE, EXIT_FAILED = 0, 1, 2
@@ -48,10 +48,9 @@ damaged_option = click.option(
 
 def make_assessor(model: Path | None, threshold: float | None, threads: int | None, checks: bool = True) -> Assessor:
     scorer = Scorer(model, threads=threads)
-    values = scorer.metadata.score_values
-    if threshold is not None and not values[0] <= threshold <= values[-1]:
-        raise click.BadParameter(f"{threshold} is outside the model's score range {values[0]:g}..{values[-1]:g}",
-                                 param_hint="--threshold")
+    problem = None if threshold is None else threshold_problem(threshold, scorer.metadata.score_values)
+    if problem:
+        raise click.BadParameter(f"{threshold} is {problem}", param_hint="--threshold")
     return Assessor(scorer, threshold=threshold, checks=checks)
 
 
