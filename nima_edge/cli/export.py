@@ -8,7 +8,14 @@ import click
 
 from nima_edge.cli.common import force_option, translate_errors
 from nima_edge.export.fidelity import Gates
-from nima_edge.export.formats import FORMATS, QatOptions, check_options, format_table_markdown, get_format
+from nima_edge.export.formats import (
+    FLOAT_STEM_OPS,
+    FORMATS,
+    QatOptions,
+    check_options,
+    format_table_markdown,
+    get_format,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,9 @@ def _given(ctx: click.Context) -> set[str]:
               help="int8/qat-int8: folder of calibration images [default: the shipped calibration/default].")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True,
               help="int8/qat-int8: batch size; a calibration set smaller than this is refused.")
+@click.option("--float-stem", type=click.IntRange(0, 10_000), default=FLOAT_STEM_OPS, show_default=True,
+              help="int8: how many of the graph's first ops stay float (0: int8 throughout); the stem's "
+                   "wide activation ranges cost the most fidelity when quantized.")
 @click.option("--val", type=click.Path(exists=True, path_type=Path),
               help="Validation images (folder) or label file; default: images held out of the calibration "
                    "set (float formats: the whole default set).")
@@ -56,7 +66,7 @@ def _given(ctx: click.Context) -> set[str]:
 @click.pass_context
 @translate_errors
 def export(ctx: click.Context, model: Path, format_name: str, out: Path, calibration: Path | None,
-           batch_size: int, val: Path | None, val_format: str, data: Path | None, data_format: str,
+           batch_size: int, float_stem: int, val: Path | None, val_format: str, data: Path | None, data_format: str,
            epochs: int, learning_rate: float, min_srcc: float, max_median_delta: float,
            min_agreement: float, no_gate: bool, force: bool) -> None:
     """Convert a Keras NIMA to TFLite, check it against Keras, embed metadata.
@@ -79,7 +89,7 @@ def export(ctx: click.Context, model: Path, format_name: str, out: Path, calibra
     request = ExportRequest(
         model=model, fmt=fmt, out=out, calibration=calibration, val=val, val_format=val_format,
         batch_size=batch_size, gates=Gates(min_srcc, max_median_delta, min_agreement), gate=not no_gate,
-        force=force,
+        force=force, float_stem=float_stem if "float_stem" in fmt.options else None,
         qat={"data": data, "data_format": data_format, "epochs": epochs, "learning_rate": learning_rate}
         if fmt.quantization_aware else {},
     )

@@ -44,7 +44,7 @@ def test_option_the_format_does_not_take_is_refused_naming_the_valid_ones(tmp_pa
     assert "--calibration does not apply to format float16 (it takes no format-specific options); " \
            "--calibration is for: int8, qat-int8" in result.output
     result = run("export", model, "--format", "int8", "--epochs", "3", "--out", tmp_path / "m.tflite")
-    assert "--epochs does not apply to format int8 (it takes --batch-size, --calibration); " \
+    assert "--epochs does not apply to format int8 (it takes --batch-size, --calibration, --float-stem); " \
            "--epochs is for: qat-int8" in result.output
     assert not (tmp_path / "m.tflite").exists()
 
@@ -108,6 +108,57 @@ def test_int8_has_raw_uint8_input_float_output_and_passes_with_good_calibration(
     assert "has no nima-edge metadata" in caplog.text
     frame = load_image(min(val.iterdir()))
     assert plain.score(frame).mean == pytest.approx(scorer.score(frame).mean, abs=1e-6)
+
+
+def _ops(path) -> list[tuple[str, str]]:
+    """(op type, type of its first output) of each op in execution order: ("CONV_2D", "INT8")."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    types = {code: name for name, code in vars(schema.TensorType).items() if not name.startswith("_")}
+    ops = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(strip_metadata(path.read_bytes())))
+    graph = model.subgraphs[0]
+    codes = [model.operatorCodes[op.opcodeIndex] for op in graph.operators]
+    return [(ops[max(code.builtinCode, code.deprecatedBuiltinCode)], types[graph.tensors[op.outputs[0]].type])
+            for code, op in zip(codes, graph.operators)]
+
+
+def test_int8_float_stem_keeps_the_first_ops_float_and_a_whole_float_graph_matches_keras(tiny_model, captures,
+                                                                                          tmp_path):
+    calib, val, _ = captures
+    reports = {}
+    for stem in (0, 5, 10_000):
+        out = tmp_path / f"stem{stem}.tflite"
+        result = run("export", tiny_model, "--format", "int8", "--calibration", calib, "--val", val, "--out", out,
+                     "--float-stem", stem, "--no-gate")
+        assert result.exit_code == 0, result.output
+        reports[stem] = json.loads(out.with_name(out.stem + ".fidelity.json").read_text())
+        ops = _ops(out)
+        assert ops[0] == ("CAST", "FLOAT32")  # uint8 pixels in
+        compute = [t for op, t in ops[1:] if op not in ("QUANTIZE", "DEQUANTIZE")]
+        scorer = Scorer(out, threads=1)  # the runtime runs the mixed graph: uint8 in, float32 out
+        assert scorer.interpreter.get_input_details()[0]["dtype"] == np.uint8
+        assert all(d["dtype"] == np.float32 for d in scorer.interpreter.get_output_details())
+        assert 1.0 <= scorer.score(load_image(min(val.iterdir()))).mean <= 10.0
+        calibration = read_metadata(out).calibration
+        if stem == 0:
+            assert set(compute) == {"INT8"} and "float_stem_ops" not in calibration
+        elif stem == 5:  # five float ops (no QUANTIZE before them), then int8 to the end
+            assert [t for _, t in ops[1:6]] == ["FLOAT32"] * 5 and ops[6][0] == "QUANTIZE"
+            assert compute[:5] == ["FLOAT32"] * 5 and set(compute[5:]) == {"INT8"}
+            assert calibration["float_stem_ops"] == 5
+        else:
+            assert set(compute) == {"FLOAT32"}
+    assert reports[10_000]["median_abs_delta"] < 1e-3  # nothing quantized: the Keras model's scores
+    assert reports[10_000]["median_abs_delta"] < reports[0]["median_abs_delta"]
+
+
+def test_float_stem_is_for_int8_only(tiny_model, tmp_path):
+    result = run("export", tiny_model, "--format", "qat-int8", "--float-stem", "3", "--out", tmp_path / "m.tflite")
+    assert result.exit_code != 0
+    assert "--float-stem does not apply to format qat-int8" in result.output
+    assert "--float-stem is for: int8" in result.output
 
 
 def test_gate_fails_on_black_frame_calibration_but_still_writes_a_marked_report(tiny_model, captures,
