@@ -35,7 +35,7 @@ from .mix import (
     stream_rng,
     validate_defects,
 )
-from .page import DOCUMENT_KINDS, Page, page_format, render_page
+from .page import DOCUMENT_KINDS, page_format, render_page
 from .physics import (
     cutoff_fraction,
     defocus_sigma,
@@ -55,9 +55,6 @@ from .physics import (
 # them every good training page floats on a desk, and the model learnt "no desk around it" as
 # "cut off": it refused one clean scan in four (studies/scan_check.py).
 FILL_SHARE = 0.25
-# Cells on the long side of the grid that counts the ink left in frame (_ink_inside).
-INK_GRID = 160
-GRAY_WEIGHTS = (0.114, 0.587, 0.299)  # B, G, R: OpenCV's BGR-to-gray luminance
 
 
 @dataclass(frozen=True)
@@ -72,9 +69,6 @@ class CaptureInfo:
     handwritten: bool = False
     page_coverage: float = 0.0  # fraction of the frame covered by (the visible part of) the page
     page_in_frame: float = 1.0  # fraction of the page inside the frame
-    # Fraction of the page's ink (text, lines, stamps) inside the frame: what the label counts. A
-    # page whose blank margin runs off the frame has lost nothing a pharmacist reads.
-    text_in_frame: float = 1.0
     char_height_px: float = 0.0  # cap height of the body text in capture pixels
     effective_char_px: float = 0.0  # the same after the low-resolution defect
     blur_px: float = 0.0  # total blur std dev in capture pixels (optics+defocus+motion+resampling)
@@ -216,30 +210,6 @@ def _area_inside(quad: np.ndarray, width: int, height: int) -> float:
     frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
     area, _ = cv2.intersectConvexConvex(quad.astype(np.float32), frame)
     return float(area)
-
-
-def _ink_inside(page: Page, M: np.ndarray, width: int, height: int) -> float:
-    """Share of the page's ink that lands inside the frame through the page-to-frame homography M.
-
-    The ink is what is clearly darker than the paper (half way to the ink), counted on a copy of at
-    most INK_GRID cells on the long side: each cell weighs its ink density, its centre decides in
-    or out. A page without ink counts as whole."""
-    gray = cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
-    paper = 255.0 * float(np.dot(page.paper_bgr, GRAY_WEIGHTS))
-    ink = 255.0 * float(np.dot(page.ink_bgr, GRAY_WEIGHTS))
-    dark = (gray < paper - 0.5 * max(paper - ink, 1.0)).astype(np.float32)
-    h, w = dark.shape
-    step = max(1.0, max(h, w) / INK_GRID)
-    gw, gh = max(1, round(w / step)), max(1, round(h / step))
-    density = cv2.resize(dark, (gw, gh), interpolation=cv2.INTER_AREA)
-    total = float(density.sum())
-    if total <= 0:
-        return 1.0
-    ys, xs = np.mgrid[0:gh, 0:gw]
-    centres = np.stack([(xs + 0.5) * w / gw, (ys + 0.5) * h / gh], -1).reshape(-1, 1, 2)
-    mapped = cv2.perspectiveTransform(centres.astype(np.float64), M).reshape(gh, gw, 2)
-    inside = (mapped[..., 0] >= 0) & (mapped[..., 0] < width) & (mapped[..., 1] >= 0) & (mapped[..., 1] < height)
-    return float(density[inside].sum() / total)
 
 
 def _cut_off(quad: np.ndarray, sc: _Scene, fraction: float, direction: float) -> np.ndarray:
@@ -505,7 +475,6 @@ def _render_document(
         handwritten=sc.handwritten,
         page_coverage=in_frame / (W * H),
         page_in_frame=min(1.0, in_frame / max(page_area, 1.0)),
-        text_in_frame=_ink_inside(page, M, W, H),
         char_height_px=float(char_px),
         effective_char_px=float(char_px * factor),
         blur_px=float(np.sqrt(sigma**2 + motion_std**2 + resample_blur**2)),
@@ -591,7 +560,6 @@ def _render_junk(
         height=H,
         page_coverage=0.0,
         page_in_frame=0.0,
-        text_in_frame=0.0,
         noise=sc.noise,
         jpeg_quality=sc.jpeg_quality,
         source=source,

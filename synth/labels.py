@@ -15,7 +15,7 @@ made more severe on the same page can only lower the score:
     F_snr      = 1 / (1 + (4 / SNR)^2)     SNR = (P - I) / sensor noise std dev
     F_light    = 1 / (1 + (0.2 / P)^3) * (1 - 0.25 * shadow)  (dark frames; hand/phone shadow depth)
     F_glare    = exp(-4.5 g)               g = fraction of the page washed out by glare
-    F_frame    = exp(-4.5 o)               o = fraction of the page's ink (text, lines, stamps) outside the frame
+    F_frame    = exp(-3.5 o)               o = fraction of the page outside the frame
     F_jpeg     = 1 / (1 + (10 / Q)^2 * sqrt(12 / h0))   Q = JPEG quality, h0 = cap height (px)
     F_scrawl   = 1 / (1 + (s / 0.42)^2.5)    handwritten pages only; s = scrawl severity
 
@@ -71,10 +71,7 @@ def glare_factor(fraction: float) -> float:
 
 
 def frame_factor(outside: float) -> float:
-    # Counted on the ink, not the page: every point of it is text or a line a pharmacist reads
-    # (a blank margin off the frame is not), so it falls faster than the page-area factor it
-    # replaced (exp(-3.5 o)): a tenth of the text lost takes a third of the usability.
-    return float(np.exp(-4.5 * max(outside, 0.0)))
+    return float(np.exp(-3.5 * max(outside, 0.0)))
 
 
 def jpeg_factor(quality: int, char_px: float) -> float:
@@ -99,7 +96,7 @@ def usability(info: CaptureInfo) -> float:
     u *= snr_factor(paper, ink, info.noise)
     u *= light_factor(paper, info.shadow_depth)
     u *= glare_factor(info.glare_fraction)
-    u *= frame_factor(1.0 - info.text_in_frame)
+    u *= frame_factor(1.0 - info.page_in_frame)
     u *= jpeg_factor(info.jpeg_quality, info.char_height_px)
     if info.handwritten:
         u *= scrawl_factor(info.defects.get("scrawl", 0.0))

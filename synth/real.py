@@ -461,12 +461,12 @@ def capture_info(state: State, seed: int, document: bool) -> CaptureInfo:
         defects = {name: 0.0 for name in DEFECTS}
         defects["not_document"] = 1.0
         return CaptureInfo(seed=seed, kind="user_junk", defects=defects, width=state.image.shape[1],
-                           height=state.image.shape[0], page_in_frame=0.0, text_in_frame=0.0)
+                           height=state.image.shape[0], page_in_frame=0.0)
     paper = expose((state.paper,) * 3, state.gain, state.veil)
     ink = expose((state.ink,) * 3, state.gain, state.veil)
     return CaptureInfo(
         seed=seed, kind="real_document", defects=dict(state.defects), width=state.image.shape[1],
-        height=state.image.shape[0], page_in_frame=state.in_frame, text_in_frame=state.in_frame, char_height_px=state.char_px,
+        height=state.image.shape[0], page_in_frame=state.in_frame, char_height_px=state.char_px,
         effective_char_px=state.char_px * state.resolution, blur_px=state.blur_px,
         contrast=max(paper - ink, 0.0), paper_level=paper, noise=state.noise,
         glare_fraction=state.glare_fraction, jpeg_quality=state.jpeg_quality)

@@ -231,8 +231,7 @@ def test_a_share_of_pages_fill_the_frame_and_are_labelled_whole():
         assert whole.page_coverage > 0.7  # a page of another shape than the frame leaves strips
         if seed in inside:
             assert whole.page_in_frame == pytest.approx(1.0, abs=1e-3)
-        else:  # the blank margin clipped: part of the page, none of its text
-            assert 0.95 < whole.page_in_frame < 0.999
-        assert whole.text_in_frame > 0.99 and frame_factor(1 - whole.text_in_frame) > 0.95
+        else:  # the blank margin clipped: counted, but the page stays a good capture
+            assert 0.95 < whole.page_in_frame < 0.999 and frame_factor(1 - whole.page_in_frame) > 0.9
         _, cut = render_capture(seed, {"incomplete": 0.5}, kind="prescription", size=600)
         assert cut.page_in_frame < 0.9 and target_mean(cut) < target_mean(whole)
