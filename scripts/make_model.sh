@@ -8,7 +8,7 @@
 # ../shared/realdata when it exists, else none), WEIGHTS (the folder of ImageNet MobileNetV2 backbones; default
 # ../shared/weights when it exists, else the Keras cache), COUNT, TEST_COUNT, ALPHA, SIZE, VIEW, DROPOUT, EPOCHS,
 # PHASE1 (head-only epochs), TIME_BUDGET (minutes), BALANCE, LR, INIT_FROM (a .keras to fine-tune), RUN, DATA, TEST,
-# REALSET (where the real photos' training and holdout copies go).
+# REALSET (where the real photos' training and holdout copies go), GATE (off: record a missed fidelity gate, go on).
 # The epochs are what fits in the time budget on 2 cores (see the model card): the cosine schedule must reach
 # its end inside it (a run cut short keeps its best epoch, but never cooled down).
 set -euo pipefail
@@ -67,10 +67,11 @@ if [ ! -f "$run/calibration/manifest.json" ]; then
         --out "$run/calibration" --force
 fi
 step "export int8 with the fidelity gate (validation: the held-out set)"
-# GATE=on stops here when int8 strays from Keras. The shipped ImageNet-started model misses the gate (SRCC
-# 0.986 against 0.99; QAT did no better, see the model card), so by default the figures are recorded in
-# model_int8.fidelity.json and the pipeline goes on.
-gate=(--no-gate); [ "${GATE:-off}" = on ] && gate=()
+# The pipeline stops here when int8 strays from Keras (SRCC < 0.99, median |d mean| > 0.05 or verdict agreement
+# < 98% on the held-out set; the files are still written, marked "passed": false). GATE=off records the figures
+# and goes on. Fully int8, the ImageNet-started model missed the gate (SRCC 0.989); its stem kept in float
+# (export/formats.py FLOAT_STEM_OPS) passes it (0.9985).
+gate=(); [ "${GATE:-on}" = off ] && gate=(--no-gate)
 $nima export "$run/model.keras" --format int8 --calibration "$run/calibration" "${gate[@]}" \
     --val "$test/labels.csv" --val-format csv --out "$run/model_int8.tflite" --force
 step "evaluate on the held-out set"
