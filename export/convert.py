@@ -3,8 +3,9 @@
 Why the int8 model looks the way it does:
 
 * Input: the Keras NIMA takes uint8 RGB pixels and normalises inside the graph, so the int8 model
-  keeps a uint8 input fed raw pixels (the converter adds one CAST+QUANTIZE at the front; all the
-  MobileNet work runs in int8). A camera frame goes in with no scaling code on the device.
+  keeps a uint8 input fed raw pixels (the converter adds a CAST at the front; the stem runs in
+  float, then one QUANTIZE hands int8 to the rest; quantize_with_float_stem says why). A camera
+  frame goes in with no scaling code on the device.
 * Output: float32. The int8 softmax already holds probabilities in 1/256 steps; dequantizing its
   ten values at the end of the graph costs nothing and keeps every format's outputs
   interchangeable, so the runtime, the fidelity check and any third-party reader never have to
@@ -25,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.lite.python import convert as tflite_convert
-from tensorflow.lite.python import schema_py_generated as tflite_schema
-from tensorflow.lite.tools import flatbuffer_utils
 from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.images import iter_image_paths, load_image
 from nima_edge.runtime.preprocess import preprocess
+from tensorflow.lite.python import convert as tflite_convert
+from tensorflow.lite.python import schema_py_generated as tflite_schema
+from tensorflow.lite.tools import flatbuffer_utils
 
 from .formats import ExportError, ExportFormat
 
@@ -151,27 +152,27 @@ def quantize_with_float_stem(converter, stem: int) -> bytes:
     ``converter`` is set up by configure_full_integer. Why: the first layers of an ImageNet-started
     MobileNetV2 see the whole 160-px frame and their outputs span wide ranges (block_2_project's
     138-wide range leaves an int8 step of 0.54), so their rounding reaches every later layer.
-    Keeping the stem in float (a quantize op after it) cut the int8-vs-Keras median error 2.6-fold, where keeping the layers TFLite's quantization debugger ranks worst did not pass the
-    gate at any count (models/MODEL_CARD.md, "int8 against Keras"). The interface stays uint8 in,
-    float32 out.
+    Keeping the stem in float (a quantize op after it) cut the int8-vs-Keras median error 2.6-fold,
+    where keeping the layers TFLite's quantization debugger ranks worst did not pass the gate at any
+    count (models/MODEL_CARD.md, "int8 against Keras"). The interface stays uint8 in, float32 out.
 
     This is the two calls TFLiteConverter.convert() makes for full-integer quantization, calibrate
     then quantize, with the stem's op outputs passed as the quantizer's denylist: the same calls
     tf.lite.experimental.QuantizationDebugger makes (its get_nondebug_quantized_model), which would
-    also calibrate a second, instrumented model and drop the converter's input/output types.
+    also build an instrumented debug model and drop the converter's input/output types.
     """
     supported = list(converter.target_spec.supported_ops)
     converter.target_spec.supported_ops = supported + [tf.lite.OpsSet.TFLITE_BUILTINS]  # float ops allowed
-    converter._experimental_calibrate_only = True  # noqa: SLF001 - the debugger's documented route
+    converter._experimental_calibrate_only = True  # the debugger's route (private: no public calibrate-only API)
     try:
         calibrated = converter.convert()
     finally:
-        converter._experimental_calibrate_only = False  # noqa: SLF001
+        converter._experimental_calibrate_only = False
         converter.target_spec.supported_ops = supported
     stem_outputs = [tensor for _, tensor in op_outputs(calibrated)[:stem]]
     return bytes(tflite_convert.mlir_quantize(
         calibrated,
-        disable_per_channel=converter._experimental_disable_per_channel,  # noqa: SLF001
+        disable_per_channel=converter._experimental_disable_per_channel,
         fully_quantize=False,  # as convert() passes: the input/output types set the interface
         input_data_type=converter.inference_input_type,
         output_data_type=converter.inference_output_type,

@@ -29,10 +29,10 @@ class QatOptions:
 
 # int8 keeps the network's stem in float: the input scaling, MobileNetV2's first convolution and its
 # first three blocks (up to the first residual add), 11 ops of about 70. Their outputs span the
-# widest ranges; quantized, their rounding reached every later layer and the shipped model missed
-# the fidelity gate (the 2026-12-02 model: SRCC 0.989, median |d mean| 0.078); with them in float it
-# passes (0.998, 0.030)
-# at 3 KB more and no measured latency cost on x86 (models/MODEL_CARD.md, "int8 against Keras").
+# widest ranges; quantized, their rounding reached every later layer and the ImageNet-started model
+# missed the fidelity gate (SRCC 0.989, median |d mean| 0.078); with them in float it passes
+# (0.9985, 0.030) at 2 KB more and no measured latency cost on x86 (models/MODEL_CARD.md, "int8
+# against Keras").
 FLOAT_STEM_OPS = 11
 
 # Options every format takes (besides the model and --out).
@@ -52,7 +52,7 @@ class ExportFormat:
     needs_calibration: bool = False
     optimize: bool = False  # the converter's default optimisation (weights quantised)
     weight_type: str | None = None  # a TensorFlow dtype name the weights are stored as ("float16")
-    full_integer: bool = False  # int8 ops throughout, calibrated on the calibration set
+    full_integer: bool = False  # int8 activations (after a float stem), calibrated on the calibration set
     quantization_aware: bool = False  # fine-tuned with fake quantisation first (export.qat), then full integer
     float_stem: int = 0  # full integer: how many of the graph's first ops stay float (--float-stem)
 
