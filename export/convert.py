@@ -122,7 +122,7 @@ def _quiet_converter():
 def convert(model, fmt: ExportFormat, calibration: ImageSet | None = None, float_stem: int | None = None) -> bytes:
     """Convert a Keras NIMA to TFLite bytes in ``fmt``, as its row of the format table says
     (a quantization-aware format goes through export.qat instead). ``float_stem``: how many of the
-    graph's first ops a full-integer format keeps in float (default: the format's own)."""
+    graph's first ops a full-integer format keeps in float (ExportFormat.float_stem_ops)."""
     if fmt.quantization_aware:
         raise ExportError(f"format {fmt.name} is made by export.qat (quantization-aware fine-tuning first)")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -130,18 +130,16 @@ def convert(model, fmt: ExportFormat, calibration: ImageSet | None = None, float
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if fmt.weight_type:
         converter.target_spec.supported_types = [getattr(tf, fmt.weight_type)]
-    stem = fmt.float_stem if float_stem is None else float_stem
+    stem = fmt.float_stem_ops(float_stem)
     if fmt.full_integer:
         if calibration is None:
             raise ExportError(f"{fmt.name} export needs a calibration set")
         configure_full_integer(converter, calibration.inputs)
     with _quiet_converter():
         try:
-            if fmt.full_integer and stem > 0:
+            if stem > 0:
                 return quantize_with_float_stem(converter, stem)
             return converter.convert()
-        except ExportError:
-            raise
         except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError, RuntimeError, ValueError...
             raise ExportError(f"TFLite conversion to {fmt.name} failed: {str(exc).strip().splitlines()[0]}") from None
 

@@ -60,6 +60,14 @@ class ExportFormat:
     def accepted(self) -> frozenset[str]:
         return COMMON_OPTIONS | self.options
 
+    def float_stem_ops(self, requested: int | None = None) -> int:
+        """How many of the graph's first ops this format keeps in float: ``requested`` (--float-stem)
+        or the row's own count for a post-training full-integer format, 0 for any other (the float
+        formats quantize no activations; qat-int8 is quantized in its tf_keras child, whole)."""
+        if not self.full_integer or self.quantization_aware:
+            return 0
+        return self.float_stem if requested is None else requested
+
 
 FORMATS: dict[str, ExportFormat] = {
     f.name: f

@@ -49,14 +49,7 @@ class ExportRequest:
     gate: bool = True
     force: bool = False
     qat: dict[str, Any] = field(default_factory=dict)  # data, data_format, epochs, learning_rate
-    float_stem: int | None = None  # full integer: ops kept float at the graph's start; None: the format's
-
-    @property
-    def stem_ops(self) -> int:
-        """The float stem this export gets (0 for formats that quantize no activations)."""
-        if not self.fmt.full_integer or self.fmt.quantization_aware:
-            return 0
-        return self.fmt.float_stem if self.float_stem is None else self.float_stem
+    float_stem: int | None = None  # --float-stem; None: the format's own (ExportFormat.float_stem_ops)
 
 
 @dataclass(frozen=True)
@@ -91,7 +84,7 @@ def run_export(request: ExportRequest) -> ExportResult:
 
         model_bytes = run_qat_subprocess(request, model, spec, calibration)
     else:
-        model_bytes = conv.convert(model, request.fmt, calibration, request.stem_ops)
+        model_bytes = conv.convert(model, request.fmt, calibration, request.float_stem)
 
     metadata = build_metadata(spec, request, model_bytes, calibration)
     log.info("scoring %d validation images with Keras and %s", len(validation), request.fmt.name)
@@ -229,8 +222,9 @@ def build_metadata(spec, request: ExportRequest, model_bytes: bytes, calibration
             "images": len(calibration),
             "sha256": calibration.content_hash(),
         }
-        if request.stem_ops:
-            calibration_doc["float_stem_ops"] = request.stem_ops
+        stem = request.fmt.float_stem_ops(request.float_stem)
+        if stem:
+            calibration_doc["float_stem_ops"] = stem
     training = {
         **spec.provenance,
         "keras_model": request.model.name,

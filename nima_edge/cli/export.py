@@ -89,7 +89,7 @@ def export(ctx: click.Context, model: Path, format_name: str, out: Path, calibra
     request = ExportRequest(
         model=model, fmt=fmt, out=out, calibration=calibration, val=val, val_format=val_format,
         batch_size=batch_size, gates=Gates(min_srcc, max_median_delta, min_agreement), gate=not no_gate,
-        force=force, float_stem=float_stem if "float_stem" in fmt.options else None,
+        force=force, float_stem=float_stem,
         qat={"data": data, "data_format": data_format, "epochs": epochs, "learning_rate": learning_rate}
         if fmt.quantization_aware else {},
     )
