@@ -33,7 +33,7 @@ def test_penalty_keeps_mean_equal_to_distribution_mean():
     score = Score(p, float((p * VALUES).sum()), 1.0)
     checks = run_checks(render_page(blur=2.0))
     a = decide(score, checks, VALUES, Policy(threshold=5))
-    assert a.blur_penalty > 0.3  # a clear penalty (about 0.5 for this blur; the exact figure moves with OpenCV builds)
+    assert a.blur_penalty > 0.5
     assert a.mean == pytest.approx(float((a.distribution * VALUES).sum()), abs=1e-4)
     assert a.mean == pytest.approx(a.model_mean - a.blur_penalty * (a.model_mean - 1.0), abs=1e-4)
     assert a.distribution.sum() == pytest.approx(1.0, abs=1e-5)
