@@ -54,8 +54,6 @@ from .physics import (
     expose,
     exposure_gain,
     exposure_veil,
-    glare_core_fraction,
-    glare_intensity,
     jpeg_quality_for,
     lowres_factor,
     motion_length,
@@ -75,10 +73,6 @@ KIND_DEFECT: dict[str, str] = {
     "lowres": "lowres",
 }
 DEGRADATIONS: tuple[str, ...] = tuple(KIND_DEFECT)
-# Kinds only the training copies get (the holdout keeps DEGRADATIONS, so its figures stay comparable):
-# glare as a broad veil of light, the look of glare other code and other cameras give, beside the
-# specular spot that "glare" is.
-TRAIN_KIND_DEFECT: dict[str, str] = {"veil": "glare"}
 MILD, HEAVY = 0.35, 0.9  # the holdout's two severities
 # Whole sources kept out of training for validation: forms (OMR sheets, phone photos and scans),
 # handwritten pages (phone photos), flatbed scans; classic benchmark photos, dogs, scene text.
@@ -201,8 +195,6 @@ def _train_copies(photo: RealPhoto, stem: str, seed: int) -> list[Copy]:
     for k, kind in enumerate(("cutoff", "glare")):
         out.append(Copy(photo, f"images/{stem}_{kind}2.jpg", seed + 23 + k, "degraded",
                         ((kind, float(rng.uniform(*HEAVY_SIDE))),)))
-    # glare without a hard-edged spot: a model that knows only the spot lets a washed-out region pass
-    out.append(Copy(photo, f"images/{stem}_veil.jpg", seed + 25, "degraded", (("veil", float(rng.uniform(0.05, 1.0))),)))
     return out
 
 
@@ -287,12 +279,12 @@ class State:
 
 def degrade(state: State, kind: str, severity: float, rng: np.random.Generator) -> State:
     """Apply one degradation kind at ``severity`` (0..1) -> the new state (image and facts)."""
-    column = KIND_DEFECT.get(kind) or TRAIN_KIND_DEFECT.get(kind)
-    if column is None:
-        raise SynthError(f"unknown degradation {kind!r}; choose from {', '.join((*DEGRADATIONS, *TRAIN_KIND_DEFECT))}")
+    if kind not in KIND_DEFECT:
+        raise SynthError(f"unknown degradation {kind!r}; choose from {', '.join(DEGRADATIONS)}")
     if severity <= 0:
         return state
     state = _APPLY[kind](state, float(severity), rng)
+    column = KIND_DEFECT[kind]
     state.defects[column] = max(state.defects[column], float(severity))
     return state
 
@@ -339,34 +331,6 @@ def _glare_kind(s: State, severity: float, rng) -> State:
     alpha = np.full((h, w), 255, np.uint8)
     quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
     s.image, washed = apply_glare(s.image, alpha, quad, severity, rng.uniform(0, 1, 3))
-    s.glare_fraction = float(min(1.0, s.glare_fraction + washed))
-    return s
-
-
-VEIL_WASHED = 0.75  # added light (1 = white) that lifts the ink to within ~15% of the paper: apply_glare's "text gone"
-
-
-def _veil(s: State, severity: float, rng) -> State:
-    """Glare as a broad veil: a lamp or a window reflected off glossy paper or a plastic sleeve lifts a
-    wide region toward white, fading smoothly over the frame (desk included), slightly tinted by the
-    light. The same peak and washed share as the specular kind at this severity, no saturated disc;
-    labelled by the share of the frame the light lifts past VEIL_WASHED."""
-    h, w = s.image.shape[:2]
-    peak = glare_intensity(severity)
-    washed_radius = np.sqrt(glare_core_fraction(severity) * rng.uniform(0.8, 1.25) * w * h / np.pi)
-    # strength = peak * exp(-(d / radius)^2) falls to VEIL_WASHED at washed_radius
-    radius = washed_radius / np.sqrt(max(np.log(peak / VEIL_WASHED), 0.05))
-    cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
-    sw, sh = max(8, w // 8), max(8, h // 8)  # smooth: computed on a coarse grid, then upsampled
-    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
-    d = np.hypot((xx + 0.5) * (w / sw) - cx, (yy + 0.5) * (h / sh) - cy)
-    strength = (peak * np.exp(-((d / radius) ** 2))).astype(np.float32)
-    washed = float((strength > VEIL_WASHED).mean())
-    tint = rng.uniform(0.85, 1.0, 3)
-    tint[int(rng.integers(3))] = 1.0  # warm or cool light: one channel at full strength
-    light = cv2.resize(np.clip(strength, 0, 1) * 255.0, (w, h), interpolation=cv2.INTER_LINEAR)
-    add = np.dstack([light * t for t in tint]) if s.image.ndim == 3 else light
-    s.image = np.clip(s.image.astype(np.float32) + add, 0, 255).astype(np.uint8)
     s.glare_fraction = float(min(1.0, s.glare_fraction + washed))
     return s
 
@@ -487,7 +451,7 @@ def _lowres(s: State, severity: float, rng) -> State:
 
 _APPLY: dict[str, Callable[[State, float, np.random.Generator], State]] = {
     "defocus": _defocus, "motion": _motion, "dark": _dark, "overexposed": _overexposed, "glare": _glare_kind,
-    "cutoff": _cutoff, "noise": _noise, "jpeg": _jpeg, "lowres": _lowres, "veil": _veil,
+    "cutoff": _cutoff, "noise": _noise, "jpeg": _jpeg, "lowres": _lowres,
 }
 
 

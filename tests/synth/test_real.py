@@ -67,9 +67,9 @@ def test_sources_are_held_out_whole_and_every_kind_is_graded(built):
         (k, lv) for k in real.DEGRADATIONS for lv in ("mild", "heavy")}
     assert [r["group"] for r in holdout].count("nondoc") == 1
     # training: per document 4 clean looks (as is, re-captured, cropped to the text, against one or
-    # two sides of the frame), one copy per kind, one pair, a heavier cut-off and glare and a veil of
-    # glare; per non-document 2 looks
-    assert len(train) == 2 * (4 + len(real.DEGRADATIONS) + 1 + 2 + 1) + 2
+    # two sides of the frame), one copy per kind, one pair and a heavier cut-off and glare; per
+    # non-document 2 looks
+    assert len(train) == 2 * (4 + len(real.DEGRADATIONS) + 1 + 2) + 2
     for row in train + holdout:
         assert (out / ("train" if row in train else "holdout") / row["path"]).is_file()
     assert len(warnings) == 1 and "forms_9999.jpg" in warnings[0]
@@ -125,15 +125,6 @@ def test_degradations_grade_one_quantity_each():
     assert facts[0.9]["dark"].gain < facts[0.3]["dark"].gain < 1
     assert facts[0.9]["glare"].glare_fraction > facts[0.3]["glare"].glare_fraction
     assert facts[0.9]["lowres"].resolution < facts[0.3]["lowres"].resolution < 1
-    veils = {severity: real.degrade(real.State(image=page.copy(), char_px=measured.char_px, paper=measured.paper,
-                                               ink=measured.ink), "veil", severity, np.random.default_rng(0))
-             for severity in (0.3, 0.9)}
-    assert veils[0.9].glare_fraction > veils[0.3].glare_fraction > 0
-    assert veils[0.9].defects["glare"] == 0.9
-    # a veil, not a spot: the light spreads over the whole frame, where the spot lights a quarter of it
-    def lit(state):
-        return float(((state.image.astype(np.float32) - page).mean(axis=2) > 3).mean())
-    assert lit(veils[0.3]) > 0.9 and lit(facts[0.3]["glare"]) < 0.5
     with pytest.raises(real.SynthError, match="unknown degradation 'smudge'"):
         real.degrade(state, "smudge", 0.5, np.random.default_rng(0))
 
@@ -227,7 +218,7 @@ def test_every_training_page_gets_an_edge_copy_and_heavier_cutoff_and_glare_copi
     copies = real.plan(real.read_photos(photo_folder), seed=3, holdout=("notes",))["train"]
     documents = {c.photo.path for c in copies if c.photo.document}
     names = [c.name.rsplit("_", 1)[1] for c in copies if c.photo.document]
-    for suffix in ("edge.jpg", "cutoff2.jpg", "glare2.jpg", "veil.jpg"):
+    for suffix in ("edge.jpg", "cutoff2.jpg", "glare2.jpg"):
         assert names.count(suffix) == len(documents), suffix
     for c in copies:
         if c.name.endswith(("cutoff2.jpg", "glare2.jpg")):
