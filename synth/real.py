@@ -5,8 +5,10 @@
 writes two labelled sets in the CSV contract of `nima synth`:
 
 * ``OUT/train/labels.csv``: every document of the training sources as it is, a slightly
-  re-captured copy and a copy cropped to its text (the page filling the frame, as scanner apps
-  deliver it) as clean examples, one copy per degradation kind at a severity drawn in
+  re-captured copy, a copy cropped to its text (the page filling the frame, as scanner apps
+  deliver it), one against a side of the frame and one laid small on a plain ground against a side
+  (a receipt in a flatbed's corner) as clean examples, that last one again run off the frame
+  into its text as a cut-off, one copy per degradation kind at a severity drawn in
   0.05..1, and one copy with two kinds at once; every non-document as it is and once more through
   a random camera defect (a noisy or blurred dog is still not a document).
 * ``OUT/holdout/labels.csv``: whole sources held out (HOLDOUT_SOURCES, never random files), each
@@ -91,6 +93,13 @@ TIGHT_BOX_PERCENTILE = 0.2  # the text block a tight clean crop keeps whole
 TIGHT_MARGIN = (0.01, 0.08)  # a tight clean crop's margin, of the text's size
 EDGE_SIDES = ("l", "t", "r", "b", "lt", "tr", "rb", "bl")  # a page touching one side of the frame, or a corner
 HEAVY_SIDE = (0.4, 1.0)  # the severities of the second cut-off and glare copy: the kinds a model misses most
+GROUND_SCALE = (0.35, 0.95)  # a page laid on a plain ground: its size, of the largest that fits the frame
+GROUND_MARGIN = (0.02, 0.10)  # the paper kept around its text, of the text's size
+PAPER_BORDER = 0.8  # the share of a page crop's border that must be paper (PAPER_LEVEL of its level) for it
+PAPER_LEVEL = 0.7   # to be laid on a ground: lets shading through, not a tilted page's desk corners
+# Plain grounds a page is scanned or photographed on (BGR, 0..255): a scanner's white lid, grey and
+# beige card, a dark lid-less scanner, a dark desk mat.
+GROUNDS = ((235, 235, 232), (200, 200, 198), (150, 165, 180), (120, 125, 130), (45, 45, 48), (25, 28, 30))
 SAVE_QUALITY = 95
 OPTICS_BLUR = 0.7  # px: what a sharp real capture already carries (lens, demosaicing, the source's JPEG)
 BASE_NOISE = 1.5 / 255  # a sharp real capture's own sensor noise
@@ -123,6 +132,7 @@ class Copy:
     level: str = ""  # mild | heavy (holdout only)
     margin: float | None = None  # a clean copy cropped to its text with this margin (crop_to_text)
     sides: str = "ltrb"  # which sides of the frame that crop brings in to the text (left, top, right, bottom)
+    ground: float | None = None  # that page laid on a plain ground at this scale, against ``sides`` (on_ground)
 
 
 def read_photos(src: str | os.PathLike) -> list[RealPhoto]:
@@ -195,6 +205,13 @@ def _train_copies(photo: RealPhoto, stem: str, seed: int) -> list[Copy]:
     for k, kind in enumerate(("cutoff", "glare")):
         out.append(Copy(photo, f"images/{stem}_{kind}2.jpg", seed + 23 + k, "degraded",
                         ((kind, float(rng.uniform(*HEAVY_SIDE))),)))
+    # a small page on a plain ground against the frame's sides (a receipt in a flatbed's corner) is
+    # whole; the same page run off the frame into its text is cut off: the pair the model must tell apart
+    ground = {"margin": float(rng.uniform(*GROUND_MARGIN)), "ground": float(rng.uniform(*GROUND_SCALE)),
+              "sides": EDGE_SIDES[int(rng.integers(len(EDGE_SIDES)))]}
+    out.append(Copy(photo, f"images/{stem}_ground.jpg", seed + 25, "clean", **ground))
+    out.append(Copy(photo, f"images/{stem}_groundcut.jpg", seed + 26, "degraded",
+                    (("cutoff", float(rng.uniform(*HEAVY_SIDE))),), **ground))
     return out
 
 
@@ -390,6 +407,49 @@ def crop_to_text(s: State, margin: float, sides: str = "ltrb") -> State:
     return s
 
 
+def on_ground(s: State, scale: float, sides: str, rng: np.random.Generator) -> State:
+    """The capture (a page cropped to its text, see crop_to_text) laid on a plain ground in a frame
+    of the same size: ``scale`` of the largest size that fits, against the frame's ``sides`` and
+    anywhere along the others. The text is all in frame, so in_frame does not change; the text
+    shrinks with the page. A crop whose border is not paper (a tilted page shows the desk in its
+    corners) is left as it is: pasted on a ground it would be a photo in a photo, not a page."""
+    if not _paper_border(s.image, s.paper):
+        return s
+    h, w = s.image.shape[:2]
+    fit = scale * min(w / s.image.shape[1], h / s.image.shape[0])
+    pw, ph = max(8, round(s.image.shape[1] * fit)), max(8, round(s.image.shape[0] * fit))
+    page = cv2.resize(s.image, (pw, ph), interpolation=cv2.INTER_AREA if fit < 1 else cv2.INTER_CUBIC)
+    x = 0 if "l" in sides else w - pw if "r" in sides else int(rng.integers(0, w - pw + 1))
+    y = 0 if "t" in sides else h - ph if "b" in sides else int(rng.integers(0, h - ph + 1))
+    canvas = _plain_ground(h, w, rng)
+    canvas[y:y + ph, x:x + pw] = page
+    s.image = canvas
+    if len(s.glyphs):
+        s.glyphs = s.glyphs * fit + np.array([x, y, x, y], np.float64)
+    s.char_px *= fit
+    s.blur_px *= fit
+    return s
+
+
+def _paper_border(image: np.ndarray, paper: float) -> bool:
+    """Whether the outer band of ``image`` is paper: PAPER_BORDER of it at PAPER_LEVEL of the paper's level."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255
+    band = max(2, round(0.03 * min(grey.shape)))
+    ring = np.concatenate([grey[:band].ravel(), grey[-band:].ravel(), grey[:, :band].ravel(), grey[:, -band:].ravel()])
+    return float(np.mean(ring > PAPER_LEVEL * paper)) >= PAPER_BORDER
+
+
+def _plain_ground(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A plain surface: one of GROUNDS, a gentle light falloff and a fine card-like grain."""
+    colour = np.array(GROUNDS[int(rng.integers(len(GROUNDS)))], np.float32) * rng.uniform(0.9, 1.08)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+    falloff = 1.0 - rng.uniform(0.0, 0.15) * ((xx - cx) ** 2 + (yy - cy) ** 2) / float(w * w + h * h)
+    grain = cv2.GaussianBlur(rng.normal(0.0, rng.uniform(2.0, 8.0), (h, w)).astype(np.float32), (0, 0), 0.8)
+    ground = colour[None, None, :] * falloff[..., None] + grain[..., None]
+    return np.clip(ground, 0, 255).astype(np.uint8)
+
+
 def _text_box(s: State, w: int, h: int, percentile: float) -> tuple[float, float, float, float]:
     """Where the text is (glyph edges between the percentile and its complement: a speck of desk
     texture read as a glyph must not stretch it), or the whole frame when no text was found."""
@@ -477,7 +537,9 @@ def render_copy(copy: Copy, image: np.ndarray, page: Page | None) -> tuple[bytes
     rng = np.random.default_rng(copy.seed)
     state = State(image=image, char_px=page.char_px if page else 10.0, paper=page.paper if page else 0.8,
                   ink=page.ink if page else 0.2, glyphs=page.glyphs if page else np.zeros((0, 4)))
-    if copy.margin is not None:
+    if copy.ground is not None:
+        state = on_ground(crop_to_text(state, copy.margin or 0.0), copy.ground, copy.sides, rng)
+    elif copy.margin is not None:
         state = crop_to_text(state, copy.margin, copy.sides)
     for kind, severity in copy.kinds:
         state = degrade(state, kind, severity, rng)

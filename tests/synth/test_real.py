@@ -23,6 +23,19 @@ def _page(seed: int) -> np.ndarray:
     return image
 
 
+FLAT_PAPER = (200, 228, 250)  # BGR
+
+
+def _flat_page() -> np.ndarray:
+    """A page lying flat and square to the camera: printed lines, paper all round. The paper is a
+    warm cream no plain ground of synth.real has, so a test can tell the page from the ground."""
+    page = np.full((900, 700, 3), FLAT_PAPER, np.uint8)
+    for row in range(14):
+        cv2.putText(page, f"Rx {row} Amoxicillin 500 mg", (70, 110 + 50 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.9,
+                    (30, 30, 30), 2, cv2.LINE_AA)
+    return page
+
+
 def _scene(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 255, (12, 16, 3)).astype(np.uint8)
@@ -66,10 +79,10 @@ def test_sources_are_held_out_whole_and_every_kind_is_graded(built):
     assert {(r["degradation"], r["level"]) for r in docs if r["group"] == "degraded"} == {
         (k, lv) for k in real.DEGRADATIONS for lv in ("mild", "heavy")}
     assert [r["group"] for r in holdout].count("nondoc") == 1
-    # training: per document 4 clean looks (as is, re-captured, cropped to the text, against one or
-    # two sides of the frame), one copy per kind, one pair and a heavier cut-off and glare; per
-    # non-document 2 looks
-    assert len(train) == 2 * (4 + len(real.DEGRADATIONS) + 1 + 2) + 2
+    # training: per document 5 clean looks (as is, re-captured, cropped to the text, against one or
+    # two sides of the frame, small on a plain ground), one copy per kind, one pair, a heavier
+    # cut-off and glare and the ground copy run off the frame; per non-document 2 looks
+    assert len(train) == 2 * (5 + len(real.DEGRADATIONS) + 1 + 2 + 1) + 2
     for row in train + holdout:
         assert (out / ("train" if row in train else "holdout") / row["path"]).is_file()
     assert len(warnings) == 1 and "forms_9999.jpg" in warnings[0]
@@ -214,6 +227,46 @@ def test_a_page_against_one_or_two_sides_of_the_frame_is_a_clean_capture(sides):
     assert float(row["mean"]) > 6.5 and float(row["defect_incomplete"]) == 0.0
 
 
+@pytest.mark.parametrize("sides", ["t", "bl"])
+def test_a_small_page_on_a_plain_ground_against_the_frame_is_clean_and_run_off_it_is_cut_off(sides):
+    """A receipt in a flatbed's corner: the page, shrunk, lies on a plain ground and reaches the
+    frame's ``sides``, all its text in frame (clean); the same copy run off the frame into its text
+    is a cut-off. The frame keeps its size."""
+    on_desk = cv2.copyMakeBorder(_flat_page(), 300, 300, 300, 300, cv2.BORDER_CONSTANT, value=(40, 60, 90))
+    page = real.measure_page(on_desk)
+    tight = real.crop_to_text(_state(on_desk), 0.05)
+    laid = real.on_ground(real.crop_to_text(_state(on_desk), 0.05), 0.5, sides, np.random.default_rng(1))
+    assert laid.image.shape == tight.image.shape and laid.in_frame > 0.97
+    assert laid.char_px == pytest.approx(tight.char_px * 0.5, rel=0.05)
+    paper = np.all(np.abs(laid.image.astype(int) - FLAT_PAPER) < 20, axis=2)
+    assert 0.1 < paper.mean() < 0.5  # a small page, the ground all round it
+    strips = {"l": paper[:, :3], "t": paper[:3], "r": paper[:, -3:], "b": paper[-3:]}
+    for side, strip in strips.items():
+        assert (strip.mean() > 0.3) == (side in sides), side  # the page reaches these sides, no other
+    box = laid.glyphs  # the text moved with the page: the glyphs lie inside the page's paper
+    ys, xs = np.nonzero(paper)
+    assert box[:, 0].min() >= xs.min() and box[:, 2].max() <= xs.max() + 1
+    assert box[:, 1].min() >= ys.min() and box[:, 3].max() <= ys.max() + 1
+    photo = real.RealPhoto("p.jpg", True, "s")
+    placed = {"margin": 0.05, "ground": 0.5, "sides": sides}
+    _, clean = real.render_copy(real.Copy(photo, "images/p_ground.jpg", 5, "clean", **placed), on_desk.copy(), page)
+    _, cut = real.render_copy(real.Copy(photo, "images/p_groundcut.jpg", 5, "degraded", (("cutoff", 0.7),), **placed),
+                              on_desk.copy(), page)
+    assert float(clean["mean"]) > 6.5 and float(clean["defect_incomplete"]) == 0.0
+    assert float(cut["mean"]) < 4.0 and float(cut["defect_incomplete"]) == 0.7
+
+
+def test_a_tilted_page_is_not_pasted_on_a_ground():
+    """A crop that shows the desk at its border is a photo, not a page: it is left as it is."""
+    on_desk = cv2.copyMakeBorder(_page(7), 300, 300, 300, 300, cv2.BORDER_CONSTANT, value=(40, 60, 90))
+    h, w = on_desk.shape[:2]
+    tilted = cv2.warpAffine(on_desk, cv2.getRotationMatrix2D((w / 2, h / 2), 25, 1.0), (w, h),
+                            borderValue=(40, 60, 90))
+    state = real.crop_to_text(_state(tilted), 0.05)
+    before = state.image.copy()
+    assert np.array_equal(real.on_ground(state, 0.5, "t", np.random.default_rng(1)).image, before)
+
+
 def test_every_training_page_gets_an_edge_copy_and_heavier_cutoff_and_glare_copies(photo_folder):
     copies = real.plan(real.read_photos(photo_folder), seed=3, holdout=("notes",))["train"]
     documents = {c.photo.path for c in copies if c.photo.document}
@@ -225,3 +278,11 @@ def test_every_training_page_gets_an_edge_copy_and_heavier_cutoff_and_glare_copi
             assert real.HEAVY_SIDE[0] <= c.kinds[0][1] <= real.HEAVY_SIDE[1]
         if c.name.endswith("edge.jpg"):
             assert c.group == "clean" and c.sides in real.EDGE_SIDES and c.margin is not None
+    grounds = {c.name.rsplit("_", 1)[0]: c for c in copies if c.name.endswith("_ground.jpg")}
+    cuts = [c for c in copies if c.name.endswith("_groundcut.jpg")]
+    assert len(grounds) == len(cuts) == len(documents)
+    for cut in cuts:  # the pair differs only by the cut-off: the same page, ground and sides
+        clean = grounds[cut.name.rsplit("_", 1)[0]]
+        assert clean.group == "clean" and not clean.kinds and cut.kinds[0][0] == "cutoff"
+        assert (clean.margin, clean.ground, clean.sides) == (cut.margin, cut.ground, cut.sides)
+        assert real.GROUND_SCALE[0] <= clean.ground <= real.GROUND_SCALE[1] and clean.sides in real.EDGE_SIDES
