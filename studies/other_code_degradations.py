@@ -8,8 +8,9 @@ Issue 17 says the model will be judged on real photos "degraded by other code". 
 degrades the holdout with this project's own synth/real.py, whose look the model was trained on.
 This script applies albumentations' own transforms instead (defocus, motion blur, brightness,
 sun flare, crop, Gaussian noise, JPEG, downscale, and a contrast loss the realset never makes), at a
-mild and a heavy setting chosen from what each transform's documentation calls strong, with no
-look at how the model scores them. It reads only the clean documents and the non-documents of the
+mild and a heavy setting chosen by looking at the images. Once, after a first run, the heavy
+dark, over-exposure and glare settings were made stronger because their images still showed the
+text plainly (a heavy setting must make a page unusable); nothing was tuned on the model's scores. It reads only the clean documents and the non-documents of the
 holdout and writes a labels.csv with the same columns `nima realcheck` reads (group, degradation,
 level, page, source), so the report is the same table as the model card's.
 
