@@ -10,8 +10,8 @@ This script applies albumentations' own transforms instead (defocus, motion blur
 sun flare, crop, Gaussian noise, JPEG, downscale, and a contrast loss the realset never makes), at a
 mild and a heavy setting chosen by looking at the images. Once, after a first run, the heavy
 dark, over-exposure and glare settings were made stronger because their images still showed the
-text plainly (a heavy setting must make a page unusable); nothing was tuned on the model's scores. It reads only the clean documents and the non-documents of the
-holdout and writes a labels.csv with the same columns `nima realcheck` reads (group, degradation,
+text plainly (a heavy setting must make a page unusable); nothing was tuned on the model's scores.
+It reads only the clean documents and the non-documents of the holdout and writes a labels.csv with the same columns `nima realcheck` reads (group, degradation,
 level, page, source), so the report is the same table as the model card's.
 
 albumentations brings its own OpenCV build, hence its own venv; nothing of nima_edge is imported
@@ -31,9 +31,11 @@ import numpy as np
 COLUMNS = ["path", "group", "degradation", "level", "page", "source", "kind"]
 
 
-def transforms(long_side: int) -> dict[str, dict[str, A.BasicTransform | None]]:
-    """{kind: {level: transform}}. Sizes in pixels scale with the frame (the holdout's long side is 1,280)."""
-    px = long_side / 1280.0
+def transforms(height: int, width: int) -> dict[str, dict[str, A.BasicTransform]]:
+    """{kind: {level: transform}} for a frame of this size. Sizes in pixels scale with it (the
+    holdout's long side is 1,280); a cut-off is a random crop keeping 75% (mild) or 45% (heavy) of
+    each side, wherever it falls."""
+    px = max(height, width) / 1280.0
 
     def odd(value: float) -> int:
         return max(3, round(value * px) | 1)
@@ -52,7 +54,8 @@ def transforms(long_side: int) -> dict[str, dict[str, A.BasicTransform | None]]:
                                            num_flare_circles_range=(2, 4), p=1),
                   "heavy": A.RandomSunFlare(flare_roi=(0.3, 0.3, 0.7, 0.7), src_radius=int(600 * px),
                                             num_flare_circles_range=(6, 10), method="physics_based", p=1)},
-        "cutoff": {"mild": None, "heavy": None},  # the crop's size depends on the frame: crop()
+        "cutoff": {level: A.RandomCrop(height=int(height * keep), width=int(width * keep), p=1)
+                   for level, keep in (("mild", 0.75), ("heavy", 0.45))},
         "noise": {"mild": A.GaussNoise(std_range=(0.06, 0.06), p=1),
                   "heavy": A.GaussNoise(std_range=(0.2, 0.2), p=1)},
         "jpeg": {"mild": A.ImageCompression(quality_range=(20, 20), p=1),
@@ -62,16 +65,6 @@ def transforms(long_side: int) -> dict[str, dict[str, A.BasicTransform | None]]:
         "washed": {"mild": A.RandomBrightnessContrast(brightness_limit=(0.1, 0.1), contrast_limit=(-0.5, -0.5), p=1),
                    "heavy": A.RandomBrightnessContrast(brightness_limit=(0.25, 0.25), contrast_limit=(-0.8, -0.8), p=1)},
     }
-
-
-def crop(image: np.ndarray, level: str, rng: np.random.Generator) -> np.ndarray:
-    """A random crop keeping 75% (mild) or 45% (heavy) of each side: a crop of the frame, wherever it falls."""
-    keep = 0.75 if level == "mild" else 0.45
-    height, width = image.shape[:2]
-    crop_h, crop_w = int(height * keep), int(width * keep)
-    transform = A.RandomCrop(height=crop_h, width=crop_w, p=1)
-    transform.set_random_seed(int(rng.integers(1 << 31)))
-    return transform(image=image)["image"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,15 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         base = {"page": row["page"], "source": row["source"], "kind": row["kind"]}
         copies = [("", "", rgb)]
         if row["group"] == "clean":
-            kinds = transforms(max(rgb.shape[:2]))
-            for kind, levels in kinds.items():
+            for kind, levels in transforms(*rgb.shape[:2]).items():
                 for level, transform in levels.items():
-                    if kind == "cutoff":
-                        degraded = crop(rgb, level, rng)
-                    else:
-                        transform.set_random_seed(int(rng.integers(1 << 31)))
-                        degraded = transform(image=rgb)["image"]
-                    copies.append((kind, level, degraded))
+                    transform.set_random_seed(int(rng.integers(1 << 31)))
+                    copies.append((kind, level, transform(image=rgb)["image"]))
         for kind, level, picture in copies:
             name = f"images/{index:05d}_{kind or row['group']}{'_' + level if level else ''}.png"
             cv2.imwrite(str(out / name), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
