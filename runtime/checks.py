@@ -20,6 +20,13 @@ Ink contrast is read on the same tiles, ``(paper - ink) / paper`` from the same 
 quantity the synthetic labels' contrast factor is built on. It is relative, so dimming a frame
 keeps it, while light that washes the ink out (over-exposure, glare on white paper) lowers it.
 
+Broad glare is read as the share of the page's text that light has washed out: the page cut into
+a grid on a copy of about 1024 px, a cell holding text (some ink contrast) counts as washed when its ink
+contrast is low *and* its paper is brighter than the page's usual paper (or saturated). Light
+added on top of the page lifts both, where faint print on evenly lit paper (a pale form, a ruled
+line) lifts neither: the inkiest tiles above can miss a washed region, because they go to the ink
+that is left.
+
 JPEG damage is read from the pixels too, by jpeg_quality.py: the quality the file was saved at,
 estimated from the quantisation a decoded JPEG keeps.
 """
@@ -42,6 +49,11 @@ SAMPLING_SIGMA = 1.0  # what a sharp capture reads after pixel sampling, demosai
 SATURATED = 250
 GLARE_CONTRAST = 15  # grey levels a glare blob stands above the paper's median
 DARK = 8
+WASHED_LONG_SIDE = 1024  # px, roughly: small print keeps its contrast here, unlike on the 256-px search copy
+WASHED_GRID = 8  # cells a side, over the page's bounding box
+TEXT_CONTRAST = 0.05  # a cell whose (paper - ink) / paper is below this holds no text, washed or not
+WASHED_CONTRAST = 0.25  # below this a text cell's ink no longer reads
+WASHED_LIFT = 10  # grey levels a washed cell's paper stands above the page's median paper
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class Checks:
     ink_contrast: float | None  # (paper - ink) / paper on the inkiest tiles, 0..1; None when no tile was measured
     jpeg_quality: float | None  # estimated JPEG quality (1..~85) the frame was saved at; None: no sign of JPEG
     ms: float
+    washed_share: float | None = None  # share of the page's text cells washed out by light; None: no page or text
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +91,7 @@ class Checks:
             "stroke_px": round(self.stroke_px, 2),
             "blur_ratio": None if self.blur_ratio is None else round(self.blur_ratio, 3),
             "ink_contrast": None if self.ink_contrast is None else round(self.ink_contrast, 3),
+            "washed_share": None if self.washed_share is None else round(self.washed_share, 3),
             "jpeg_quality": None if self.jpeg_quality is None else round(self.jpeg_quality, 1),
         }
 
@@ -118,7 +132,9 @@ def run_checks(image_bgr: np.ndarray, search: np.ndarray | None = None) -> Check
         width=width, height=height, page_found=page_found, page_quad=quad, coverage=coverage,
         touches_edge=touches, brightness=brightness, dark_fraction=dark, clipped_fraction=clipped,
         glare_fraction=glare, blur_sigma=sigma, stroke_px=stroke, blur_ratio=ratio, tiles=tiles,
-        ink_contrast=ink_contrast, jpeg_quality=jpeg_quality(image_bgr), ms=(time.perf_counter() - start) * 1000.0,
+        ink_contrast=ink_contrast, jpeg_quality=jpeg_quality(image_bgr),
+        washed_share=washed_text_share(image_bgr, mask) if page_found else None,
+        ms=(time.perf_counter() - start) * 1000.0,
     )
 
 
@@ -190,6 +206,44 @@ def glare_fraction(small: np.ndarray, mask: np.ndarray, paper: float) -> float:
     count, _, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
     areas = stats[1:count, cv2.CC_STAT_AREA]
     return float(areas[areas >= 0.01 * page_area].sum()) / page_area
+
+
+def washed_text_share(image: np.ndarray, mask: np.ndarray) -> float | None:
+    """The share of the page's text cells that light has washed out (see the module doc); None when
+    fewer than four cells hold text. ``mask`` is the page on the small copy."""
+    height, width = image.shape[:2]
+    # Shrunk by a whole factor, to a long side near WASHED_LONG_SIDE (683..1536 px): a box average
+    # by a whole factor costs a fifth of an arbitrary one, and a 720p frame is read as it is.
+    factor = max(1, round(max(height, width) / WASHED_LONG_SIDE))
+    size = (max(1, width // factor), max(1, height // factor))
+    grey = _grey(image)  # grey first: one channel to shrink, not three
+    if factor > 1:
+        grey = cv2.resize(grey[: size[1] * factor, : size[0] * factor], size, interpolation=cv2.INTER_AREA)
+    page = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+    x, y, w, h = cv2.boundingRect(page)
+    cell_h, cell_w = h // WASHED_GRID, w // WASHED_GRID
+    if cell_h < 2 or cell_w < 2:
+        return None
+
+    def cells(plane: np.ndarray) -> np.ndarray:  # (GRID * GRID, pixels of a cell), row by row
+        box = plane[y:y + cell_h * WASHED_GRID, x:x + cell_w * WASHED_GRID]
+        return box.reshape(WASHED_GRID, cell_h, WASHED_GRID, cell_w).swapaxes(1, 2).reshape(WASHED_GRID**2, -1)
+
+    # Only cells wholly inside the page: one over the outline would read the desk as ink.
+    inside = cells(grey)[cells(page).min(axis=1) > 0]
+    if len(inside) == 0:
+        return None
+    # The 2nd and 90th percentiles of every cell from its histogram (a sort would cost 5x more).
+    counts = np.cumsum([cv2.calcHist([row[None, :]], [0], None, [256], [0, 256]).ravel() for row in inside], axis=1)
+    pixels = counts[:, -1:]
+    ink = np.argmax(counts >= 0.02 * pixels, axis=1).astype(np.float64)
+    paper = np.argmax(counts >= 0.9 * pixels, axis=1).astype(np.float64)
+    contrast = (paper - ink) / np.maximum(paper, 1.0)
+    text = contrast >= TEXT_CONTRAST
+    if text.sum() < 4:
+        return None
+    lifted = paper >= min(float(SATURATED), float(np.median(paper)) + WASHED_LIFT)
+    return float(np.count_nonzero(text & (contrast < WASHED_CONTRAST) & lifted)) / float(text.sum())
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

@@ -21,6 +21,11 @@ The combination rule (documented in docs/runtime.md):
   it down to the ceiling, the same way. A ceiling, not a penalty: where the model already scores
   washed-out text low nothing changes; where it is blind to it (real scans washed out by light)
   the score still falls as the ink fades.
+* Washed-out text caps the score too: the share w of the page's text cells that light has washed
+  out (runtime.checks) sets a ceiling ``lowest + (highest - lowest) * exp(-4.5 g)``, the labels'
+  own glare factor, with ``g = (w - washed_allowance)+ / (1 - washed_allowance)``: a clean page's
+  pale print reads up to about ``washed_allowance`` and is not glare. Applied like the faint-ink
+  ceiling, after it.
 * verdict = "ok" when mean' >= threshold (metadata, or ``--threshold``), else "retake".
 * Reasons (only for a retake): the model's ``defects`` output above ``defect_threshold``, and what
   the checks found, most severe first, in REASONS' words. A retake with no cause above those limits
@@ -44,7 +49,8 @@ from .strict import unknown_keys
 GENERIC_REASON = "Retake: the photo is not clear enough"
 MIN_SIDE = 32  # pixels: below this there is no document to judge (a 1x1 image is refused)
 JPEG_REASON_PENALTY = 0.1  # below this (quality above ~25) compression is not worth naming
-FAINT_REASON_PENALTY = 0.1  # likewise for the faint-ink ceiling
+FAINT_REASON_PENALTY = 0.1  # likewise for the faint-ink ceiling and the washed-text one
+GLARE_RATE = 4.5  # the synthetic labels' glare factor exp(-4.5 g) (synth/labels.py, F_glare)
 BRIGHT_PAPER = 200  # page median grey level above which faint ink is blamed on the light
 
 
@@ -65,6 +71,10 @@ class Policy:
     # The ink contrast (paper - ink) / paper at which the ceiling is halfway down: the labels' own
     # (synth/labels.py, F_contrast). On the held-out synthetic set the ceiling moves no verdict.
     contrast_half: float = 0.3
+    # The washed-text share a clean page can show from pale print alone: 15 of the 1,680 clean real
+    # training pages (0.9%) read 0.3 or more, 2 read 0.5 or more (studies/rule_probes.py). Above
+    # it, what is washed counts as glare; the ceiling refuses from about 0.43. 1.0 turns it off.
+    washed_allowance: float = 0.3
     min_brightness: float = 70.0
     max_clipped: float = 0.5
     min_glare: float = 0.01
@@ -99,6 +109,17 @@ class Policy:
             return 0.0
         return (mean - ceiling) / (mean - lowest)
 
+    def washed_penalty(self, checks: Checks | None, mean: float, values: np.ndarray) -> float:
+        """The share of mass to move to the lowest bin so that ``mean`` stays under the washed-text ceiling."""
+        if checks is None or checks.washed_share is None or self.washed_allowance >= 1.0:
+            return 0.0
+        lowest, highest = float(values[0]), float(values[-1])
+        glare = max(checks.washed_share - self.washed_allowance, 0.0) / (1.0 - self.washed_allowance)
+        ceiling = lowest + (highest - lowest) * float(np.exp(-GLARE_RATE * glare))
+        if mean <= ceiling or mean <= lowest:
+            return 0.0
+        return (mean - ceiling) / (mean - lowest)
+
 
 @dataclass(frozen=True)
 class Assessment:
@@ -117,6 +138,7 @@ class Assessment:
     ms: float = 0.0
     jpeg_penalty: float = 0.0
     faint_penalty: float = 0.0
+    washed_penalty: float = 0.0
     causes: list[str] = field(default_factory=list)  # what is wrong, most severe first, whatever the verdict
 
     @property
@@ -158,15 +180,19 @@ def decide(score: Score, checks: Checks | None, score_values: np.ndarray, policy
     faint = policy.faint_penalty(checks, float(mean_std(distribution, values)[0]), values)
     if faint > 0:
         distribution = _to_floor(distribution, faint)
+    washed = policy.washed_penalty(checks, float(mean_std(distribution, values)[0]), values)
+    if washed > 0:
+        distribution = _to_floor(distribution, washed)
     mean, std = mean_std(distribution, values)
     verdict = "ok" if float(mean) >= policy.threshold else "retake"
-    causes = rank_causes(score, checks, policy, blur_penalty=blur, jpeg_penalty=jpeg, faint_penalty=faint)
+    causes = rank_causes(score, checks, policy, blur_penalty=blur, jpeg_penalty=jpeg, faint_penalty=faint,
+                         washed_penalty=washed)
     codes = causes if verdict == "retake" else []
     reasons = [REASONS[c] for c in codes] or ([GENERIC_REASON] if verdict == "retake" else [])
     return Assessment(
         mean=float(mean), std=float(std), distribution=distribution.astype(np.float32), verdict=verdict,
         reasons=reasons, reason_codes=codes, model_mean=score.mean, blur_penalty=blur, checks=checks,
-        extras=score.extras, jpeg_penalty=jpeg, faint_penalty=faint, causes=causes,
+        extras=score.extras, jpeg_penalty=jpeg, faint_penalty=faint, washed_penalty=washed, causes=causes,
     )
 
 
@@ -178,7 +204,7 @@ def _to_floor(distribution: np.ndarray, share: float) -> np.ndarray:
 
 
 def rank_causes(score: Score, checks: Checks | None, policy: Policy, blur_penalty: float = 0.0,
-                jpeg_penalty: float = 0.0, faint_penalty: float = 0.0) -> list[str]:
+                jpeg_penalty: float = 0.0, faint_penalty: float = 0.0, washed_penalty: float = 0.0) -> list[str]:
     """Defect names, most severe first, from the model's defects output and the checks."""
     severity: dict[str, float] = {}
 
@@ -221,6 +247,9 @@ def rank_causes(score: Score, checks: Checks | None, policy: Policy, blur_penalt
             # a retake can fix (underexposure keeps the ink's relative contrast). On dim paper
             # faint ink says nothing about the light: a blank wall has none.
             note("overexposed", 0.5 + 0.5 * faint_penalty)
+        if washed_penalty >= FAINT_REASON_PENALTY:
+            # Measured: light lifted the paper where the text fades, which is glare by definition.
+            note("glare", 0.5 + 0.5 * washed_penalty)
     if not severity and defects:
         code, probability = max(defects.items(), key=lambda item: item[1])
         if probability >= policy.fallback_defect_threshold:

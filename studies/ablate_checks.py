@@ -3,8 +3,8 @@
     .venv/bin/python studies/ablate_checks.py --model models/default.tflite \
         --real data/real/holdout/labels.csv --synth data/synth_test/labels.csv [--json OUT.json]
 
-Three rules of runtime.policy move a score: the native-resolution blur penalty, the JPEG-quality
-penalty and the faint-ink ceiling. Every image is scored once by the model and checked once by
+Four rules of runtime.policy move a score: the native-resolution blur penalty, the JPEG-quality
+penalty, the faint-ink ceiling and the washed-text ceiling. Every image is scored once by the model and checked once by
 runtime.checks; runtime.policy.decide then runs under each variant (all rules; all but one; none),
 so the variants differ only in the rule. Reported on the real holdout (training.realcheck.report,
 as `nima realcheck`) and on the held-out synthetic set (ok/retake agreement with the label at 5,
@@ -26,7 +26,8 @@ from nima_edge.training import metrics as M
 from nima_edge.training.data import read_dataset
 from nima_edge.training.realcheck import read_holdout, report
 
-OFF = {"blur": {"max_blur_penalty": 0.0}, "jpeg": {"jpeg_half_quality": 1e-9}, "faint": {"contrast_half": 0.0}}
+OFF = {"blur": {"max_blur_penalty": 0.0}, "jpeg": {"jpeg_half_quality": 1e-9}, "faint": {"contrast_half": 0.0},
+       "washed": {"washed_allowance": 1.0}}
 VARIANTS = {"model + all checks": {}, **{f"without {name}": change for name, change in OFF.items()},
             "model alone": None}
 

@@ -37,3 +37,14 @@ def render_page(width: int = 1600, height: int = 1200, *, blur: float = 0.0, bri
         image = cv2.GaussianBlur(image, (0, 0), blur)
     image = image + rng.normal(0, 2.0, image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def add_flare(image: np.ndarray, size: float, peak: float = 0.95) -> np.ndarray:
+    """A broad light over the frame, as a lamp or the sun seen in a glossy page gives: a Gaussian
+    disc ``size`` of the frame's width across (its sigma) that blends up to ``peak`` of the way to
+    white, lifting paper and ink together."""
+    height, width = image.shape[:2]
+    ys, xs = np.mgrid[:height, :width]
+    alpha = peak * np.exp(-((xs - 0.45 * width) ** 2 + (ys - 0.5 * height) ** 2) / (2.0 * (size * width) ** 2))
+    alpha = alpha[..., None] if image.ndim == 3 else alpha
+    return np.clip(image * (1.0 - alpha) + 255.0 * alpha, 0, 255).astype(np.uint8)

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 from nima_edge.runtime.checks import jpeg_quality, run_checks
-from runtime_pages import render_page
+from runtime_pages import add_flare, render_page
 
 
 def test_sharp_page_is_found_whole_and_sharp():
@@ -56,6 +56,17 @@ def test_dark_glare_and_blank_frames():
     assert run_checks(render_page(glare=True, brightness=0.85)).glare_fraction > 0.01
     blank = run_checks(np.full((720, 1280, 3), 90, np.uint8))
     assert blank.blur_ratio is None  # no ink anywhere: nothing to judge, no crash
+
+
+def test_washed_share_grows_with_a_broad_light_and_ignores_pale_print():
+    """Light over part of the page lifts paper and ink: that share of the text is washed. Pale ink
+    on evenly lit paper is faint everywhere but lifted nowhere: not glare (the faint-ink ceiling's)."""
+    page = render_page()
+    shares = [run_checks(add_flare(page, size)).washed_share for size in (0.15, 0.25, 0.35)]
+    assert run_checks(page).washed_share == pytest.approx(0.0, abs=0.02)
+    assert shares[0] < shares[1] < shares[2] and shares[2] > 0.4
+    assert run_checks(render_page(ink=195)).washed_share == pytest.approx(0.0, abs=0.02)
+    assert run_checks(np.full((720, 1280, 3), 90, np.uint8)).washed_share is None  # no page, nothing to wash
 
 
 def test_small_and_grey_frames():

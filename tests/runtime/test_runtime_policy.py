@@ -10,7 +10,7 @@ from nima_edge.runtime.checks import run_checks
 from nima_edge.runtime.defects import REASONS
 from nima_edge.runtime.policy import GENERIC_REASON, Assessor, Policy, decide
 from nima_edge.runtime.scorer import Score
-from runtime_pages import render_page
+from runtime_pages import add_flare, render_page
 
 VALUES = np.arange(1, 11, dtype=np.float64)
 
@@ -97,6 +97,24 @@ def test_the_faint_ink_cap_leaves_a_low_score_alone():
     p[1] = 1.0
     a = decide(Score(p, 2.0, 0.0), run_checks(render_page(ink=180)), VALUES, Policy(threshold=5))
     assert a.faint_penalty == 0 and a.mean == pytest.approx(2.0)
+
+
+def test_washed_out_text_caps_the_score_and_names_glare():
+    """A model blind to a broad light (it says 8) is capped by the washed share w, the labels' glare
+    factor over what a clean page's pale print can show: 1 + 9 exp(-4.5 (w - 0.3)+ / 0.7)."""
+    p = np.zeros(10, np.float32)
+    p[7] = 1.0
+    page = render_page()
+    clean = decide(Score(p, 8.0, 0.0), run_checks(page), VALUES, Policy(threshold=5))
+    assert clean.washed_penalty == 0 and clean.verdict == "ok"
+    checks = run_checks(add_flare(page, 0.35))
+    a = decide(Score(p, 8.0, 0.0), checks, VALUES, Policy(threshold=5))
+    ceiling = 1.0 + 9.0 * np.exp(-4.5 * max(checks.washed_share - 0.3, 0.0) / 0.7)
+    assert a.mean == pytest.approx(min(8.0, ceiling), abs=1e-3) and a.mean < 5.0
+    assert a.mean == pytest.approx(float((a.distribution * VALUES).sum()), abs=1e-4)
+    assert a.verdict == "retake" and a.reason_codes[0] == "glare"
+    off = decide(Score(p, 8.0, 0.0), checks, VALUES, Policy(threshold=5, washed_allowance=1.0))
+    assert off.washed_penalty == 0
 
 
 def test_a_blank_grey_frame_is_floored_without_blaming_the_light():
