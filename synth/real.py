@@ -7,8 +7,9 @@ writes two labelled sets in the CSV contract of `nima synth`:
 * ``OUT/train/labels.csv``: every document of the training sources as it is, a slightly
   re-captured copy, a copy cropped to its text (the page filling the frame, as scanner apps
   deliver it), one against a side of the frame and one laid small on a plain ground against a side
-  (a receipt in a flatbed's corner) as clean examples, that last one again run off the frame
-  into its text as a cut-off, one copy per degradation kind at a severity drawn in
+  (a receipt in a flatbed's corner) and one laid end to end across a plain ground (a long receipt
+  on a bed its own length) as clean examples, those last two again run off the frame into their
+  text as cut-offs, one copy per degradation kind at a severity drawn in
   0.05..1, and one copy with two kinds at once; every non-document as it is and once more through
   a random camera defect (a noisy or blurred dog is still not a document).
 * ``OUT/holdout/labels.csv``: whole sources held out (HOLDOUT_SOURCES, never random files), each
@@ -95,6 +96,7 @@ EDGE_SIDES = ("l", "t", "r", "b", "lt", "tr", "rb", "bl")  # a page touching one
 HEAVY_SIDE = (0.4, 1.0)  # the severities of the second cut-off and glare copy: the kinds a model misses most
 GROUND_SCALE = (0.35, 0.95)  # a page laid on a plain ground: its size, of the largest that fits the frame
 GROUND_MARGIN = (0.02, 0.10)  # the paper kept around its text, of the text's size
+SPAN_SHARE = (0.3, 0.8)  # a page spanning the frame's length on a ground: its share of the frame's breadth
 PAPER_BORDER = 0.8  # the share of a page crop's border that must be paper (PAPER_LEVEL of its level) for it
 PAPER_LEVEL = 0.7   # to be laid on a ground: lets shading through, not a tilted page's desk corners
 # Plain grounds a page is scanned or photographed on (BGR, 0..255): a scanner's white lid, grey and
@@ -133,6 +135,7 @@ class Copy:
     margin: float | None = None  # a clean copy cropped to its text with this margin (crop_to_text)
     sides: str = "ltrb"  # which sides of the frame that crop brings in to the text (left, top, right, bottom)
     ground: float | None = None  # that page laid on a plain ground at this scale, against ``sides`` (on_ground)
+    span: float | None = None  # or laid end to end across the frame, this share of its breadth (spanning_ground)
 
 
 def read_photos(src: str | os.PathLike) -> list[RealPhoto]:
@@ -212,6 +215,13 @@ def _train_copies(photo: RealPhoto, stem: str, seed: int) -> list[Copy]:
     out.append(Copy(photo, f"images/{stem}_ground.jpg", seed + 25, "clean", **ground))
     out.append(Copy(photo, f"images/{stem}_groundcut.jpg", seed + 26, "degraded",
                     (("cutoff", float(rng.uniform(*HEAVY_SIDE))),), **ground))
+    # a long page scanned on a bed its own length touches both ends of the frame, its text whole;
+    # the same page run off the frame is cut off: a page reaching the border is not cut off by itself
+    spanning = {"margin": float(rng.uniform(*GROUND_MARGIN)), "span": float(rng.uniform(*SPAN_SHARE)),
+                "sides": ("l", "r", "")[int(rng.integers(3))]}
+    out.append(Copy(photo, f"images/{stem}_span.jpg", seed + 27, "clean", **spanning))
+    out.append(Copy(photo, f"images/{stem}_spancut.jpg", seed + 28, "degraded",
+                    (("cutoff", float(rng.uniform(*HEAVY_SIDE))),), **spanning))
     return out
 
 
@@ -431,6 +441,28 @@ def on_ground(s: State, scale: float, sides: str, rng: np.random.Generator) -> S
     return s
 
 
+def spanning_ground(s: State, share: float, sides: str, rng: np.random.Generator) -> State:
+    """The capture (a page cropped to its text) laid end to end across a plain ground: it touches
+    both ends of the frame along its long side and fills ``share`` of the frame's breadth, against
+    the ``sides`` "l" or "r" of that breadth (either end when empty). Its text is all in frame, at
+    its own size. A crop whose border is not paper is left as it is (see on_ground)."""
+    if not _paper_border(s.image, s.paper):
+        return s
+    ph, pw = s.image.shape[:2]
+    tall = ph >= pw
+    breadth = round((pw if tall else ph) / share)
+    h, w = (ph, breadth) if tall else (breadth, pw)
+    room = (w - pw) if tall else (h - ph)
+    offset = 0 if "l" in sides else room if "r" in sides else int(rng.integers(0, room + 1))
+    x, y = (offset, 0) if tall else (0, offset)
+    canvas = _plain_ground(h, w, rng)
+    canvas[y:y + ph, x:x + pw] = s.image
+    s.image = canvas
+    if len(s.glyphs):
+        s.glyphs = s.glyphs + np.array([x, y, x, y], np.float64)
+    return s
+
+
 def _paper_border(image: np.ndarray, paper: float) -> bool:
     """Whether the outer band of ``image`` is paper: PAPER_BORDER of it at PAPER_LEVEL of the paper's level."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255
@@ -539,6 +571,8 @@ def render_copy(copy: Copy, image: np.ndarray, page: Page | None) -> tuple[bytes
                   ink=page.ink if page else 0.2, glyphs=page.glyphs if page else np.zeros((0, 4)))
     if copy.ground is not None:
         state = on_ground(crop_to_text(state, copy.margin or 0.0), copy.ground, copy.sides, rng)
+    elif copy.span is not None:
+        state = spanning_ground(crop_to_text(state, copy.margin or 0.0), copy.span, copy.sides, rng)
     elif copy.margin is not None:
         state = crop_to_text(state, copy.margin, copy.sides)
     for kind, severity in copy.kinds:

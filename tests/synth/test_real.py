@@ -79,10 +79,11 @@ def test_sources_are_held_out_whole_and_every_kind_is_graded(built):
     assert {(r["degradation"], r["level"]) for r in docs if r["group"] == "degraded"} == {
         (k, lv) for k in real.DEGRADATIONS for lv in ("mild", "heavy")}
     assert [r["group"] for r in holdout].count("nondoc") == 1
-    # training: per document 5 clean looks (as is, re-captured, cropped to the text, against one or
-    # two sides of the frame, small on a plain ground), one copy per kind, one pair, a heavier
-    # cut-off and glare and the ground copy run off the frame; per non-document 2 looks
-    assert len(train) == 2 * (5 + len(real.DEGRADATIONS) + 1 + 2 + 1) + 2
+    # training: per document 6 clean looks (as is, re-captured, cropped to the text, against one or
+    # two sides of the frame, small on a plain ground, end to end across a ground), one copy per
+    # kind, one pair, a heavier cut-off and glare and the two ground copies run off the frame; per
+    # non-document 2 looks
+    assert len(train) == 2 * (6 + len(real.DEGRADATIONS) + 1 + 2 + 2) + 2
     for row in train + holdout:
         assert (out / ("train" if row in train else "holdout") / row["path"]).is_file()
     assert len(warnings) == 1 and "forms_9999.jpg" in warnings[0]
@@ -256,6 +257,39 @@ def test_a_small_page_on_a_plain_ground_against_the_frame_is_clean_and_run_off_i
     assert float(cut["mean"]) < 4.0 and float(cut["defect_incomplete"]) == 0.7
 
 
+@pytest.mark.parametrize(("sides", "page_size"), [("l", (1200, 700)), ("", (700, 1200))])
+def test_a_page_end_to_end_across_a_ground_is_clean_and_run_off_it_is_cut_off(sides, page_size):
+    """A long receipt on a flatbed its own length: the page reaches both ends of the frame along
+    its long side, with ground beside it, all its text in frame at its own size (clean); the same
+    copy run off the frame into its text is a cut-off."""
+    flat = cv2.resize(_flat_page(), page_size[::-1])
+    on_desk = cv2.copyMakeBorder(flat, 300, 300, 300, 300, cv2.BORDER_CONSTANT, value=(40, 60, 90))
+    page = real.measure_page(on_desk)
+    tight = real.crop_to_text(_state(on_desk), 0.05)
+    laid = real.spanning_ground(real.crop_to_text(_state(on_desk), 0.05), 0.5, sides, np.random.default_rng(1))
+    tall = tight.image.shape[0] >= tight.image.shape[1]
+    along, across = (0, 1) if tall else (1, 0)
+    assert laid.image.shape[along] == tight.image.shape[along]
+    assert laid.image.shape[across] == pytest.approx(2 * tight.image.shape[across], abs=2)
+    assert laid.in_frame > 0.97 and laid.char_px == tight.char_px
+    paper = np.all(np.abs(laid.image.astype(int) - FLAT_PAPER) < 20, axis=2)
+    ends = (paper[:3], paper[-3:]) if tall else (paper[:, :3], paper[:, -3:])
+    assert all(end.mean() > 0.3 for end in ends)  # it reaches both ends of the frame
+    assert 0.35 < paper.mean() < 0.65  # and half the breadth
+    if sides == "l":
+        assert paper[:, :3].mean() > 0.9 and paper[:, -3:].mean() < 0.1
+    box, (ys, xs) = laid.glyphs, np.nonzero(paper)  # the text moved with the page
+    assert box[:, 0].min() >= xs.min() and box[:, 2].max() <= xs.max() + 1
+    assert box[:, 1].min() >= ys.min() and box[:, 3].max() <= ys.max() + 1
+    photo = real.RealPhoto("p.jpg", True, "s")
+    placed = {"margin": 0.05, "span": 0.5, "sides": sides}
+    _, clean = real.render_copy(real.Copy(photo, "images/p_span.jpg", 5, "clean", **placed), on_desk.copy(), page)
+    _, cut = real.render_copy(real.Copy(photo, "images/p_spancut.jpg", 5, "degraded", (("cutoff", 0.7),), **placed),
+                              on_desk.copy(), page)
+    assert float(clean["mean"]) > 6.5 and float(clean["defect_incomplete"]) == 0.0
+    assert float(cut["mean"]) < 4.0 and float(cut["defect_incomplete"]) == 0.7
+
+
 def test_a_tilted_page_is_not_pasted_on_a_ground():
     """A crop that shows the desk at its border is a photo, not a page: it is left as it is."""
     on_desk = cv2.copyMakeBorder(_page(7), 300, 300, 300, 300, cv2.BORDER_CONSTANT, value=(40, 60, 90))
@@ -286,3 +320,11 @@ def test_every_training_page_gets_an_edge_copy_and_heavier_cutoff_and_glare_copi
         assert clean.group == "clean" and not clean.kinds and cut.kinds[0][0] == "cutoff"
         assert (clean.margin, clean.ground, clean.sides) == (cut.margin, cut.ground, cut.sides)
         assert real.GROUND_SCALE[0] <= clean.ground <= real.GROUND_SCALE[1] and clean.sides in real.EDGE_SIDES
+    spans = {c.name.rsplit("_", 1)[0]: c for c in copies if c.name.endswith("_span.jpg")}
+    span_cuts = [c for c in copies if c.name.endswith("_spancut.jpg")]
+    assert len(spans) == len(span_cuts) == len(documents)
+    for cut in span_cuts:
+        clean = spans[cut.name.rsplit("_", 1)[0]]
+        assert clean.group == "clean" and not clean.kinds and cut.kinds[0][0] == "cutoff"
+        assert (clean.margin, clean.span, clean.sides) == (cut.margin, cut.span, cut.sides)
+        assert real.SPAN_SHARE[0] <= clean.span <= real.SPAN_SHARE[1] and clean.sides in ("l", "r", "")
