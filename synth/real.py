@@ -444,7 +444,8 @@ def on_ground(s: State, scale: float, sides: str, rng: np.random.Generator) -> S
 def spanning_ground(s: State, share: float, sides: str, rng: np.random.Generator) -> State:
     """The capture (a page cropped to its text) laid end to end across a plain ground: it touches
     both ends of the frame along its long side and fills ``share`` of the frame's breadth, against
-    the ``sides`` "l" or "r" of that breadth (either end when empty). Its text is all in frame, at
+    the near ("l": left, or top for a wide page) or far ("r") side of that breadth, or anywhere
+    across it (``sides`` empty). Its text is all in frame, at
     its own size. A crop whose border is not paper is left as it is (see on_ground)."""
     if not _paper_border(s.image, s.paper):
         return s
