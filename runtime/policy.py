@@ -104,10 +104,7 @@ class Policy:
             return 0.0
         lowest, highest = float(values[0]), float(values[-1])
         contrast = max(checks.ink_contrast, 1e-3)
-        ceiling = lowest + (highest - lowest) / (1.0 + (self.contrast_half / contrast) ** 4)
-        if mean <= ceiling or mean <= lowest:
-            return 0.0
-        return (mean - ceiling) / (mean - lowest)
+        return _share_above(mean, lowest + (highest - lowest) / (1.0 + (self.contrast_half / contrast) ** 4), lowest)
 
     def washed_penalty(self, checks: Checks | None, mean: float, values: np.ndarray) -> float:
         """The share of mass to move to the lowest bin so that ``mean`` stays under the washed-text ceiling."""
@@ -115,10 +112,14 @@ class Policy:
             return 0.0
         lowest, highest = float(values[0]), float(values[-1])
         glare = max(checks.washed_share - self.washed_allowance, 0.0) / (1.0 - self.washed_allowance)
-        ceiling = lowest + (highest - lowest) * float(np.exp(-GLARE_RATE * glare))
-        if mean <= ceiling or mean <= lowest:
-            return 0.0
-        return (mean - ceiling) / (mean - lowest)
+        return _share_above(mean, lowest + (highest - lowest) * float(np.exp(-GLARE_RATE * glare)), lowest)
+
+
+def _share_above(mean: float, ceiling: float, lowest: float) -> float:
+    """The share of mass that, moved to the lowest bin, brings ``mean`` down to ``ceiling`` (0 when under it)."""
+    if mean <= ceiling or mean <= lowest:
+        return 0.0
+    return (mean - ceiling) / (mean - lowest)
 
 
 @dataclass(frozen=True)

@@ -431,14 +431,7 @@ def on_ground(s: State, scale: float, sides: str, rng: np.random.Generator) -> S
     page = cv2.resize(s.image, (pw, ph), interpolation=cv2.INTER_AREA if fit < 1 else cv2.INTER_CUBIC)
     x = 0 if "l" in sides else w - pw if "r" in sides else int(rng.integers(0, w - pw + 1))
     y = 0 if "t" in sides else h - ph if "b" in sides else int(rng.integers(0, h - ph + 1))
-    canvas = _plain_ground(h, w, rng)
-    canvas[y:y + ph, x:x + pw] = page
-    s.image = canvas
-    if len(s.glyphs):
-        s.glyphs = s.glyphs * fit + np.array([x, y, x, y], np.float64)
-    s.char_px *= fit
-    s.blur_px *= fit
-    return s
+    return _lay_on_ground(s, page, fit, x, y, (h, w), rng)
 
 
 def spanning_ground(s: State, share: float, sides: str, rng: np.random.Generator) -> State:
@@ -456,11 +449,20 @@ def spanning_ground(s: State, share: float, sides: str, rng: np.random.Generator
     room = (w - pw) if tall else (h - ph)
     offset = 0 if "l" in sides else room if "r" in sides else int(rng.integers(0, room + 1))
     x, y = (offset, 0) if tall else (0, offset)
-    canvas = _plain_ground(h, w, rng)
-    canvas[y:y + ph, x:x + pw] = s.image
+    return _lay_on_ground(s, s.image, 1.0, x, y, (h, w), rng)
+
+
+def _lay_on_ground(s: State, page: np.ndarray, fit: float, x: int, y: int, size: tuple[int, int],
+                   rng: np.random.Generator) -> State:
+    """``page`` (the capture scaled by ``fit``) pasted at (x, y) on a plain ground of ``size``
+    (h, w); its glyphs, character height and blur follow it."""
+    canvas = _plain_ground(*size, rng)
+    canvas[y:y + page.shape[0], x:x + page.shape[1]] = page
     s.image = canvas
     if len(s.glyphs):
-        s.glyphs = s.glyphs + np.array([x, y, x, y], np.float64)
+        s.glyphs = s.glyphs * fit + np.array([x, y, x, y], np.float64)
+    s.char_px *= fit
+    s.blur_px *= fit
     return s
 
 

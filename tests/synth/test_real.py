@@ -244,17 +244,8 @@ def test_a_small_page_on_a_plain_ground_against_the_frame_is_clean_and_run_off_i
     strips = {"l": paper[:, :3], "t": paper[:3], "r": paper[:, -3:], "b": paper[-3:]}
     for side, strip in strips.items():
         assert (strip.mean() > 0.3) == (side in sides), side  # the page reaches these sides, no other
-    box = laid.glyphs  # the text moved with the page: the glyphs lie inside the page's paper
-    ys, xs = np.nonzero(paper)
-    assert box[:, 0].min() >= xs.min() and box[:, 2].max() <= xs.max() + 1
-    assert box[:, 1].min() >= ys.min() and box[:, 3].max() <= ys.max() + 1
-    photo = real.RealPhoto("p.jpg", True, "s")
-    placed = {"margin": 0.05, "ground": 0.5, "sides": sides}
-    _, clean = real.render_copy(real.Copy(photo, "images/p_ground.jpg", 5, "clean", **placed), on_desk.copy(), page)
-    _, cut = real.render_copy(real.Copy(photo, "images/p_groundcut.jpg", 5, "degraded", (("cutoff", 0.7),), **placed),
-                              on_desk.copy(), page)
-    assert float(clean["mean"]) > 6.5 and float(clean["defect_incomplete"]) == 0.0
-    assert float(cut["mean"]) < 4.0 and float(cut["defect_incomplete"]) == 0.7
+    _assert_glyphs_on_paper(laid.glyphs, paper)
+    _assert_clean_and_its_cut_twin(on_desk, page, "ground", {"margin": 0.05, "ground": 0.5, "sides": sides})
 
 
 @pytest.mark.parametrize(("sides", "page_size"), [("l", (1200, 700)), ("", (700, 1200))])
@@ -278,13 +269,22 @@ def test_a_page_end_to_end_across_a_ground_is_clean_and_run_off_it_is_cut_off(si
     assert 0.35 < paper.mean() < 0.65  # and half the breadth
     if sides == "l":
         assert paper[:, :3].mean() > 0.9 and paper[:, -3:].mean() < 0.1
-    box, (ys, xs) = laid.glyphs, np.nonzero(paper)  # the text moved with the page
+    _assert_glyphs_on_paper(laid.glyphs, paper)
+    _assert_clean_and_its_cut_twin(on_desk, page, "span", {"margin": 0.05, "span": 0.5, "sides": sides})
+
+
+def _assert_glyphs_on_paper(box: np.ndarray, paper: np.ndarray) -> None:
+    """The text moved with the page: the glyphs lie inside the page's paper."""
+    ys, xs = np.nonzero(paper)
     assert box[:, 0].min() >= xs.min() and box[:, 2].max() <= xs.max() + 1
     assert box[:, 1].min() >= ys.min() and box[:, 3].max() <= ys.max() + 1
+
+
+def _assert_clean_and_its_cut_twin(on_desk: np.ndarray, page, name: str, placed: dict) -> None:
+    """The placed copy, rendered, is a good capture; the same copy run off the frame is a cut-off."""
     photo = real.RealPhoto("p.jpg", True, "s")
-    placed = {"margin": 0.05, "span": 0.5, "sides": sides}
-    _, clean = real.render_copy(real.Copy(photo, "images/p_span.jpg", 5, "clean", **placed), on_desk.copy(), page)
-    _, cut = real.render_copy(real.Copy(photo, "images/p_spancut.jpg", 5, "degraded", (("cutoff", 0.7),), **placed),
+    _, clean = real.render_copy(real.Copy(photo, f"images/p_{name}.jpg", 5, "clean", **placed), on_desk.copy(), page)
+    _, cut = real.render_copy(real.Copy(photo, f"images/p_{name}cut.jpg", 5, "degraded", (("cutoff", 0.7),), **placed),
                               on_desk.copy(), page)
     assert float(clean["mean"]) > 6.5 and float(clean["defect_incomplete"]) == 0.0
     assert float(cut["mean"]) < 4.0 and float(cut["defect_incomplete"]) == 0.7
@@ -312,19 +312,21 @@ def test_every_training_page_gets_an_edge_copy_and_heavier_cutoff_and_glare_copi
             assert real.HEAVY_SIDE[0] <= c.kinds[0][1] <= real.HEAVY_SIDE[1]
         if c.name.endswith("edge.jpg"):
             assert c.group == "clean" and c.sides in real.EDGE_SIDES and c.margin is not None
-    grounds = {c.name.rsplit("_", 1)[0]: c for c in copies if c.name.endswith("_ground.jpg")}
-    cuts = [c for c in copies if c.name.endswith("_groundcut.jpg")]
-    assert len(grounds) == len(cuts) == len(documents)
-    for cut in cuts:  # the pair differs only by the cut-off: the same page, ground and sides
-        clean = grounds[cut.name.rsplit("_", 1)[0]]
-        assert clean.group == "clean" and not clean.kinds and cut.kinds[0][0] == "cutoff"
+    for clean, cut in _twins(copies, "ground", len(documents)):
         assert (clean.margin, clean.ground, clean.sides) == (cut.margin, cut.ground, cut.sides)
         assert real.GROUND_SCALE[0] <= clean.ground <= real.GROUND_SCALE[1] and clean.sides in real.EDGE_SIDES
-    spans = {c.name.rsplit("_", 1)[0]: c for c in copies if c.name.endswith("_span.jpg")}
-    span_cuts = [c for c in copies if c.name.endswith("_spancut.jpg")]
-    assert len(spans) == len(span_cuts) == len(documents)
-    for cut in span_cuts:
-        clean = spans[cut.name.rsplit("_", 1)[0]]
-        assert clean.group == "clean" and not clean.kinds and cut.kinds[0][0] == "cutoff"
+    for clean, cut in _twins(copies, "span", len(documents)):
         assert (clean.margin, clean.span, clean.sides) == (cut.margin, cut.span, cut.sides)
         assert real.SPAN_SHARE[0] <= clean.span <= real.SPAN_SHARE[1] and clean.sides in ("l", "r", "")
+
+
+def _twins(copies, name: str, documents: int) -> list:
+    """(clean, cut) for every ``_<name>.jpg`` copy and its ``_<name>cut.jpg`` twin, one pair a document;
+    the pair differs only by the cut-off (the caller checks the same page, ground and sides)."""
+    cleans = {c.name.rsplit("_", 1)[0]: c for c in copies if c.name.endswith(f"_{name}.jpg")}
+    cuts = [c for c in copies if c.name.endswith(f"_{name}cut.jpg")]
+    assert len(cleans) == len(cuts) == documents
+    pairs = [(cleans[cut.name.rsplit("_", 1)[0]], cut) for cut in cuts]
+    for clean, cut in pairs:
+        assert clean.group == "clean" and not clean.kinds and cut.kinds[0][0] == "cutoff"
+    return pairs
