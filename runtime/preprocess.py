@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 
 RESIZE_METHODS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
-VIEWS = ("frame", "frame+detail")
+VIEWS = ("frame", "frame+detail", "frame+detail+edge")
+MOSAIC_VIEWS = ("frame+detail", "frame+detail+edge")  # the 2x2 mosaics: an even input size
 
 # frame+detail: the frame is judged at two scales at once. A 160 px squash of a 12 MP photo
 # leaves text a pixel tall, so a blurred, shaken or blocky page looks exactly like a sharp one;
@@ -18,6 +19,15 @@ DETAIL_TILES = 3
 # costs little, and the runtime's quick checks (page outline, exposure, glare) read the same copy,
 # so a frame is shrunk once.
 SEARCH_LONG_SIDE = 256
+# frame+detail+edge: the last detail tile is the edge tile instead, a window on the frame's border
+# where the most ink reaches it, cut at the same scale and reaching EDGE_OUTSIDE of its depth
+# beyond the frame, filled with EDGE_FILL. Whether text runs off the frame (a cut-off page) or
+# stops short of it (a whole page touching the edge: a receipt in a flatbed's corner) is a
+# question of a few pixels at the border, invisible in the quarter-size frame and absent from
+# tiles that go where the ink is densest; the fill marks where the frame ends.
+EDGE_OUTSIDE_DIVISOR = 4  # a quarter of the edge tile lies beyond the frame
+EDGE_FILL = 128
+EDGE_SIDES = ("top", "bottom", "left", "right")  # the order ties are broken in
 
 
 def resize_problem(resize: str) -> str | None:
@@ -34,7 +44,7 @@ def view_problem(view: str, height: int, width: int) -> str | None:
     """
     if view not in VIEWS:
         return f"unknown view {view!r}; choose from {', '.join(VIEWS)}"
-    if view == "frame+detail" and (height % 2 or width % 2):
+    if view in MOSAIC_VIEWS and (height % 2 or width % 2):
         return f"the {view} view needs an even input size, got {height}x{width}"
     return None
 
@@ -52,6 +62,10 @@ def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize:
     input; the other three quarters, the three windows with the most ink-like detail, cut at
     DETAIL_LONG_SIDE scale (see detail_windows), strongest first in reading order of the tiles.
 
+    view "frame+detail+edge": the same mosaic with two detail tiles, and bottom right the edge
+    tile (see edge_window): the frame's border where the most ink reaches it, a quarter of the
+    tile beyond the frame filled with EDGE_FILL grey.
+
     ``search``: the frame's search_copy when the caller already made it (the runtime shares it with
     the checks); the result is the same either way.
     """
@@ -66,9 +80,10 @@ def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize:
     problem = view_problem(view, height, width)
     if problem:
         raise ValueError(problem)
-    if view == "frame+detail":
+    if view in MOSAIC_VIEWS:
         image_bgr = _frame_and_detail(image_bgr, height, width, interpolation,
-                                      search_copy(image_bgr) if search is None else search)
+                                      search_copy(image_bgr) if search is None else search,
+                                      edge=view == "frame+detail+edge")
     elif image_bgr.shape[:2] != (height, width):
         image_bgr = cv2.resize(image_bgr, (width, height), interpolation=interpolation)
     return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
@@ -94,14 +109,20 @@ def search_copy(image_bgr: np.ndarray) -> np.ndarray:
 
 
 def _frame_and_detail(image_bgr: np.ndarray, height: int, width: int, interpolation: int,
-                      search: np.ndarray) -> np.ndarray:
+                      search: np.ndarray, edge: bool = False) -> np.ndarray:
     tile_h, tile_w = height // 2, width // 2
     mosaic = np.empty((height, width, 3), dtype=np.uint8)
     # From the search copy rather than the full frame: the same box average, at a fraction of the cost.
     mosaic[:tile_h, :tile_w] = cv2.resize(search, (tile_w, tile_h), interpolation=interpolation)
     corners = [(0, tile_w), (tile_h, 0), (tile_h, tile_w)]
-    for (top, left), (y, x, h, w) in zip(corners, detail_windows(image_bgr.shape[:2], search, (tile_h, tile_w))):
-        crop = image_bgr[y:y + h, x:x + w]
+    ink = ink_response(search)
+    windows = detail_windows(image_bgr.shape[:2], search, (tile_h, tile_w),
+                             DETAIL_TILES - 1 if edge else DETAIL_TILES, ink=ink)
+    crops = [image_bgr[y:y + h, x:x + w] for y, x, h, w in windows]
+    if edge:
+        crops.append(edge_crop(image_bgr, edge_window(image_bgr.shape[:2], search, (tile_h, tile_w), ink=ink)))
+    for (top, left), crop in zip(corners, crops):
+        h, w = crop.shape[:2]
         shrinking = h >= tile_h and w >= tile_w
         mosaic[top:top + tile_h, left:left + tile_w] = cv2.resize(
             crop, (tile_w, tile_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
@@ -117,8 +138,23 @@ def shrink_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def ink_response(search_bgr: np.ndarray) -> np.ndarray:
+    """The black-hat response of the search copy (float32): dark strokes thinner than a few pixels
+    on a lighter ground, ink on paper. Where the detail and edge tiles go is decided on it."""
+    grey = cv2.cvtColor(search_bgr, cv2.COLOR_BGR2GRAY)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    return cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel).astype(np.float32)
+
+
+def _window_size(frame_hw: tuple[int, int], tile_hw: tuple[int, int]) -> tuple[int, int]:
+    """A tile's size at DETAIL_LONG_SIDE scale, in frame pixels (never more than the frame)."""
+    scale = max(frame_hw) / DETAIL_LONG_SIDE  # frame pixels per detail pixel
+    return (max(1, min(frame_hw[0], round(tile_hw[0] * scale))),
+            max(1, min(frame_hw[1], round(tile_hw[1] * scale))))
+
+
 def detail_windows(frame_hw: tuple[int, int], search_bgr: np.ndarray, tile_hw: tuple[int, int],
-                   count: int = DETAIL_TILES) -> list[tuple[int, int, int, int]]:
+                   count: int = DETAIL_TILES, ink: np.ndarray | None = None) -> list[tuple[int, int, int, int]]:
     """(y, x, height, width) in frame pixels of the ``count`` detail windows, strongest first.
 
     A window is a tile's size at DETAIL_LONG_SIDE scale. Its strength is the mean black-hat
@@ -128,15 +164,11 @@ def detail_windows(frame_hw: tuple[int, int], search_bgr: np.ndarray, tile_hw: t
     show at search scale, so the windows stay on the text of a degraded page too.
     """
     frame_h, frame_w = frame_hw
-    scale = max(frame_hw) / DETAIL_LONG_SIDE  # frame pixels per detail pixel
-    win_h = max(1, min(frame_h, round(tile_hw[0] * scale)))
-    win_w = max(1, min(frame_w, round(tile_hw[1] * scale)))
-    grey = cv2.cvtColor(search_bgr, cv2.COLOR_BGR2GRAY)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    ink = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel).astype(np.float32)
+    win_h, win_w = _window_size(frame_hw, tile_hw)
+    ink = ink_response(search_bgr) if ink is None else ink
     to_search = search_bgr.shape[0] / frame_h
-    box_h = max(1, min(grey.shape[0], round(win_h * to_search)))
-    box_w = max(1, min(grey.shape[1], round(win_w * to_search)))
+    box_h = max(1, min(ink.shape[0], round(win_h * to_search)))
+    box_w = max(1, min(ink.shape[1], round(win_w * to_search)))
     # strength[i, j]: the ink summed over the box whose top-left corner is search pixel (i, j).
     integral = cv2.integral(ink)
     strength = (integral[box_h:, box_w:] - integral[:-box_h, box_w:] - integral[box_h:, :-box_w]
@@ -155,3 +187,59 @@ def detail_windows(frame_hw: tuple[int, int], search_bgr: np.ndarray, tile_hw: t
         x = min(max(0, round(j / to_search)), frame_w - win_w)
         windows.append((y, x, win_h, win_w))
     return windows
+
+
+def edge_window(frame_hw: tuple[int, int], search_bgr: np.ndarray, tile_hw: tuple[int, int],
+                ink: np.ndarray | None = None) -> tuple[int, int, int, int]:
+    """(y, x, height, width) in frame pixels of the edge tile's window, which reaches beyond the
+    frame: y or x is negative for the top or left side, y + height or x + width passes the frame
+    for the bottom or right.
+
+    The window is a detail window (a tile's size at DETAIL_LONG_SIDE scale) laid across one side
+    of the frame with its outer quarter (1 / EDGE_OUTSIDE_DIVISOR, rounded down) beyond it. Where:
+    the side and place whose strip along the border, that quarter deep, holds the most ink per
+    search pixel (ink_response): where text is cut when a page runs off the frame. Ties go to the
+    first side in EDGE_SIDES order, then to the first place along it.
+    """
+    frame_h, frame_w = frame_hw
+    win_h, win_w = _window_size(frame_hw, tile_hw)
+    ink = ink_response(search_bgr) if ink is None else ink
+    search_h, search_w = ink.shape
+    to_search = search_h / frame_h
+    integral = cv2.integral(ink)
+    best = None
+    for side in EDGE_SIDES:
+        horizontal = side in ("top", "bottom")
+        along, deep = (win_w, win_h) if horizontal else (win_h, win_w)
+        span, across = (search_w, search_h) if horizontal else (search_h, search_w)
+        box = max(1, min(span, round(along * to_search)))
+        depth = max(1, min(across, round(deep * to_search) // EDGE_OUTSIDE_DIVISOR))
+        near, far = (0, depth) if side in ("top", "left") else (across - depth, across)
+        # sums[k]: the ink in the strip's box starting k search pixels along the side.
+        if horizontal:
+            sums = integral[far, box:] - integral[far, :-box] - integral[near, box:] + integral[near, :-box]
+        else:
+            sums = integral[box:, far] - integral[:-box, far] - integral[box:, near] + integral[:-box, near]
+        place = int(np.argmax(sums))
+        strength = float(sums[place]) / (box * depth)
+        if best is None or strength > best[0]:
+            best = (strength, side, place)
+    _, side, place = best
+    if side in ("top", "bottom"):
+        outside = win_h // EDGE_OUTSIDE_DIVISOR
+        x = min(max(0, round(place / to_search)), frame_w - win_w)
+        return (-outside if side == "top" else frame_h - win_h + outside), x, win_h, win_w
+    outside = win_w // EDGE_OUTSIDE_DIVISOR
+    y = min(max(0, round(place / to_search)), frame_h - win_h)
+    return y, (-outside if side == "left" else frame_w - win_w + outside), win_h, win_w
+
+
+def edge_crop(image_bgr: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
+    """The pixels of a window that may reach beyond the frame, what lies beyond filled with EDGE_FILL."""
+    y, x, h, w = window
+    frame_h, frame_w = image_bgr.shape[:2]
+    top, left = max(0, -y), max(0, -x)
+    bottom, right = max(0, y + h - frame_h), max(0, x + w - frame_w)
+    inside = image_bgr[y + top:y + h - bottom, x + left:x + w - right]
+    return cv2.copyMakeBorder(inside, top, bottom, left, right, cv2.BORDER_CONSTANT,
+                              value=(EDGE_FILL, EDGE_FILL, EDGE_FILL))

@@ -1,10 +1,19 @@
-"""The shared preprocessing: the whole-frame view and the frame+detail mosaic."""
+"""The shared preprocessing: the whole-frame view and the frame+detail and frame+detail+edge mosaics."""
 import cv2
 import numpy as np
 import pytest
 from nima_edge.runtime.errors import MetadataError
 from nima_edge.runtime.metadata import ModelMetadata
-from nima_edge.runtime.preprocess import DETAIL_LONG_SIDE, detail_windows, preprocess, shrink_long_side
+from nima_edge.runtime.preprocess import (
+    DETAIL_LONG_SIDE,
+    EDGE_FILL,
+    EDGE_OUTSIDE_DIVISOR,
+    detail_windows,
+    edge_window,
+    preprocess,
+    search_copy,
+    shrink_long_side,
+)
 from runtime_pages import render_page
 
 
@@ -89,12 +98,15 @@ def test_bad_view_and_odd_size_are_refused():
         preprocess(page, 64, view="tiles")
     with pytest.raises(ValueError, match="even input size"):
         preprocess(page, 65, view="frame+detail")
+    with pytest.raises(ValueError, match="even input size"):
+        preprocess(page, 65, view="frame+detail+edge")
 
 
 def test_metadata_carries_the_view():
-    meta = ModelMetadata.from_dict({"input_size": [160, 160], "view": "frame+detail"})
-    assert meta.view == "frame+detail"
-    assert ModelMetadata.from_dict(meta.to_dict()) == meta
+    for view in ("frame+detail", "frame+detail+edge"):
+        meta = ModelMetadata.from_dict({"input_size": [160, 160], "view": view})
+        assert meta.view == view
+        assert ModelMetadata.from_dict(meta.to_dict()) == meta
     assert ModelMetadata.from_dict({}).view == "frame"  # models exported before the view existed
     with pytest.raises(MetadataError, match="view"):
         ModelMetadata.from_dict({"view": "crops"})
@@ -116,8 +128,8 @@ def test_one_search_copy_serves_the_checks_and_the_mosaic(monkeypatch, float_mod
     page = render_page(1600, 1200)
     search = preprocess_module.search_copy(page)
     assert max(search.shape[:2]) == preprocess_module.SEARCH_LONG_SIDE
-    assert np.array_equal(preprocess(page, 96, view="frame+detail", search=search),
-                          preprocess(page, 96, view="frame+detail"))
+    for view in ("frame+detail", "frame+detail+edge"):
+        assert np.array_equal(preprocess(page, 96, view=view, search=search), preprocess(page, 96, view=view))
     shared, own = checks_module.run_checks(page, search), checks_module.run_checks(page)
     assert replace(shared, ms=0.0) == replace(own, ms=0.0)
 
@@ -128,7 +140,52 @@ def test_one_search_copy_serves_the_checks_and_the_mosaic(monkeypatch, float_mod
     for module in (preprocess_module, checks_module, policy_module):
         monkeypatch.setattr(module, "search_copy", counted)
     preprocess(page, 96, view="frame+detail", search=search)
+    preprocess(page, 96, view="frame+detail+edge", search=search)
     checks_module.run_checks(page, search)
     assert made == []
     policy_module.Assessor(Scorer(float_model)).inspect(page)
     assert made == [page.shape]
+
+
+# The edge tile: where the frame's border meets the most ink, a quarter of it beyond the frame.
+
+def _text_box(width: int, height: int, margin: float = 0.08) -> tuple[int, int, int, int]:
+    """(y0, x0, y1, x1): a bound on where render_page writes its text."""
+    x0, y0, x1, y1 = int(width * margin), int(height * margin), width - int(width * margin), height - int(height * margin)
+    return y0, x0 + 30, y1, x1 - 30
+
+
+def test_edge_tile_goes_where_text_runs_off_the_frame():
+    """A page cut through its text on the right: the edge tile lies across that border, its
+    outer quarter the fill, the text running into it."""
+    page = render_page(2000, 1500, seed=4)
+    frame = page[:, :1500]  # every text line runs off the right side
+    window = edge_window(frame.shape[:2], search_copy(frame), (80, 80))
+    y, x, h, w = window
+    assert (h, w) == (round(80 * 1500 / DETAIL_LONG_SIDE),) * 2
+    assert x + w - frame.shape[1] == w // EDGE_OUTSIDE_DIVISOR  # a quarter beyond the right side
+    text_y0, _, text_y1, _ = _text_box(2000, 1500)
+    assert text_y0 < y + h and y < text_y1
+    tile = preprocess(frame, 160, view="frame+detail+edge")[80:, 80:]
+    outside = 80 // EDGE_OUTSIDE_DIVISOR
+    assert (tile[:, -(outside - 2):] == EDGE_FILL).all()
+    next_to_it = cv2.cvtColor(tile[:, -outside - 12:-outside - 2], cv2.COLOR_RGB2GRAY)
+    assert next_to_it.min() < 120  # ink, cut by the frame
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+def test_edge_window_reaches_past_whichever_side_the_ink_meets(turns):
+    """Marks along one border only, the frame turned to put them on each side in turn."""
+    frame = np.full((1200, 1200, 3), 210, np.uint8)
+    for x in range(300, 900, 40):
+        cv2.line(frame, (x, 0), (x, 20), (20, 20, 20), 3)  # strokes cut by the top border
+    frame = np.ascontiguousarray(np.rot90(frame, turns))  # counter-clockwise: top -> left -> bottom -> right
+    y, x, h, w = edge_window(frame.shape[:2], search_copy(frame), (80, 80))
+    side = ("top", "left", "bottom", "right")[turns]
+    size = round(80 * 1200 / DETAIL_LONG_SIDE)
+    assert (h, w) == (size, size)
+    reach = {"top": -y, "left": -x, "bottom": y + h - 1200, "right": x + w - 1200}
+    assert reach[side] == size // EDGE_OUTSIDE_DIVISOR
+    assert all(value < 0 for name, value in reach.items() if name != side)  # inside the frame elsewhere
+    along = (x, x + w) if side in ("top", "bottom") else (y, y + h)
+    assert along[0] < 900 and along[1] > 300  # on the marks (300..900 along every side), not elsewhere

@@ -46,6 +46,8 @@ def frames_to_check() -> dict[str, np.ndarray]:
     for height, width in [(480, 640), (720, 1280), (1080, 1920), (1280, 720), (1001, 757), (200, 1200), (60, 100), (48, 48)]:
         frames[f"camera-{width}x{height}"] = cv2.resize(page, (width, height), interpolation=cv2.INTER_AREA)
     frames["flat-grey"] = np.full((480, 640, 3), 128, np.uint8)
+    frames["two-tone"] = np.full((480, 640, 3), 200, np.uint8)
+    frames["two-tone"][:240] = 60
     frames["noise"] = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     return frames
 
@@ -55,7 +57,14 @@ OTHER_SPECS = [  # the same port must serve any model the exporter can write
     {"inputSize": [224, 224], "resize": "area", "view": "frame", "colorOrder": "RGB"},
     {"inputSize": [224, 224], "resize": "linear", "view": "frame", "colorOrder": "BGR"},
     {"inputSize": [96, 128], "resize": "area", "view": "frame+detail", "colorOrder": "BGR"},
+    {"inputSize": [160, 160], "resize": "area", "view": "frame+detail+edge", "colorOrder": "RGB"},
+    {"inputSize": [96, 128], "resize": "linear", "view": "frame+detail+edge", "colorOrder": "BGR"},
 ]
+# Frames every spec is checked on: a page, and the sizes and contents where windows clamp, tie
+# (flat grey, and two flat halves: no ink anywhere, and the side that wins the tie shows), or hang past a frame
+# smaller than a tile.
+EVERY_SPEC_FRAMES = ("sample-prescription_good_printed.jpg", "camera-640x480", "camera-757x1001", "camera-1200x200",
+                     "camera-100x60", "camera-48x48", "flat-grey", "two-tone", "noise")
 
 
 def test_js_preprocess_gives_the_python_input_bytes(tmp_path):
@@ -63,7 +72,7 @@ def test_js_preprocess_gives_the_python_input_bytes(tmp_path):
     golden = {case["file"]: case for case in json.loads((GOLDEN / "golden.json").read_text())["cases"]}
     manifest, expected = [], {}
     for name, bgr in frames_to_check().items():
-        specs = [spec] + (OTHER_SPECS if name in ("sample-prescription_good_printed.jpg", "camera-640x480") else [])
+        specs = [spec] + (OTHER_SPECS if name in EVERY_SPEC_FRAMES else [])
         for k, item_spec in enumerate(specs):
             key = f"{name}-{k}"
             rgb_path = tmp_path / f"{key}.rgb"

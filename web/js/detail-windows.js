@@ -1,11 +1,14 @@
-// Where the frame+detail view cuts its three detail tiles: a port of detail_windows() in
-// runtime/preprocess.py, with the OpenCV steps it uses (grey conversion, a black-hat with a 5x5
-// ellipse, an integral image) written out so the windows land on the same pixels.
+// Where the frame+detail views cut their detail tiles and the edge tile: a port of
+// detail_windows() and edge_window() in runtime/preprocess.py, with the OpenCV steps they use
+// (grey conversion, a black-hat with a 5x5 ellipse, an integral image) written out so the windows
+// land on the same pixels.
 
 import { roundHalfEven } from './numeric.js';
 
 export const DETAIL_LONG_SIDE = 1024; // runtime/preprocess.py DETAIL_LONG_SIDE
 export const DETAIL_TILES = 3; // runtime/preprocess.py DETAIL_TILES
+export const EDGE_OUTSIDE_DIVISOR = 4; // runtime/preprocess.py EDGE_OUTSIDE_DIVISOR
+export const EDGE_SIDES = ['top', 'bottom', 'left', 'right']; // runtime/preprocess.py EDGE_SIDES (tie order)
 
 // cv2.cvtColor(BGR2GRAY) for uint8 in OpenCV 5.0: 15-bit fixed point (checked on all 2^24
 // colours). Our pixels are RGB, so the weights are applied in that order.
@@ -98,18 +101,27 @@ function integral(values, width, height) {
   return sums;
 }
 
+/** ink_response(): the black-hat response of the search copy, where the tiles go. */
+export function inkResponse(search) {
+  return blackHat(toGrey(search), search.width, search.height);
+}
+
+/** A tile's size at DETAIL_LONG_SIDE scale in frame pixels (_window_size), never more than the frame. */
+function windowSize(frameHeight, frameWidth, tileHeight, tileWidth) {
+  const scale = Math.max(frameHeight, frameWidth) / DETAIL_LONG_SIDE; // frame pixels per detail pixel
+  return [Math.max(1, Math.min(frameHeight, roundHalfEven(tileHeight * scale))),
+    Math.max(1, Math.min(frameWidth, roundHalfEven(tileWidth * scale)))];
+}
+
 /**
  * [y, x, height, width] in frame pixels of the `count` detail windows, strongest first.
  * frameHeight/frameWidth: the full frame; search: its small RGB copy (shrinkLongSide).
  * tileHeight/tileWidth: a mosaic tile. Same greedy choice as the Python: the box with the most
  * black-hat response, then the best box not overlapping those taken, and so on.
  */
-export function detailWindows(frameHeight, frameWidth, search, tileHeight, tileWidth, count = DETAIL_TILES) {
-  const scale = Math.max(frameHeight, frameWidth) / DETAIL_LONG_SIDE; // frame pixels per detail pixel
-  const winH = Math.max(1, Math.min(frameHeight, roundHalfEven(tileHeight * scale)));
-  const winW = Math.max(1, Math.min(frameWidth, roundHalfEven(tileWidth * scale)));
-  const grey = toGrey(search);
-  const ink = blackHat(grey, search.width, search.height);
+export function detailWindows(frameHeight, frameWidth, search, tileHeight, tileWidth, count = DETAIL_TILES,
+  ink = inkResponse(search)) {
+  const [winH, winW] = windowSize(frameHeight, frameWidth, tileHeight, tileWidth);
   const toSearch = search.height / frameHeight;
   const boxH = Math.max(1, Math.min(search.height, roundHalfEven(winH * toSearch)));
   const boxW = Math.max(1, Math.min(search.width, roundHalfEven(winW * toSearch)));
@@ -158,4 +170,50 @@ function strongest(strength, mask, wanted) {
     }
   }
   return best;
+}
+
+/**
+ * [y, x, height, width] in frame pixels of the edge tile's window (edge_window()), which reaches
+ * a quarter of its depth beyond one side of the frame: y or x negative for the top or left, past
+ * the frame for the bottom or right. The side and place: the strip along the border, that quarter
+ * deep, with the most ink per search pixel; ties to the first side, then the first place.
+ */
+export function edgeWindow(frameHeight, frameWidth, search, tileHeight, tileWidth, ink = inkResponse(search)) {
+  const [winH, winW] = windowSize(frameHeight, frameWidth, tileHeight, tileWidth);
+  const searchH = search.height;
+  const searchW = search.width;
+  const toSearch = searchH / frameHeight;
+  const sums = integral(ink, searchW, searchH);
+  const stride = searchW + 1;
+  let best = null;
+  for (const side of EDGE_SIDES) {
+    const horizontal = side === 'top' || side === 'bottom';
+    const [along, deep] = horizontal ? [winW, winH] : [winH, winW];
+    const [span, across] = horizontal ? [searchW, searchH] : [searchH, searchW];
+    const box = Math.max(1, Math.min(span, roundHalfEven(along * toSearch)));
+    const depth = Math.max(1, Math.min(across, Math.floor(roundHalfEven(deep * toSearch) / EDGE_OUTSIDE_DIVISOR)));
+    const [near, far] = side === 'top' || side === 'left' ? [0, depth] : [across - depth, across];
+    // at(a, b): the integral at row a, column b of the strip's frame of reference.
+    const at = horizontal ? (row, col) => sums[row * stride + col] : (col, row) => sums[row * stride + col];
+    let place = 0;
+    let most = -Infinity;
+    for (let k = 0; k + box <= span; k++) {
+      const value = at(far, k + box) - at(far, k) - at(near, k + box) + at(near, k);
+      if (value > most) {
+        most = value;
+        place = k;
+      }
+    }
+    const strength = most / (box * depth);
+    if (best === null || strength > best.strength) best = { strength, side, place };
+  }
+  const { side, place } = best;
+  if (side === 'top' || side === 'bottom') {
+    const outside = Math.floor(winH / EDGE_OUTSIDE_DIVISOR);
+    const x = Math.min(Math.max(0, roundHalfEven(place / toSearch)), frameWidth - winW);
+    return [side === 'top' ? -outside : frameHeight - winH + outside, x, winH, winW];
+  }
+  const outside = Math.floor(winW / EDGE_OUTSIDE_DIVISOR);
+  const y = Math.min(Math.max(0, roundHalfEven(place / toSearch)), frameHeight - winH);
+  return [y, side === 'left' ? -outside : frameWidth - winW + outside, winH, winW];
 }

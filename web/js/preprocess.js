@@ -4,17 +4,19 @@
 // which changes nothing: every step but the grey conversion treats the channels alike, and
 // toGrey applies the BGR weights to the right channels.
 
-import { DETAIL_TILES, detailWindows } from './detail-windows.js';
+import { DETAIL_TILES, detailWindows, edgeWindow, inkResponse } from './detail-windows.js';
 import { makeImage, resize, RESIZE_METHODS } from './resize.js';
 import { roundHalfEven } from './numeric.js';
 
-export const VIEWS = ['frame', 'frame+detail']; // runtime/preprocess.py VIEWS
+export const VIEWS = ['frame', 'frame+detail', 'frame+detail+edge']; // runtime/preprocess.py VIEWS
+export const MOSAIC_VIEWS = ['frame+detail', 'frame+detail+edge']; // runtime/preprocess.py MOSAIC_VIEWS
+export const EDGE_FILL = 128; // runtime/preprocess.py EDGE_FILL
 export const SEARCH_LONG_SIDE = 256; // runtime/preprocess.py SEARCH_LONG_SIDE
 
 /** Why `view` cannot make an input of height x width, or null (runtime/preprocess.py view_problem). */
 export function viewProblem(view, height, width) {
   if (!VIEWS.includes(view)) return `unknown view ${JSON.stringify(view)}; choose from ${VIEWS.join(', ')}`;
-  if (view === 'frame+detail' && (height % 2 || width % 2)) {
+  if (MOSAIC_VIEWS.includes(view) && (height % 2 || width % 2)) {
     return `the ${view} view needs an even input size, got ${height}x${width}`;
   }
   return null;
@@ -45,16 +47,17 @@ export function preprocess(image, spec) {
   const problem = viewProblem(spec.view, height, width);
   if (problem) throw new Error(problem);
   let input;
-  if (spec.view === 'frame+detail') {
-    input = frameAndDetail(image, height, width, spec.resize);
+  if (MOSAIC_VIEWS.includes(spec.view)) {
+    input = frameAndDetail(image, height, width, spec.resize, spec.view === 'frame+detail+edge');
   } else {
     input = image.width === width && image.height === height ? image : resize(image, width, height, spec.resize);
   }
   return spec.colorOrder === 'BGR' ? swapRedBlue(input.data) : input.data.slice();
 }
 
-/** The 2x2 mosaic: the whole frame top left, the three inkiest windows at detail scale. */
-export function frameAndDetail(image, height, width, method) {
+/** The 2x2 mosaic: the whole frame top left, the three inkiest windows at detail scale; with
+ * `edge`, the two inkiest and bottom right the edge tile (edgeWindow, beyond the frame EDGE_FILL). */
+export function frameAndDetail(image, height, width, method, edge = false) {
   const tileH = Math.floor(height / 2);
   const tileW = Math.floor(width / 2);
   const search = shrinkLongSide(image, SEARCH_LONG_SIDE);
@@ -62,13 +65,32 @@ export function frameAndDetail(image, height, width, method) {
   // From the search copy rather than the full frame: the same box average, at a fraction of the cost.
   paste(mosaic, resize(search, tileW, tileH, method), 0, 0);
   const corners = [[0, tileW], [tileH, 0], [tileH, tileW]];
-  const windows = detailWindows(image.height, image.width, search, tileH, tileW, DETAIL_TILES);
-  windows.forEach(([y, x, h, w], k) => {
-    const shrinking = h >= tileH && w >= tileW;
-    const tile = resize(crop(image, y, x, h, w), tileW, tileH, shrinking ? 'area' : 'linear');
+  const ink = inkResponse(search);
+  const windows = detailWindows(image.height, image.width, search, tileH, tileW, edge ? DETAIL_TILES - 1 : DETAIL_TILES, ink);
+  const crops = windows.map(([y, x, h, w]) => crop(image, y, x, h, w));
+  if (edge) crops.push(edgeCrop(image, edgeWindow(image.height, image.width, search, tileH, tileW, ink)));
+  crops.forEach((part, k) => {
+    const shrinking = part.height >= tileH && part.width >= tileW;
+    const tile = resize(part, tileW, tileH, shrinking ? 'area' : 'linear');
     paste(mosaic, tile, corners[k][0], corners[k][1]);
   });
   return mosaic;
+}
+
+/** edge_crop(): a window's pixels, what lies beyond the frame EDGE_FILL. */
+function edgeCrop(image, [y, x, h, w]) {
+  const cn = image.channels;
+  const out = makeImage(w, h, cn, new Uint8Array(w * h * cn).fill(EDGE_FILL));
+  const top = Math.max(0, -y);
+  const left = Math.max(0, -x);
+  const bottom = Math.max(0, y + h - image.height);
+  const right = Math.max(0, x + w - image.width);
+  const inside = (w - left - right) * cn;
+  for (let r = top; r < h - bottom; r++) {
+    const start = ((y + r) * image.width + x + left) * cn;
+    out.data.set(image.data.subarray(start, start + inside), (r * w + left) * cn);
+  }
+  return out;
 }
 
 /** The image shrunk (area) so its long side is `longSide`; a smaller image as it is. */
