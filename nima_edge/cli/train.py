@@ -61,10 +61,12 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
 @click.option("--loss-r", type=float, default=TrainConfig.loss_r, show_default=True, help="Exponent r of the EMD loss.")
 @click.option("--augment", type=click.Choice(AUGMENTATIONS),
               help="paper: resize to 256/224 of the input, random crop + flip; flip; none [default: paper; flip "
-                   "for csv, since a document set must keep its page edges, and for the frame+detail view].")
+                   "for csv, since a document set must keep its page edges, and for the mosaic views].")
 @click.option("--view", type=click.Choice(VIEWS), default=TrainConfig.view, show_default=True,
               help="What the model sees: the whole frame squashed, or frame+detail: a quarter-size frame plus "
-                   "three text-scale tiles, so blur, shake and blocking show (needs an even input size).")
+                   "three text-scale tiles, so blur, shake and blocking show, or frame+detail+edge: two of them "
+                   "and the frame's border at text scale, so text run off the frame shows (mosaics need an "
+                   "even input size).")
 @click.option("--balance", type=click.Choice(BALANCES), default=TrainConfig.balance, show_default=True,
               help="defects: weight each training image by 1/sqrt of how many share its strongest defect, "
                    "so rare defects are not drowned by clean pages (needs defect_<name> columns).")
