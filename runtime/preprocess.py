@@ -120,7 +120,8 @@ def _frame_and_detail(image_bgr: np.ndarray, height: int, width: int, interpolat
                              DETAIL_TILES - 1 if edge else DETAIL_TILES, ink=ink)
     crops = [image_bgr[y:y + h, x:x + w] for y, x, h, w in windows]
     if edge:
-        crops.append(edge_crop(image_bgr, edge_window(image_bgr.shape[:2], search, (tile_h, tile_w), ink=ink)))
+        window = edge_window(image_bgr.shape[:2], search, (tile_h, tile_w), ink=ink)
+        crops.append(edge_crop(image_bgr, window))
     for (top, left), crop in zip(corners, crops):
         h, w = crop.shape[:2]
         shrinking = h >= tile_h and w >= tile_w
@@ -154,7 +155,8 @@ def _window_size(frame_hw: tuple[int, int], tile_hw: tuple[int, int]) -> tuple[i
 
 
 def detail_windows(frame_hw: tuple[int, int], search_bgr: np.ndarray, tile_hw: tuple[int, int],
-                   count: int = DETAIL_TILES, ink: np.ndarray | None = None) -> list[tuple[int, int, int, int]]:
+                   count: int = DETAIL_TILES,
+                   ink: np.ndarray | None = None) -> list[tuple[int, int, int, int]]:
     """(y, x, height, width) in frame pixels of the ``count`` detail windows, strongest first.
 
     A window is a tile's size at DETAIL_LONG_SIDE scale. Its strength is the mean black-hat

@@ -14,8 +14,8 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
     with ``weights`` (one per image) a third element, {output name: weight batch}, for Keras to
     scale each image's loss by.
 
-    With the frame+detail view a flip mirrors each of the four tiles in place, so the whole-frame
-    tile stays top left where the model expects it.
+    With a mosaic view (frame+detail, frame+detail+edge) a flip mirrors each of the four tiles in
+    place, so the whole-frame tile stays top left where the model expects it.
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")

@@ -47,7 +47,9 @@ def frames_to_check() -> dict[str, np.ndarray]:
         frames[f"camera-{width}x{height}"] = cv2.resize(page, (width, height), interpolation=cv2.INTER_AREA)
     frames["flat-grey"] = np.full((480, 640, 3), 128, np.uint8)
     frames["two-tone"] = np.full((480, 640, 3), 200, np.uint8)
-    frames["two-tone"][:240] = 60
+    frames["two-tone"][:240, :320] = 60  # no ink anywhere: sides tie, and places along a side
+    # A strip of text lines: the edge window is as tall as the frame and the bottom side wins.
+    frames["strip-20x1000"] = cv2.resize(page[300:], (1000, 20), interpolation=cv2.INTER_AREA)
     frames["noise"] = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     return frames
 
@@ -61,10 +63,10 @@ OTHER_SPECS = [  # the same port must serve any model the exporter can write
     {"inputSize": [96, 128], "resize": "linear", "view": "frame+detail+edge", "colorOrder": "BGR"},
 ]
 # Frames every spec is checked on: a page, and the sizes and contents where windows clamp, tie
-# (flat grey, and two flat halves: no ink anywhere, and the side that wins the tie shows), or hang past a frame
-# smaller than a tile.
+# (flat grey, and a dark quarter: no ink anywhere, and the side and place that win the tie show), or hang past a
+# frame smaller than a tile; a 20 x 1000 strip puts the edge tile on the bottom side, its window clamped to the frame.
 EVERY_SPEC_FRAMES = ("sample-prescription_good_printed.jpg", "camera-640x480", "camera-757x1001", "camera-1200x200",
-                     "camera-100x60", "camera-48x48", "flat-grey", "two-tone", "noise")
+                     "camera-100x60", "camera-48x48", "flat-grey", "two-tone", "noise", "strip-20x1000")
 
 
 def test_js_preprocess_gives_the_python_input_bytes(tmp_path):
