@@ -26,7 +26,7 @@ from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.policy import Assessor, decide
 from nima_edge.runtime.scorer import Score, Scorer, mean_std
-from nima_edge.training.realcheck import MODES, TARGETS, markdown, read_holdout, report
+from nima_edge.training.realcheck import MODES, TARGETS, markdown, mode_verdicts, read_holdout, report
 
 
 def average(scores: list[Score], values: np.ndarray) -> Score:
@@ -67,10 +67,8 @@ def main() -> None:
             for path, missed in zip(args.models, misses):
                 wrong[(group, path)] += missed
             shared[group] += all(misses)
-        mixed = average(scores, values)
-        for mode, seen in (("model", None), ("model+checks", checks)):
-            decision = decide(mixed, seen, values, assessor.policy)
-            averaged[mode].append((decision.mean, decision.ok))
+        for mode, verdict in mode_verdicts(average(scores, values), checks, values, assessor.policy).items():
+            averaged[mode].append(verdict)
     print("| group (model alone) | images | " + " | ".join(f"wrong: {p}" for p in args.models) + " | wrong in all |")
     print("|---|---|" + "---|" * len(args.models) + "---|")
     for group in sorted(total):

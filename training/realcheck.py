@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from nima_edge.runtime.checks import Checks
 from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.images import load_image
-from nima_edge.runtime.policy import Assessor, decide
-from nima_edge.runtime.scorer import Scorer
+from nima_edge.runtime.policy import Assessor, Policy, decide
+from nima_edge.runtime.scorer import Score, Scorer
 
 from .data import DataError
 
@@ -77,11 +78,19 @@ def score_items(items: Sequence[Item], model: str | Path | None, threads: int = 
             for mode in MODES:
                 results[mode].append(None)
             continue
-        score = scorer.score_input(model_input)
-        for mode, seen in (("model", None), ("model+checks", checks)):
-            decision = decide(score, seen, values, assessor.policy)
-            results[mode].append((decision.mean, decision.ok))
+        for mode, verdict in mode_verdicts(scorer.score_input(model_input), checks, values, assessor.policy).items():
+            results[mode].append(verdict)
     return results
+
+
+def mode_verdicts(score: Score, checks: Checks | None, values: np.ndarray,
+                  policy: Policy) -> dict[str, tuple[float, bool]]:
+    """{mode: (mean, ok)} for both MODES: runtime.policy.decide without the checks, then with them."""
+    verdicts = {}
+    for mode, seen in zip(MODES, (None, checks)):
+        decision = decide(score, seen, values, policy)
+        verdicts[mode] = (decision.mean, decision.ok)
+    return verdicts
 
 
 def auc(good: Sequence[float], bad: Sequence[float]) -> float:
