@@ -22,11 +22,17 @@ import json
 from collections import Counter
 
 import numpy as np
-from nima_edge.runtime.errors import ImageError
-from nima_edge.runtime.images import load_image
 from nima_edge.runtime.policy import Assessor, decide
 from nima_edge.runtime.scorer import Score, Scorer, mean_std
-from nima_edge.training.realcheck import MODES, TARGETS, markdown, mode_verdicts, read_holdout, report
+from nima_edge.training.realcheck import (
+    MODES,
+    TARGETS,
+    inspect_item,
+    markdown,
+    mode_verdicts,
+    read_holdout,
+    report,
+)
 
 
 def average(scores: list[Score], values: np.ndarray) -> Score:
@@ -50,20 +56,18 @@ def main() -> None:
     averaged = {mode: [] for mode in MODES}
     wrong, shared, total = Counter(), Counter(), Counter()
     for item in items:
-        try:
-            image = load_image(item.path)
-            model_input, checks, _ = assessor.inspect(image)
-        except ImageError as exc:
-            print(f"skipping {item.path}: {exc}")
+        inspected = inspect_item(item, assessor)
+        if inspected is None:
             for mode in MODES:
                 averaged[mode].append(None)
             continue
+        image, model_input, checks = inspected
         scores = [scorers[0].score_input(model_input)] + [s.score(image) for s in scorers[1:]]
         # The group to judge: clean documents must pass, heavy degradations must not (model alone).
         group = "clean" if item.group == "clean" else (item.degradation if item.level == "heavy" else None)
         if group:
             total[group] += 1
-            misses = [(decide(s, None, values, assessor.policy).ok) != (group == "clean") for s in scores]
+            misses = [decide(s, None, values, assessor.policy).ok != (group == "clean") for s in scores]
             for path, missed in zip(args.models, misses):
                 wrong[(group, path)] += missed
             shared[group] += all(misses)

@@ -71,16 +71,28 @@ def score_items(items: Sequence[Item], model: str | Path | None, threads: int = 
     values = np.asarray(scorer.metadata.score_values, dtype=np.float64)
     results: dict[str, list] = {mode: [] for mode in MODES}
     for item in items:
-        try:
-            model_input, checks, _ = assessor.inspect(load_image(item.path))
-        except ImageError as exc:  # undecodable, or too small to judge: left out, as nima score would
-            warn(f"skipping {exc}" if str(item.path) in str(exc) else f"skipping {item.path}: {exc}")
+        inspected = inspect_item(item, assessor, warn)
+        if inspected is None:
             for mode in MODES:
                 results[mode].append(None)
             continue
+        _, model_input, checks = inspected
         for mode, verdict in mode_verdicts(scorer.score_input(model_input), checks, values, assessor.policy).items():
             results[mode].append(verdict)
     return results
+
+
+def inspect_item(item: Item, assessor: Assessor, warn: Callable[[str], None] = print
+                 ) -> tuple[np.ndarray, np.ndarray, Checks | None] | None:
+    """(image, model input, checks) of one holdout image, or None, warned, when it cannot be judged
+    (undecodable, or too small): left out, as nima score would."""
+    try:
+        image = load_image(item.path)
+        model_input, checks, _ = assessor.inspect(image)
+    except ImageError as exc:
+        warn(f"skipping {exc}" if str(item.path) in str(exc) else f"skipping {item.path}: {exc}")
+        return None
+    return image, model_input, checks
 
 
 def mode_verdicts(score: Score, checks: Checks | None, values: np.ndarray,
