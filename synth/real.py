@@ -88,6 +88,7 @@ HOLDOUT_SOURCES: tuple[str, ...] = (
     "yddcode/yolo-keras",
 )
 CUTOFF_STYLES = ("strip", "corner", "closeup")
+STRIP_SIDES = ("left", "right", "top", "bottom")  # the side of the text a strip cut-off takes away
 MIN_GLYPHS = 30  # fewer glyphs than this: no text to place a crop in (the frame stands for the page)
 TEXT_BOX_PERCENTILE = 1.0  # the text block a cut-off cuts into
 TIGHT_BOX_PERCENTILE = 0.2  # the text block a tight clean crop keeps whole
@@ -373,13 +374,12 @@ def _cutoff(s: State, severity: float, rng) -> State:
     held closer.
     """
     h, w = s.image.shape[:2]
-    style = CUTOFF_STYLES[int(rng.integers(len(CUTOFF_STYLES)))]
+    style, side = cut_placement(rng)
     outside = cutoff_fraction(severity)
     bx0, by0, bx1, by1 = _text_box(s, w, h, TEXT_BOX_PERCENTILE)
     bw, bh = bx1 - bx0, by1 - by0
     x0, y0, x1, y1 = 0.0, 0.0, float(w), float(h)
     if style == "strip":  # one side of the text cut by `outside` of its extent
-        side = int(rng.integers(4))
         if side == 0:
             x0 = bx0 + outside * bw
         elif side == 1:
@@ -401,6 +401,13 @@ def _cutoff(s: State, severity: float, rng) -> State:
     _crop_zoom(s, x0, y0, x1, y1)
     s.in_frame *= kept
     return s
+
+
+def cut_placement(rng: np.random.Generator) -> tuple[str, int]:
+    """A cut-off's first draws: its style (CUTOFF_STYLES) and, for a strip, the side of the text it
+    cuts (STRIP_SIDES' index; -1 otherwise). Given a holdout copy's seed, a study tells which cut it got."""
+    style = CUTOFF_STYLES[int(rng.integers(len(CUTOFF_STYLES)))]
+    return style, int(rng.integers(len(STRIP_SIDES))) if style == "strip" else -1
 
 
 def crop_to_text(s: State, margin: float, sides: str = "ltrb") -> State:

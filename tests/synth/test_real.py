@@ -190,6 +190,25 @@ def test_a_cutoff_cuts_into_the_text_not_the_desk_around_it():
             assert cut.defects["incomplete"] == severity
 
 
+def test_a_strip_cutoff_takes_away_the_side_its_placement_names():
+    """cut_placement is the cut-off's own first draws: a study reading it from a copy's seed learns
+    the cut the copy got (a strip off the left or right leaves a narrower frame, off the top or bottom
+    a wider one)."""
+    on_desk = cv2.copyMakeBorder(_page(7), 300, 300, 300, 300, cv2.BORDER_CONSTANT, value=(40, 60, 90))
+    aspect = on_desk.shape[1] / on_desk.shape[0]
+    seen = set()
+    for seed in range(40):
+        style, side = real.cut_placement(np.random.default_rng(seed))
+        if style != "strip":
+            assert side == -1
+            continue
+        cut = real.degrade(_state(on_desk), "cutoff", real.HEAVY, np.random.default_rng(seed))
+        narrower = cut.image.shape[1] / cut.image.shape[0] < aspect
+        assert narrower == (real.STRIP_SIDES[side] in ("left", "right")), (seed, real.STRIP_SIDES[side])
+        seen.add(real.STRIP_SIDES[side])
+    assert seen == set(real.STRIP_SIDES)
+
+
 def test_a_page_cropped_to_its_text_is_a_clean_capture():
     on_desk = cv2.copyMakeBorder(_page(7), 300, 300, 300, 300, cv2.BORDER_CONSTANT, value=(40, 60, 90))
     before = _state(on_desk)
