@@ -28,6 +28,19 @@ SEARCH_LONG_SIDE = 256
 EDGE_OUTSIDE_DIVISOR = 4  # a quarter of the edge tile lies beyond the frame
 EDGE_FILL = 128
 EDGE_SIDES = ("top", "bottom", "left", "right")  # the order ties are broken in
+_INK_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+# Where the tiles go, the black-hat's dark thin strokes count in full only on paper: a pixel whose
+# ground (the 5x5 closing) is at least PAPER_SHARE of the frame's paper level (the closing's
+# PAPER_PERCENTILE) and whose ground colour (the 5x5 dilation of each channel) is grey enough:
+# the largest channel at least PAPER_CHROMA_DIVISOR times the spread between channels. Elsewhere
+# the response counts 1 / 2**OFF_PAPER_SHIFT: a carpet's fibres or a wooden table's grain answer
+# the black-hat more strongly than a faint pencil page does, and sent every detail tile there,
+# but a frame with no paper at all (a close-up of coloured card, a cat) still gets its tiles
+# where the strokes are.
+PAPER_PERCENTILE = 90
+PAPER_SHARE = (3, 4)  # numerator, denominator: integers, so the web port compares exactly
+PAPER_CHROMA_DIVISOR = 3
+OFF_PAPER_SHIFT = 4
 
 
 def resize_problem(resize: str) -> str | None:
@@ -140,11 +153,30 @@ def shrink_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
 
 
 def ink_response(search_bgr: np.ndarray) -> np.ndarray:
-    """The black-hat response of the search copy (float32): dark strokes thinner than a few pixels
-    on a lighter ground, ink on paper. Where the detail and edge tiles go is decided on it."""
+    """Where the detail and edge tiles look for text (float32, search-copy pixels): the black-hat
+    (dark strokes thinner than a few pixels on a lighter ground), in full on paper and
+    1 / 2**OFF_PAPER_SHIFT of it elsewhere (paper_mask)."""
     grey = cv2.cvtColor(search_bgr, cv2.COLOR_BGR2GRAY)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    return cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel).astype(np.float32)
+    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, _INK_KERNEL)
+    ink = closed - grey  # the black-hat: the closing is never below the image
+    weighted = np.where(paper_mask(search_bgr, closed), ink, ink >> OFF_PAPER_SHIFT)
+    return weighted.astype(np.float32)
+
+
+def paper_mask(search_bgr: np.ndarray, closed: np.ndarray) -> np.ndarray:
+    """True where the search copy's ground looks like paper: bright for this frame and grey.
+
+    ``closed`` is the grey copy's 5x5 closing (the ground under thin dark strokes). The paper
+    level is the smallest closing value that PAPER_PERCENTILE percent of the pixels do not exceed.
+    """
+    counts = np.cumsum(np.bincount(closed.ravel(), minlength=256))
+    level = int(np.searchsorted(counts * 100, PAPER_PERCENTILE * closed.size))
+    numerator, denominator = PAPER_SHARE
+    bright = closed.astype(np.int32) * denominator >= level * numerator
+    ground = cv2.dilate(search_bgr, _INK_KERNEL).astype(np.int32)
+    top = ground.max(axis=2)
+    grey_enough = (top - ground.min(axis=2)) * PAPER_CHROMA_DIVISOR <= top
+    return bright & grey_enough
 
 
 def _window_size(frame_hw: tuple[int, int], tile_hw: tuple[int, int]) -> tuple[int, int]:
@@ -159,8 +191,8 @@ def detail_windows(frame_hw: tuple[int, int], search_bgr: np.ndarray, tile_hw: t
                    ink: np.ndarray | None = None) -> list[tuple[int, int, int, int]]:
     """(y, x, height, width) in frame pixels of the ``count`` detail windows, strongest first.
 
-    A window is a tile's size at DETAIL_LONG_SIDE scale. Its strength is the mean black-hat
-    response (dark strokes thinner than a few pixels on a lighter ground: ink on paper) of the
+    A window is a tile's size at DETAIL_LONG_SIDE scale. Its strength is the mean
+    ink_response (dark thin strokes, in full on paper: see paper_mask) of the
     search copy inside it; windows are taken greedily without overlap, and may overlap only when
     the frame is too small to hold them apart. Blur, shake and JPEG blocking at frame scale barely
     show at search scale, so the windows stay on the text of a degraded page too.

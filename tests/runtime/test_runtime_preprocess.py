@@ -10,6 +10,8 @@ from nima_edge.runtime.preprocess import (
     EDGE_OUTSIDE_DIVISOR,
     detail_windows,
     edge_window,
+    ink_response,
+    paper_mask,
     preprocess,
     search_copy,
     shrink_long_side,
@@ -189,3 +191,56 @@ def test_edge_window_reaches_past_whichever_side_the_ink_meets(turns):
     assert all(value < 0 for name, value in reach.items() if name != side)  # inside the frame elsewhere
     along = (x, x + w) if side in ("top", "bottom") else (y, y + h)
     assert along[0] < 900 and along[1] > 300  # on the marks (300..900 along every side), not elsewhere
+
+
+# Where the tiles look for text: the black-hat, in full only on paper.
+
+def _faint_page_on_grain(seed: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A 1500 x 2000 frame: a page with faint pencil lines on a brown ground whose grain answers
+    the black-hat far more strongly than the pencil; and the page's box (y0, x0, y1, x1)."""
+    rng = np.random.default_rng(seed)
+    grain = rng.integers(0, 110, (1500 // 8, 2000 // 8, 1), dtype=np.uint8).repeat(3, axis=2)
+    frame = cv2.resize(grain, (2000, 1500), interpolation=cv2.INTER_NEAREST)
+    frame = cv2.add(frame, np.full_like(frame, (40, 90, 140)))  # BGR: brown wood or carpet
+    box = (400, 600, 1100, 1400)
+    frame[box[0]:box[2], box[1]:box[3]] = 215
+    for y in range(box[0] + 60, box[2] - 60, 36):
+        cv2.line(frame, (box[1] + 60, y), (box[3] - 60, y), (175, 175, 175), 3)
+    return frame, box
+
+
+def test_detail_tiles_go_to_faint_text_on_paper_not_to_the_grain_around_it():
+    frame, (y0, x0, y1, x1) = _faint_page_on_grain()
+    search = search_copy(frame)
+    for y, x, h, w in detail_windows(frame.shape[:2], search, (80, 80)):
+        centre_y, centre_x = y + h // 2, x + w // 2
+        assert y0 <= centre_y < y1 and x0 <= centre_x < x1, (y, x, h, w)
+    # The plain black-hat would have sent a tile to the grain: what the paper weighting is for.
+    grey = cv2.cvtColor(search, cv2.COLOR_BGR2GRAY)
+    plain = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    plain_windows = detail_windows(frame.shape[:2], search, (80, 80), ink=plain.astype(np.float32))
+    assert any(not (y0 <= y + h // 2 < y1 and x0 <= x + w // 2 < x1) for y, x, h, w in plain_windows)
+
+
+def test_ink_off_paper_still_counts_where_there_is_no_paper():
+    """A frame with no paper in it (strokes on brown card) keeps its tiles on the strokes."""
+    frame = np.full((1200, 1600, 3), (40, 90, 140), np.uint8)
+    for y in range(700, 1100, 30):
+        cv2.line(frame, (900, y), (1500, y), (10, 20, 40), 3)
+    ink = ink_response(search_copy(frame))
+    assert ink.max() > 0  # counted, if weakly
+    for y, x, h, w in detail_windows(frame.shape[:2], search_copy(frame), (80, 80), count=2):
+        assert y + h > 700 and x + w > 900
+
+
+def test_paper_mask_takes_bright_grey_ground_and_leaves_coloured_or_dim_ground():
+    frame = np.zeros((64, 192, 3), np.uint8)
+    frame[:, :64] = 220  # white paper
+    frame[:, 64:128] = (120, 200, 250)  # BGR light wood: bright enough, but coloured
+    frame[:, 128:] = 90  # grey, but dim against the paper
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    assert int(closed[0, 96]) * 4 >= 220 * 3  # the wood fails on its colour alone
+    mask = paper_mask(frame, closed)
+    assert mask[:, :60].all()
+    assert not mask[:, 68:124].any() and not mask[:, 132:].any()

@@ -18,6 +18,7 @@ from nima_edge.runtime import load_image, preprocess
 from nima_edge.runtime.interpreter import make_interpreter
 from nima_edge.runtime.metadata import read_metadata, strip_metadata
 from nima_edge.runtime.policy import Policy, decide
+from nima_edge.runtime.preprocess import ink_response
 from nima_edge.runtime.scorer import Score
 from nima_edge.runtime.watch import PromptState, WatchConfig
 from web_support import GOLDEN, MODEL, SAMPLES, run_node
@@ -36,6 +37,19 @@ def python_input(bgr: np.ndarray, spec: dict) -> bytes:
     return np.ascontiguousarray(image).tobytes()
 
 
+def page_on_texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """RGB: a pale page with faint strokes on a brown, strongly textured ground, so the paper
+    test passes and fails in one frame, with grey levels near its thresholds."""
+    ground = np.empty((height, width, 3), np.uint8)
+    ground[:] = (150, 100, 60)
+    ground = cv2.add(ground, rng.integers(0, 90, (height, width, 1), dtype=np.uint8).repeat(3, axis=2))
+    top, left = height // 4, width // 4
+    page = ground[top:height - top, left:width - left]
+    page[:] = rng.integers(150, 235, (1, 1, 3), dtype=np.uint8)  # paper lit anywhere from dim to bright
+    page[::4] -= 40  # faint lines
+    return ground
+
+
 def frames_to_check() -> dict[str, np.ndarray]:
     """Decoded BGR frames: the goldens, the sample captures, and camera-like sizes and contents
     that reach every branch of the port (integer and fractional area factors, enlarging tiles,
@@ -51,6 +65,8 @@ def frames_to_check() -> dict[str, np.ndarray]:
     # A strip of text lines: the edge window is as tall as the frame and the bottom side wins.
     frames["strip-20x1000"] = cv2.resize(page[300:], (1000, 20), interpolation=cv2.INTER_AREA)
     frames["noise"] = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    # Paper and coloured grain side by side: the ink counts in full on one, weakly on the other.
+    frames["page-on-grain"] = page_on_texture(np.random.default_rng(1), 720, 960)[..., ::-1].copy()
     return frames
 
 
@@ -64,9 +80,11 @@ OTHER_SPECS = [  # the same port must serve any model the exporter can write
 ]
 # Frames every spec is checked on: a page, and the sizes and contents where windows clamp, tie
 # (flat grey, and a dark quarter: no ink anywhere, and the side and place that win the tie show), or hang past a
-# frame smaller than a tile; a 20 x 1000 strip puts the edge tile on the bottom side, its window clamped to the frame.
+# frame smaller than a tile; a 20 x 1000 strip puts the edge tile on the bottom side, its window clamped to the frame;
+# a page on coloured grain weighs the ink in full on the paper and weakly off it.
 EVERY_SPEC_FRAMES = ("sample-prescription_good_printed.jpg", "camera-640x480", "camera-757x1001", "camera-1200x200",
-                     "camera-100x60", "camera-48x48", "flat-grey", "two-tone", "noise", "strip-20x1000")
+                     "camera-100x60", "camera-48x48", "flat-grey", "two-tone", "noise", "strip-20x1000",
+                     "page-on-grain")
 
 
 def test_js_preprocess_gives_the_python_input_bytes(tmp_path):
@@ -101,7 +119,8 @@ def test_js_preprocess_gives_the_python_input_bytes(tmp_path):
 def test_js_image_operations_are_opencvs(tmp_path):
     """The OpenCV calls preprocess() makes, each on random and smooth images of many sizes:
     cv2.resize (INTER_AREA with integer and fractional factors, enlarging, mixed; INTER_LINEAR),
-    cv2.cvtColor(BGR2GRAY) and the black-hat with the 5x5 ellipse, byte for byte."""
+    cv2.cvtColor(BGR2GRAY), the black-hat with the 5x5 ellipse, and ink_response (the black-hat
+    weighted to paper) on frames with paper, coloured and grey ground, byte for byte."""
     rng = np.random.default_rng(5)
     sizes = [((160, 160), (80, 80)), ((1000, 750), (256, 192)), ((256, 192), (80, 80)), ((12, 12), (80, 80)),
              ((78, 78), (80, 80)), ((100, 100), (80, 80)), ((720, 1280), (144, 256)), ((97, 61), (80, 80)),
@@ -133,6 +152,11 @@ def test_js_image_operations_are_opencvs(tmp_path):
     for k, (height, width) in enumerate([(192, 256), (256, 144), (7, 5), (3, 3), (1, 9)]):
         grey = cv2.GaussianBlur(rng.integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 1.2)
         add(f"blackhat-{k}", "blackhat", grey, cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel))
+    for k, (height, width) in enumerate([(192, 256), (256, 144), (7, 5), (1, 9)]):
+        noise = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        for kind, rgb in (("noise", noise), ("smooth", cv2.GaussianBlur(noise, (0, 0), 1.2)),
+                          ("page", page_on_texture(rng, height, width))):
+            add(f"ink-{k}-{kind}", "ink", rgb, ink_response(rgb[..., ::-1].copy()).astype(np.uint8))
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     run_node("image_ops.mjs", tmp_path / "manifest.json", tmp_path)
     differ = [name for name, want in expected.items() if (tmp_path / f"{name}.out").read_bytes() != want]

@@ -1,7 +1,7 @@
 // Where the frame+detail views cut their detail tiles and the edge tile: a port of
-// detail_windows() and edge_window() in runtime/preprocess.py, with the OpenCV steps they use
-// (grey conversion, a black-hat with a 5x5 ellipse, an integral image) written out so the windows
-// land on the same pixels.
+// detail_windows(), edge_window() and ink_response() in runtime/preprocess.py, with the OpenCV
+// steps they use (grey conversion, a closing and a dilation with a 5x5 ellipse, an integral image)
+// written out so the windows land on the same pixels.
 
 import { roundHalfEven } from './numeric.js';
 
@@ -9,6 +9,12 @@ export const DETAIL_LONG_SIDE = 1024; // runtime/preprocess.py DETAIL_LONG_SIDE
 export const DETAIL_TILES = 3; // runtime/preprocess.py DETAIL_TILES
 export const EDGE_OUTSIDE_DIVISOR = 4; // runtime/preprocess.py EDGE_OUTSIDE_DIVISOR
 export const EDGE_SIDES = ['top', 'bottom', 'left', 'right']; // runtime/preprocess.py EDGE_SIDES (tie order)
+// runtime/preprocess.py PAPER_PERCENTILE, PAPER_SHARE, PAPER_CHROMA_DIVISOR, OFF_PAPER_SHIFT: the
+// black-hat counts in full only where the ground is bright for the frame and grey (paperMask).
+export const PAPER_PERCENTILE = 90;
+export const PAPER_SHARE = [3, 4];
+export const PAPER_CHROMA_DIVISOR = 3;
+export const OFF_PAPER_SHIFT = 4;
 
 // cv2.cvtColor(BGR2GRAY) for uint8 in OpenCV 5.0: 15-bit fixed point (checked on all 2^24
 // colours). Our pixels are RGB, so the weights are applied in that order.
@@ -78,13 +84,42 @@ function erode(grey, width, height) {
   return dilate(negative, width, height).map((v) => 255 - v);
 }
 
+/** cv2.morphologyEx(grey, MORPH_CLOSE, ellipse 5x5): the ground under thin dark strokes. */
+function closing(grey, width, height) {
+  return erode(dilate(grey, width, height), width, height);
+}
+
 /** cv2.morphologyEx(grey, MORPH_BLACKHAT, ellipse 5x5): closing minus the image. Dark strokes
  * thinner than the kernel on a lighter ground stand out: ink on paper. */
-export function blackHat(grey, width, height) {
-  const closed = erode(dilate(grey, width, height), width, height);
+export function blackHat(grey, width, height, closed = closing(grey, width, height)) {
   const ink = new Uint8Array(grey.length);
   for (let i = 0; i < grey.length; i++) ink[i] = closed[i] - grey[i]; // closing >= image
   return ink;
+}
+
+/** paper_mask(): 1 where the ground looks like paper, bright for this frame (the closing at least
+ * PAPER_SHARE of its PAPER_PERCENTILE level) and grey (each channel's 5x5 dilation: the largest at
+ * least PAPER_CHROMA_DIVISOR times the spread between them). */
+export function paperMask(search, closed) {
+  const pixels = search.width * search.height;
+  const counts = new Float64Array(256);
+  for (let i = 0; i < pixels; i++) counts[closed[i]] += 1;
+  // The paper level: the smallest value that PAPER_PERCENTILE percent of the pixels do not exceed.
+  let level = 0;
+  for (let total = counts[0]; total * 100 < PAPER_PERCENTILE * pixels; total += counts[level]) level += 1;
+  const [numerator, denominator] = PAPER_SHARE;
+  const grounds = [0, 1, 2].map((c) => {
+    const channel = new Uint8Array(pixels);
+    for (let p = 0; p < pixels; p++) channel[p] = search.data[p * 3 + c];
+    return dilate(channel, search.width, search.height);
+  });
+  const mask = new Uint8Array(pixels);
+  for (let p = 0; p < pixels; p++) {
+    const top = Math.max(grounds[0][p], grounds[1][p], grounds[2][p]);
+    const spread = top - Math.min(grounds[0][p], grounds[1][p], grounds[2][p]);
+    mask[p] = closed[p] * denominator >= level * numerator && spread * PAPER_CHROMA_DIVISOR <= top ? 1 : 0;
+  }
+  return mask;
 }
 
 /** cv2.integral: (height + 1) x (width + 1) running sums, exact in doubles for these sizes. */
@@ -101,9 +136,15 @@ function integral(values, width, height) {
   return sums;
 }
 
-/** ink_response(): the black-hat response of the search copy, where the tiles go. */
+/** ink_response(): where the tiles go, the search copy's black-hat, in full on paper and
+ * 1 / 2**OFF_PAPER_SHIFT of it elsewhere. */
 export function inkResponse(search) {
-  return blackHat(toGrey(search), search.width, search.height);
+  const grey = toGrey(search);
+  const closed = closing(grey, search.width, search.height);
+  const ink = blackHat(grey, search.width, search.height, closed);
+  const onPaper = paperMask(search, closed);
+  for (let i = 0; i < ink.length; i++) if (!onPaper[i]) ink[i] >>= OFF_PAPER_SHIFT;
+  return ink;
 }
 
 /** A tile's size at DETAIL_LONG_SIDE scale in frame pixels (_window_size), never more than the frame. */
@@ -117,7 +158,7 @@ function windowSize(frameHeight, frameWidth, tileHeight, tileWidth) {
  * [y, x, height, width] in frame pixels of the `count` detail windows, strongest first.
  * frameHeight/frameWidth: the full frame; search: its small RGB copy (shrinkLongSide).
  * tileHeight/tileWidth: a mosaic tile. Same greedy choice as the Python: the box with the most
- * black-hat response, then the best box not overlapping those taken, and so on.
+ * ink (inkResponse), then the best box not overlapping those taken, and so on.
  */
 export function detailWindows(frameHeight, frameWidth, search, tileHeight, tileWidth, count = DETAIL_TILES,
   ink = inkResponse(search)) {
