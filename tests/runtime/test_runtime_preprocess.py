@@ -244,3 +244,44 @@ def test_paper_mask_takes_bright_grey_ground_and_leaves_coloured_or_dim_ground()
     mask = paper_mask(frame, closed)
     assert mask[:, :60].all()
     assert not mask[:, 68:124].any() and not mask[:, 132:].any()
+
+
+def boundary_frame() -> np.ndarray:
+    """BGR 20 x 120, blocks of ground at the paper tests' limits, with a dark line through each:
+    72 columns of grey 200 (the paper level), then 12 each of grey 150 (exactly 3/4 of it), grey
+    149, a colour whose channel spread times 3 equals its largest channel (201, spread 67),
+    and one a level past it (201, spread 68: 204)."""
+    frame = np.empty((20, 120, 3), np.uint8)
+    frame[:, :72] = 200
+    frame[:, 72:84] = 150
+    frame[:, 84:96] = 149
+    frame[:, 96:108] = (134, 167, 201)
+    frame[:, 108:] = (133, 167, 201)
+    frame[10] //= 2
+    return frame
+
+
+def test_paper_mask_limits_are_inclusive():
+    frame = boundary_frame()
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    mask = paper_mask(frame, closed)
+    inside = {name: mask[3:17, start + 3:start + 9] for name, start in
+              (("level", 60), ("three quarters", 72), ("below", 84), ("spread at the limit", 96), ("past it", 108))}
+    assert inside["level"].all() and inside["three quarters"].all() and inside["spread at the limit"].all()
+    assert not inside["below"].any() and not inside["past it"].any()
+    black_hat = closed - grey
+    ink = ink_response(frame)
+    assert black_hat[10, 78] > 0 and ink[10, 78] == black_hat[10, 78]  # on paper: in full
+    assert black_hat[10, 90] > 0 and ink[10, 90] == black_hat[10, 90] >> 4  # off it: a sixteenth
+
+
+def test_paper_level_is_the_first_grey_level_that_ninety_percent_do_not_exceed():
+    """Exactly 90% of the ground at grey 100, the rest at 200: the level is 100, so the grey-100
+    ground is paper (a level of 200, the next one up, would make it too dim)."""
+    frame = np.full((10, 100, 3), 100, np.uint8)
+    frame[:, 90:] = 200
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    assert np.count_nonzero(closed <= 100) == 900
+    assert paper_mask(frame, closed).all()

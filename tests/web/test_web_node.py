@@ -38,16 +38,32 @@ def python_input(bgr: np.ndarray, spec: dict) -> bytes:
 
 
 def page_on_texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """RGB: a pale page with faint strokes on a brown, strongly textured ground, so the paper
-    test passes and fails in one frame, with grey levels near its thresholds."""
+    """RGB: a page of one random colour (grey or tinted, so the colour test goes either way) with
+    faint lines, on a brown, strongly textured ground that the colour test refuses."""
     ground = np.empty((height, width, 3), np.uint8)
     ground[:] = (150, 100, 60)
     ground = cv2.add(ground, rng.integers(0, 90, (height, width, 1), dtype=np.uint8).repeat(3, axis=2))
     top, left = height // 4, width // 4
     page = ground[top:height - top, left:width - left]
-    page[:] = rng.integers(150, 235, (1, 1, 3), dtype=np.uint8)  # paper lit anywhere from dim to bright
+    page[:] = rng.integers(150, 235, (1, 1, 3), dtype=np.uint8)
     page[::4] -= 40  # faint lines
     return ground
+
+
+def paper_limit_frames() -> dict[str, np.ndarray]:
+    """RGB frames on the paper tests' limits: exactly 90% of the ground at grey 100 (the level is
+    100, not the 200 above it); and, against a level of 200, grey 150 (exactly 3/4 of it) and 149,
+    and colours whose channel spread times 3 equals their largest channel (201, spread 67) or
+    passes it (spread 68). A dark line crosses each so the black-hat answers there."""
+    tie = np.full((10, 100, 3), 100, np.uint8)
+    tie[:, 90:] = 200
+    tie[5, :90] = 40
+    limits = np.empty((20, 120, 3), np.uint8)
+    for start, colour in ((0, (200, 200, 200)), (72, (150, 150, 150)), (84, (149, 149, 149)),
+                          (96, (201, 167, 134)), (108, (201, 167, 133))):
+        limits[:, start:] = colour
+    limits[10] //= 2
+    return {"tie": tie, "limits": limits}
 
 
 def frames_to_check() -> dict[str, np.ndarray]:
@@ -120,7 +136,8 @@ def test_js_image_operations_are_opencvs(tmp_path):
     """The OpenCV calls preprocess() makes, each on random and smooth images of many sizes:
     cv2.resize (INTER_AREA with integer and fractional factors, enlarging, mixed; INTER_LINEAR),
     cv2.cvtColor(BGR2GRAY), the black-hat with the 5x5 ellipse, and ink_response (the black-hat
-    weighted to paper) on frames with paper, coloured and grey ground, byte for byte."""
+    weighted to paper) on frames with paper, coloured and grey ground and on the paper tests'
+    limits, byte for byte."""
     rng = np.random.default_rng(5)
     sizes = [((160, 160), (80, 80)), ((1000, 750), (256, 192)), ((256, 192), (80, 80)), ((12, 12), (80, 80)),
              ((78, 78), (80, 80)), ((100, 100), (80, 80)), ((720, 1280), (144, 256)), ((97, 61), (80, 80)),
@@ -157,6 +174,8 @@ def test_js_image_operations_are_opencvs(tmp_path):
         for kind, rgb in (("noise", noise), ("smooth", cv2.GaussianBlur(noise, (0, 0), 1.2)),
                           ("page", page_on_texture(rng, height, width))):
             add(f"ink-{k}-{kind}", "ink", rgb, ink_response(rgb[..., ::-1].copy()).astype(np.uint8))
+    for name, rgb in paper_limit_frames().items():
+        add(f"ink-{name}", "ink", rgb, ink_response(rgb[..., ::-1].copy()).astype(np.uint8))
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     run_node("image_ops.mjs", tmp_path / "manifest.json", tmp_path)
     differ = [name for name, want in expected.items() if (tmp_path / f"{name}.out").read_bytes() != want]
