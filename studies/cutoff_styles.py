@@ -18,7 +18,7 @@ import json
 from collections import defaultdict
 
 import numpy as np
-from nima_edge.synth.real import STRIP_SIDES, cut_placement, plan, read_photos
+from nima_edge.synth.real import cut_placement, plan, read_photos
 from nima_edge.training.realcheck import read_holdout, score_items
 
 
@@ -28,7 +28,7 @@ def placements(real: str, seed: int) -> dict[str, str]:
     for copy in plan(read_photos(real), seed)["holdout"]:
         if copy.kinds and copy.kinds[0][0] == "cutoff":
             style, side = cut_placement(np.random.default_rng(copy.seed))
-            out[copy.name] = f"strip {STRIP_SIDES[side]}" if style == "strip" else style
+            out[copy.name] = f"strip {side}" if style == "strip" else style
     return out
 
 

@@ -380,11 +380,11 @@ def _cutoff(s: State, severity: float, rng) -> State:
     bw, bh = bx1 - bx0, by1 - by0
     x0, y0, x1, y1 = 0.0, 0.0, float(w), float(h)
     if style == "strip":  # one side of the text cut by `outside` of its extent
-        if side == 0:
+        if side == "left":
             x0 = bx0 + outside * bw
-        elif side == 1:
+        elif side == "right":
             x1 = bx1 - outside * bw
-        elif side == 2:
+        elif side == "top":
             y0 = by0 + outside * bh
         else:
             y1 = by1 - outside * bh
@@ -393,8 +393,8 @@ def _cutoff(s: State, severity: float, rng) -> State:
         x0, x1 = (bx0 + cut * bw, x1) if rng.random() < 0.5 else (x0, bx1 - cut * bw)
         y0, y1 = (by0 + cut * bh, y1) if rng.random() < 0.5 else (y0, by1 - cut * bh)
     else:  # a close-up inside the text: no page edge at all
-        side = np.sqrt(1.0 - min(0.92, 0.35 + 1.05 * outside))
-        cw, ch = side * bw, side * bh
+        scale = np.sqrt(1.0 - min(0.92, 0.35 + 1.05 * outside))
+        cw, ch = scale * bw, scale * bh
         x0, y0 = bx0 + rng.uniform(0, bw - cw), by0 + rng.uniform(0, bh - ch)
         x1, y1 = x0 + cw, y0 + ch
     kept = _text_inside(s, (x0, y0, x1, y1), w, h)
@@ -403,11 +403,11 @@ def _cutoff(s: State, severity: float, rng) -> State:
     return s
 
 
-def cut_placement(rng: np.random.Generator) -> tuple[str, int]:
+def cut_placement(rng: np.random.Generator) -> tuple[str, str | None]:
     """A cut-off's first draws: its style (CUTOFF_STYLES) and, for a strip, the side of the text it
-    cuts (STRIP_SIDES' index; -1 otherwise). Given a holdout copy's seed, a study tells which cut it got."""
+    cuts (one of STRIP_SIDES; None otherwise). Given a holdout copy's seed, a study tells which cut it got."""
     style = CUTOFF_STYLES[int(rng.integers(len(CUTOFF_STYLES)))]
-    return style, int(rng.integers(len(STRIP_SIDES))) if style == "strip" else -1
+    return style, STRIP_SIDES[int(rng.integers(len(STRIP_SIDES)))] if style == "strip" else None
 
 
 def crop_to_text(s: State, margin: float, sides: str = "ltrb") -> State:
