@@ -195,6 +195,14 @@ def test_edge_window_reaches_past_whichever_side_the_ink_meets(turns):
 
 # Where the tiles look for text: the black-hat, in full only on paper.
 
+_ELLIPSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+
+def _grey_morphology(frame: np.ndarray, operation: int) -> np.ndarray:
+    """The frame's grey levels under a morphology with the 5x5 ellipse (the closing, the black-hat)."""
+    return cv2.morphologyEx(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), operation, _ELLIPSE)
+
+
 def _faint_page_on_grain(seed: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A 1500 x 2000 frame: a page with faint pencil lines on a brown ground whose grain answers
     the black-hat far more strongly than the pencil; and the page's box (y0, x0, y1, x1)."""
@@ -216,8 +224,7 @@ def test_detail_tiles_go_to_faint_text_on_paper_not_to_the_grain_around_it():
         centre_y, centre_x = y + h // 2, x + w // 2
         assert y0 <= centre_y < y1 and x0 <= centre_x < x1, (y, x, h, w)
     # The plain black-hat would have sent a tile to the grain: what the paper weighting is for.
-    grey = cv2.cvtColor(search, cv2.COLOR_BGR2GRAY)
-    plain = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    plain = _grey_morphology(search, cv2.MORPH_BLACKHAT)
     plain_windows = detail_windows(frame.shape[:2], search, (80, 80), ink=plain.astype(np.float32))
     assert any(not (y0 <= y + h // 2 < y1 and x0 <= x + w // 2 < x1) for y, x, h, w in plain_windows)
 
@@ -238,8 +245,7 @@ def test_paper_mask_takes_bright_grey_ground_and_leaves_coloured_or_dim_ground()
     frame[:, :64] = 220  # white paper
     frame[:, 64:128] = (120, 200, 250)  # BGR light wood: bright enough, but coloured
     frame[:, 128:] = 90  # grey, but dim against the paper
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    closed = _grey_morphology(frame, cv2.MORPH_CLOSE)
     assert int(closed[0, 96]) * 4 >= 220 * 3  # the wood fails on its colour alone
     mask = paper_mask(frame, closed)
     assert mask[:, :60].all()
@@ -263,14 +269,13 @@ def boundary_frame() -> np.ndarray:
 
 def test_paper_mask_limits_are_inclusive():
     frame = boundary_frame()
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    closed = _grey_morphology(frame, cv2.MORPH_CLOSE)
     mask = paper_mask(frame, closed)
     inside = {name: mask[3:17, start + 3:start + 9] for name, start in
               (("level", 60), ("three quarters", 72), ("below", 84), ("spread at the limit", 96), ("past it", 108))}
     assert inside["level"].all() and inside["three quarters"].all() and inside["spread at the limit"].all()
     assert not inside["below"].any() and not inside["past it"].any()
-    black_hat = closed - grey
+    black_hat = _grey_morphology(frame, cv2.MORPH_BLACKHAT)
     ink = ink_response(frame)
     assert black_hat[10, 78] > 0 and ink[10, 78] == black_hat[10, 78]  # on paper: in full
     assert black_hat[10, 90] > 0 and ink[10, 90] == black_hat[10, 90] >> 4  # off it: a sixteenth
@@ -281,7 +286,6 @@ def test_paper_level_is_the_first_grey_level_that_ninety_percent_do_not_exceed()
     ground is paper (a level of 200, the next one up, would make it too dim)."""
     frame = np.full((10, 100, 3), 100, np.uint8)
     frame[:, 90:] = 200
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    closed = _grey_morphology(frame, cv2.MORPH_CLOSE)
     assert np.count_nonzero(closed <= 100) == 900
     assert paper_mask(frame, closed).all()
