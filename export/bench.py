@@ -161,6 +161,8 @@ def run_bench(model_path: Path | None, images: Path, count: int, threads: tuple[
             files[name].write_bytes(convert(model, FORMATS[name], calibration if name == "int8" else None))
         del model
         rows, batched = [], {}
+        # A row times one pass of the network; a mirror_average model costs the runtime two a frame.
+        passes_note = "one pass; a frame is two (mirror_average)" if spec.mirror_average else ""
         keras_size = model_path.stat().st_size
         for t in threads:
             log.info("keras, %d thread(s)", t)
@@ -170,7 +172,7 @@ def run_bench(model_path: Path | None, images: Path, count: int, threads: tuple[
             for name in formats:
                 log.info("%s, %d thread(s)", name, t)
                 result = run_worker("tflite", files[name], work / "inputs.npy", t, warmup)
-                rows.append(summarise(name, t, files[name].stat().st_size, result))
+                rows.append(summarise(name, t, files[name].stat().st_size, result, note=passes_note))
         result = run_worker("laplacian", "-", work / "greys.npy", 1, warmup)
         rows.append(summarise("laplacian", 1, None, result, note="var of Laplacian, 384x288 grey"))
     rows = with_ratios(rows)

@@ -241,6 +241,7 @@ def build_metadata(spec, request: ExportRequest, model_bytes: bytes, calibration
         resize=spec.resize,
         view=spec.view,
         threshold=float(spec.threshold),
+        mirror_average=spec.mirror_average,
         distribution_output="distribution",
         extra_outputs=extra,
         quantization=request.fmt.quantization,

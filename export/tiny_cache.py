@@ -13,6 +13,8 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from nima_edge.runtime import metadata as metadata_module
+
 # What the cached models are made of: the builders and the images they are fitted on.
 BUILDER_SOURCES = ("tiny_models.py", "tiny_pages.py")
 
@@ -31,12 +33,13 @@ RUNTIME_MODEL_FILES = {
 
 
 def cache_key() -> str:
-    """12 hex digits of the builders' source and the TensorFlow and Keras versions
-    (importlib.metadata: the installed version, without importing the package)."""
+    """12 hex digits of the builders' source, the metadata module's (it decides the document each
+    model carries: a new field must not meet a model cached without it) and the TensorFlow and
+    Keras versions (importlib.metadata: the installed version, without importing the package)."""
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for name in BUILDER_SOURCES:
-        digest.update((here / name).read_bytes())
+    for path in (*(here / name for name in BUILDER_SOURCES), Path(metadata_module.__file__)):
+        digest.update(path.read_bytes())
     digest.update(version("tensorflow").encode() + version("keras").encode())
     return digest.hexdigest()[:12]
 

@@ -53,6 +53,10 @@ class ModelMetadata:
     resize: str = "area"
     view: str = "frame"  # see nima_edge.runtime.preprocess.VIEWS
     threshold: float = 5.0
+    # Trained on mirrored copies (the flip augmentation): the score is the mean of the outputs for
+    # the input and for its mirror (preprocess.mirror_input), which steadies a verdict that one
+    # pass leaves to chance. Off for a model whose metadata does not say so.
+    mirror_average: bool = False
     distribution_output: str = "distribution"
     extra_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output name -> labels
     quantization: str = "float32"
@@ -116,6 +120,7 @@ _COERCE: dict[str, Coerce] = {
     "score_values": float_tuple,
     "input_size": tuple,
     "threshold": float,
+    "mirror_average": of_kind(bool, "must be true or false"),
     "extra_outputs": _extra_outputs,
     **{name: of_kind(dict, "must be an object") for name in ("calibration", "training", "fidelity")},
     **{name: of_kind(str, "must be a string") for name in ("color_order", "resize", "view", "distribution_output",

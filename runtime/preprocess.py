@@ -102,6 +102,17 @@ def preprocess(image_bgr: np.ndarray, input_size: tuple[int, int] | int, resize:
     return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
 
 
+def mirror_input(model_input: np.ndarray, view: str) -> np.ndarray:
+    """``model_input`` (H, W, 3) as training's flip augmentation mirrors it: the whole input left to
+    right, or with a mosaic view each of the four tiles in place, so the whole-frame tile stays top
+    left. A model trained on such mirrored copies is scored on both (ModelMetadata.mirror_average)."""
+    height, width = model_input.shape[:2]
+    if view in MOSAIC_VIEWS:
+        tiles = model_input.reshape(2, height // 2, 2, width // 2, -1)
+        return np.ascontiguousarray(tiles[:, :, :, ::-1]).reshape(model_input.shape)
+    return np.ascontiguousarray(model_input[:, ::-1])
+
+
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """A grey, BGR or BGRA uint8 frame as BGR; anything else is refused."""
     if image.ndim == 2:

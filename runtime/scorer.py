@@ -10,7 +10,7 @@ import numpy as np
 from .errors import MetadataError, ModelError
 from .interpreter import dequantize, make_interpreter, quantize
 from .metadata import ModelMetadata, read_metadata_bytes
-from .preprocess import preprocess
+from .preprocess import mirror_input, preprocess
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,13 @@ class Scorer:
 
     >>> scorer = Scorer("model.tflite")
     >>> scorer.score(cv2.imread("photo.jpg")).mean
+
+    ``mirror_average``: score each input and its mirror and average the outputs (two invokes a
+    frame); None follows the model's metadata, False measures the network alone (the fidelity gate).
     """
 
-    def __init__(self, model_path: str | Path | None = None, threads: int | None = None):
+    def __init__(self, model_path: str | Path | None = None, threads: int | None = None,
+                 mirror_average: bool | None = None):
         self.path = Path(model_path) if model_path is not None else default_model_path()
         try:
             content = self.path.read_bytes()
@@ -78,6 +82,7 @@ class Scorer:
         if tuple(metadata.input_size) != (height, width):
             raise ModelError(f"{self.path}: metadata says input {metadata.input_size}, the model takes {(height, width)}")
         self.metadata = metadata
+        self.mirror_average = metadata.mirror_average if mirror_average is None else bool(mirror_average)
         self._outputs = self._map_outputs()
         self._values = np.asarray(metadata.score_values, dtype=np.float64)
 
@@ -165,8 +170,17 @@ class Scorer:
         self.interpreter.invoke()
         return {name: dequantize(self.interpreter.get_tensor(d["index"]), d)[0] for name, d in self._outputs.items()}
 
-    def score_input(self, model_input: np.ndarray) -> Score:
+    def score_outputs(self, model_input: np.ndarray) -> dict[str, np.ndarray]:
+        """The outputs a score is read from: one run, or with mirror_average the mean of the runs on
+        the input and on its mirror (each head averaged, the defect sigmoids too)."""
         outputs = self.run(model_input)
+        if not self.mirror_average:
+            return outputs
+        mirrored = self.run(mirror_input(model_input, self.metadata.view))
+        return {name: (value + mirrored[name]) / 2 for name, value in outputs.items()}
+
+    def score_input(self, model_input: np.ndarray) -> Score:
+        outputs = self.score_outputs(model_input)
         raw = outputs[self.metadata.distribution_output].astype(np.float64)
         # A damaged or wrong model must not pass for a uniform "5.5, ok": an output that is not a
         # probability distribution is the model's fault, whatever the image.

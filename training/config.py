@@ -20,7 +20,7 @@ from nima_edge.runtime.strict import (
 )
 
 from .data import FORMATS
-from .pipeline import AUGMENTATIONS
+from .pipeline import AUGMENTATIONS, MIRRORING_AUGMENTATIONS
 from .spec import BACKBONES, SpecError, dropout_problem
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a run's config.json is about 1 kB
@@ -149,6 +149,11 @@ class TrainConfig:
             return self.augment
         # A document set must keep its page edges: their absence is what a label measures.
         return "flip" if self.format == "csv" or self.view != "frame" else "paper"
+
+    @property
+    def mirror_average(self) -> bool:
+        """Trained on mirrored copies, so scored on the input and its mirror (the spec's field)."""
+        return self.resolved_augment in MIRRORING_AUGMENTATIONS
 
     @property
     def label_files(self) -> tuple[str, ...]:

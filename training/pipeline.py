@@ -27,6 +27,9 @@ from .data import DataError, Samples
 log = logging.getLogger(__name__)
 
 AUGMENTATIONS = ("paper", "flip", "none")
+# Those that show the model mirrored copies (runtime.preprocess.mirror_input), so its spec says
+# mirror_average: a device scores each frame and its mirror.
+MIRRORING_AUGMENTATIONS = ("paper", "flip")
 # The paper resizes to 256 and crops 224: the stored image is this much larger than the input.
 PAPER_SCALE = 256 / 224
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from nima_edge.runtime.preprocess import mirror_input
 
 from .data import Samples
 from .evaluate import ModelView, Prediction
@@ -16,6 +17,10 @@ def predict_keras(path: Path, samples: Samples, batch_size: int = 32) -> Predict
     model, spec = load_nima(path)
     kept, images = cache_images(samples, spec.input_size, resize=spec.resize, view=spec.view)
     outputs = model.predict(np.asarray(images), batch_size=batch_size, verbose=0)
+    if spec.mirror_average:  # as the runtime scores it (Scorer.score_outputs): the mean with the mirror's
+        mirrored = model.predict(np.stack([mirror_input(image, spec.view) for image in images]),
+                                 batch_size=batch_size, verbose=0)
+        outputs = {name: (np.asarray(value) + np.asarray(mirrored[name])) / 2 for name, value in outputs.items()}
     defects = np.asarray(outputs["defects"]) if "defects" in outputs else None
     return kept, np.asarray(outputs["distribution"]), defects, ModelView(spec.score_values, spec.threshold,
                                                                           spec.defect_labels)

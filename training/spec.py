@@ -86,7 +86,9 @@ class NimaSpec:
 
     ``input_size`` is the side of the square input in pixels. ``score_values`` are the values of
     the bins, in order (default 1..10). ``defect_labels`` name the sigmoid outputs of the optional
-    ``defects`` head (see nima_edge.runtime.defects). ``provenance`` records where the weights came
+    ``defects`` head (see nima_edge.runtime.defects). ``mirror_average``: the model was trained on
+    mirrored copies, so it is scored on the input and its mirror (the metadata's field of that
+    name). ``provenance`` records where the weights came
     from (dataset, run, epochs, metrics); it is informational and never changes the graph.
     """
 
@@ -97,6 +99,7 @@ class NimaSpec:
     dropout: float = 0.75
     defect_labels: tuple[str, ...] = ()
     threshold: float = 5.0
+    mirror_average: bool = False
     resize: str = "area"
     view: str = "frame"  # see nima_edge.runtime.preprocess.VIEWS
     color_order: str = "RGB"
@@ -129,6 +132,8 @@ class NimaSpec:
             raise SpecError(f"a Keras NIMA takes RGB input, got color_order {self.color_order!r}")
         if not isinstance(self.provenance, dict):
             raise SpecError("provenance must be a JSON object")
+        if not isinstance(self.mirror_average, bool):
+            raise SpecError(f"mirror_average must be true or false, got {self.mirror_average!r}")
 
     @property
     def bins(self) -> int:

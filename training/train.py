@@ -96,6 +96,7 @@ class Run:
             view=c.view,
             defect_labels=samples.defect_labels if self.with_defects else (),
             threshold=c.threshold if c.threshold is not None else default_threshold(values),
+            mirror_average=c.mirror_average,
             provenance={"data": ", ".join(c.label_files), "format": c.format, "base_weights": c.base_weights,
                         "run_dir": str(self.out), "seed": c.seed,
                         **({"init_from": c.init_from} if c.init_from else {})})

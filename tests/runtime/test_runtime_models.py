@@ -166,6 +166,8 @@ def test_a_bare_model_warns_once_and_only_after_it_loads(tmp_path, tiny_models, 
     (json.dumps({"name": "x", "training": {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}).encode(), "nested deeper than"),
     (json.dumps({"extra_outputs": "defects"}).encode(), "must map each output name to a list of labels"),
     (json.dumps({"extra_outputs": {"defects": "blur"}}).encode(), "must map each output name to a list of labels"),
+    (json.dumps({"mirror_average": "yes"}).encode(), "mirror_average.*must be true or false"),
+    (json.dumps({"mirror_average": 1}).encode(), "mirror_average.*must be true or false"),
 ])
 def test_hostile_metadata_documents(tmp_path, float_model, document, message):
     path = tmp_path / "hostile.tflite"

@@ -11,6 +11,7 @@ from nima_edge.runtime.preprocess import (
     detail_windows,
     edge_window,
     ink_response,
+    mirror_input,
     paper_mask,
     preprocess,
     search_copy,
@@ -289,3 +290,21 @@ def test_paper_level_is_the_first_grey_level_that_ninety_percent_do_not_exceed()
     closed = _grey_morphology(frame, cv2.MORPH_CLOSE)
     assert np.count_nonzero(closed <= 100) == 900
     assert paper_mask(frame, closed).all()
+
+
+@pytest.mark.parametrize("view, height, width", [("frame", 160, 160), ("frame+detail", 96, 128),
+                                                 ("frame+detail+edge", 160, 160)])
+def test_mirror_input_mirrors_each_tile_in_place(view, height, width):
+    model_input = np.random.default_rng(3).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    mirrored = mirror_input(model_input, view)
+    assert mirrored.shape == model_input.shape and mirrored.flags.c_contiguous
+    assert np.array_equal(mirror_input(mirrored, view), model_input)
+    if view == "frame":
+        assert np.array_equal(mirrored, model_input[:, ::-1])
+        return
+    half_h, half_w = height // 2, width // 2
+    for top in (0, half_h):
+        for left in (0, half_w):
+            tile = model_input[top:top + half_h, left:left + half_w]
+            # The whole-frame tile stays top left: each tile is mirrored where it is, none moves.
+            assert np.array_equal(mirrored[top:top + half_h, left:left + half_w], tile[:, ::-1])

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from nima_edge.export.tiny_pages import training_images
 from nima_edge.runtime import Scorer, preprocess
+from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
+from nima_edge.runtime.preprocess import mirror_input
 from runtime_pages import render_page
 
 
@@ -98,3 +100,25 @@ def test_renamed_outputs_of_one_shape_are_refused_not_guessed(tiny_models, tmp_p
     path.write_bytes(embed_metadata(strip_metadata(tiny_models["float"].read_bytes()), renamed))
     with pytest.raises(ModelError, match="2 outputs have shape \\(1, 10\\) and none is named 'output_0'"):
         Scorer(path, threads=1)
+
+
+def test_mirror_average_scores_the_input_and_its_mirror(tiny_models, tmp_path):
+    """A model whose metadata says mirror_average is scored on the mean of its outputs for the
+    input and the mirrored input; mirror_average=False (the fidelity gate) runs the network once."""
+    content = tiny_models["float"].read_bytes()
+    path = tmp_path / "mirrored.tflite"
+    path.write_bytes(embed_metadata(strip_metadata(content), read_metadata(tiny_models["float"]).replace(
+        mirror_average=True)))
+    assert not Scorer(tiny_models["float"], threads=1).mirror_average  # metadata without it: off
+    averaged, single = Scorer(path, threads=1), Scorer(path, threads=1, mirror_average=False)
+    assert averaged.mirror_average
+    moved = 0.0
+    for image in _images():
+        model_input = averaged.prepare(image)
+        once = single.run(model_input)["distribution"]
+        mirrored = single.run(mirror_input(model_input, averaged.metadata.view))["distribution"]
+        want = (once + mirrored) / 2
+        np.testing.assert_allclose(averaged.score(image).distribution, want / want.sum(), atol=1e-6)
+        np.testing.assert_allclose(single.score(image).distribution, once / once.sum(), atol=1e-6)
+        moved = max(moved, float(np.abs(mirrored - once).max()))
+    assert moved > 1e-4  # the two passes differ by far more than the tolerance: the check is not vacuous

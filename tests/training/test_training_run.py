@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from nima_edge.runtime.fileio import OutputError
+from nima_edge.runtime.preprocess import mirror_input
 from nima_edge.training.config import TrainConfig
 from nima_edge.training.model import NimaSpec, SpecError, load_nima
 
@@ -256,8 +257,18 @@ def test_flip_of_the_detail_view_mirrors_each_tile_in_place():
         mirrored = [np.array_equal(out[r, c], image[r, c][:, ::-1]) for r, c in tiles]
         kept = [np.array_equal(out[r, c], image[r, c]) for r, c in tiles]
         assert all(kept) or all(mirrored)  # every tile stays in its quadrant
+        # ... and the mirrored copy is the runtime's, which a mirror_average model is scored on.
+        assert all(kept) or np.array_equal(out, mirror_input(image, "frame+detail"))
         flipped += all(mirrored)
     assert 0 < flipped < 16  # each image draws its own coin
+    frame_batch, _ = next(iter(make_dataset(copies, targets, 16, 16, augment="flip", shuffle=True, view="frame")))
+    assert {np.array_equal(out, mirror_input(image, "frame")) for out in np.asarray(frame_batch)} == {True, False}
+
+
+def test_only_a_model_trained_on_mirrored_copies_is_scored_on_its_mirror():
+    assert TrainConfig(data="x.csv", format="csv").mirror_average  # flip
+    assert TrainConfig(data="AVA.txt", format="ava").mirror_average  # paper: crops and flips
+    assert not TrainConfig(data="x.csv", format="csv", augment="none").mirror_average
 
 
 def test_the_paper_crop_is_refused_for_the_detail_view():
@@ -299,12 +310,15 @@ def test_a_detail_view_model_keeps_its_view_through_export(document_set, tmp_pat
     assert done.exit_code == 0, done.output
     scorer = Scorer(tflite, threads=1)
     assert scorer.metadata.view == "frame+detail"
+    # Trained with flips (a document set's default), so scored on each input and its mirror.
+    assert spec.mirror_average and scorer.mirror_average
     values = np.arange(1, 11)
     for path in sorted((document_set.parent / "img").iterdir())[:4]:
         image = load_image(path)
-        assert np.array_equal(scorer.prepare(image), preprocess(image, 96, view="frame+detail"))
-        keras_dist = np.asarray(model(preprocess(image, 96, view="frame+detail")[None], training=False)
-                                ["distribution"])[0]
+        model_input = preprocess(image, 96, view="frame+detail")
+        assert np.array_equal(scorer.prepare(image), model_input)
+        both = np.stack([model_input, mirror_input(model_input, "frame+detail")])
+        keras_dist = np.asarray(model(both, training=False)["distribution"]).mean(axis=0)
         assert scorer.score(image).mean == pytest.approx(float((keras_dist * values).sum()), abs=0.05)
 
 

@@ -18,7 +18,7 @@ from nima_edge.runtime import load_image, preprocess
 from nima_edge.runtime.interpreter import make_interpreter
 from nima_edge.runtime.metadata import read_metadata, strip_metadata
 from nima_edge.runtime.policy import Policy, decide
-from nima_edge.runtime.preprocess import ink_response
+from nima_edge.runtime.preprocess import ink_response, mirror_input
 from nima_edge.runtime.scorer import Score
 from nima_edge.runtime.watch import PromptState, WatchConfig
 from web_support import GOLDEN, MODEL, SAMPLES, run_node
@@ -106,7 +106,7 @@ EVERY_SPEC_FRAMES = ("sample-prescription_good_printed.jpg", "camera-640x480", "
 def test_js_preprocess_gives_the_python_input_bytes(tmp_path):
     spec = model_spec()
     golden = {case["file"]: case for case in json.loads((GOLDEN / "golden.json").read_text())["cases"]}
-    manifest, expected = [], {}
+    manifest, expected, mirrors = [], {}, {}
     for name, bgr in frames_to_check().items():
         specs = [spec] + (OTHER_SPECS if name in EVERY_SPEC_FRAMES else [])
         for k, item_spec in enumerate(specs):
@@ -115,6 +115,8 @@ def test_js_preprocess_gives_the_python_input_bytes(tmp_path):
             rgb_path.write_bytes(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).tobytes())
             manifest.append({"name": key, "width": bgr.shape[1], "height": bgr.shape[0], "rgb": str(rgb_path), "spec": item_spec})
             expected[key] = python_input(bgr, item_spec)
+            shape = (*item_spec["inputSize"], 3)
+            mirrors[key] = mirror_input(np.frombuffer(expected[key], np.uint8).reshape(shape), item_spec["view"]).tobytes()
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     done = run_node("preprocess_frames.mjs", tmp_path / "manifest.json", tmp_path)
     results = {r["name"]: r for r in map(json.loads, done.stdout.splitlines())}
@@ -126,6 +128,9 @@ def test_js_preprocess_gives_the_python_input_bytes(tmp_path):
             differ = np.count_nonzero(np.frombuffer(got, np.uint8) != np.frombuffer(want, np.uint8)) if len(got) == len(want) else "all"
             problems.append(f"{key}: {differ} of {len(want)} bytes differ from the Python runtime's")
         assert results[key]["sha256"] == hashlib.sha256(got).hexdigest()
+        # The mirror the page scores beside it (mirror_average) is the Python runtime's too.
+        if (tmp_path / f"{key}.mirror.bin").read_bytes() != mirrors[key]:
+            problems.append(f"{key}: the mirrored input differs from mirror_input's")
     assert not problems, "\n".join(problems)
     # The goldens record the input bytes of each case (model_input_sha256): the JS input is theirs.
     for file, case in golden.items():

@@ -55,6 +55,26 @@ export function preprocess(image, spec) {
   return spec.colorOrder === 'BGR' ? swapRedBlue(input.data) : input.data.slice();
 }
 
+/**
+ * The model input seen in a mirror (runtime/preprocess.py mirror_input): the whole input left to
+ * right, or with a mosaic view each of the four tiles in place. `input`: height * width * 3 bytes.
+ */
+export function mirrorInput(input, height, width, view) {
+  const mirrored = new Uint8Array(input.length);
+  const tileWidth = MOSAIC_VIEWS.includes(view) ? width / 2 : width;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const tileStart = x - (x % tileWidth);
+      const from = (y * width + tileStart + tileWidth - 1 - (x - tileStart)) * 3;
+      const to = (y * width + x) * 3;
+      mirrored[to] = input[from];
+      mirrored[to + 1] = input[from + 1];
+      mirrored[to + 2] = input[from + 2];
+    }
+  }
+  return mirrored;
+}
+
 /** The 2x2 mosaic: the whole frame top left, the three inkiest windows at detail scale; with
  * `edge`, the two inkiest and bottom right the edge tile (edgeWindow, beyond the frame EDGE_FILL). */
 export function frameAndDetail(image, height, width, method, edge = false) {

@@ -4,6 +4,7 @@
 
 import { loadAndCompile, loadLiteRt, Tensor } from '@litertjs/core';
 import { meanStd, numpySum } from './distribution.js';
+import { mirrorInput } from './preprocess.js';
 import { ioQuantization, withStaticBatch } from './tflite-flatbuffer.js';
 import { MetadataError, preprocessSpec, readModelMetadata, validateMetadata } from './tflite-metadata.js';
 
@@ -116,9 +117,20 @@ export class Scorer {
     return outputs;
   }
 
+  /** The outputs a score is read from (Scorer.score_outputs): one run, or with the metadata's
+   * mirror_average the mean of the runs on the input and on its mirror, head by head. */
+  async scoreOutputs(modelInput) {
+    const outputs = await this.run(modelInput);
+    if (!this.metadata.mirror_average) return outputs;
+    const [height, width] = this.metadata.input_size;
+    const mirrored = await this.run(mirrorInput(modelInput, height, width, this.metadata.view));
+    return Object.fromEntries(Object.entries(outputs).map(
+      ([head, values]) => [head, Float32Array.from(values, (v, i) => (v + mirrored[head][i]) / 2)]));
+  }
+
   /** {distribution (Float32Array), mean, std, extras: {head: {label: value}}}, as score_input. */
   async scoreInput(modelInput) {
-    const outputs = await this.run(modelInput);
+    const outputs = await this.scoreOutputs(modelInput);
     const raw = Array.from(outputs[this.metadata.distribution_output]);
     const total = numpySum(raw);
     if (!raw.every(Number.isFinite) || Math.min(...raw) < -NEGATIVE_SLACK || total <= 0) {

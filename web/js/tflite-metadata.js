@@ -20,6 +20,7 @@ const DEFAULTS = Object.freeze({
   resize: 'area',
   view: 'frame',
   threshold: 5.0,
+  mirror_average: false,
   distribution_output: 'distribution',
   extra_outputs: {},
   quantization: 'float32',
@@ -120,6 +121,7 @@ export function validateMetadata(document) {
   if (typeof m.threshold !== 'number' || m.threshold < values[0] || m.threshold > values[values.length - 1]) {
     throw new MetadataError(`threshold ${m.threshold} lies outside the score range ${values[0]}..${values[values.length - 1]}`);
   }
+  if (typeof m.mirror_average !== 'boolean') throw new MetadataError("metadata field 'mirror_average' must be true or false");
   for (const [output, labels] of Object.entries(m.extra_outputs)) {
     if (!Array.isArray(labels) || !labels.every((label) => typeof label === 'string')) {
       throw new MetadataError(`metadata field 'extra_outputs' must map each output name to a list of labels (${output})`);
