@@ -60,13 +60,15 @@ def read_holdout(labels: str | Path) -> list[Item]:
 
 
 def score_items(items: Sequence[Item], model: str | Path | None, threads: int = 1,
-                warn: Callable[[str], None] = print) -> dict[str, list[tuple[float, bool] | None]]:
+                warn: Callable[[str], None] = print, single_pass: bool = False
+                ) -> dict[str, list[tuple[float, bool] | None]]:
     """{mode: [(mean, ok) or None for an unreadable image]} for both MODES.
 
-    Each image is decoded, checked, preprocessed and run through the model once; the two modes
-    differ only in whether runtime.policy.decide is given the checks.
+    Each image is decoded, checked, preprocessed and scored once (with its mirror when the model's
+    metadata says mirror_average, unless ``single_pass``, as `nima score --single-pass`); the two
+    modes differ only in whether runtime.policy.decide is given the checks.
     """
-    scorer = Scorer(model, threads=threads)
+    scorer = Scorer(model, threads=threads, mirror_average=False if single_pass else None)
     assessor = Assessor(scorer, checks=True)
     values = np.asarray(scorer.metadata.score_values, dtype=np.float64)
     results: dict[str, list] = {mode: [] for mode in MODES}
@@ -164,11 +166,11 @@ def report(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]) -
 
 
 def check(labels: str | Path, model: str | Path | None, threads: int = 1,
-          warn: Callable[[str], None] = print) -> dict:
+          warn: Callable[[str], None] = print, single_pass: bool = False) -> dict:
     """Score the holdout in both modes -> {"model": figures, "model+checks": figures, "targets": ...}."""
     items = read_holdout(labels)
-    scores = score_items(items, model, threads, warn)
-    return {"labels": str(labels), "model_file": str(model or "bundled"),
+    scores = score_items(items, model, threads, warn, single_pass)
+    return {"labels": str(labels), "model_file": str(model or "bundled"), "single_pass": single_pass,
             **{mode: report(items, scores[mode]) for mode in MODES}, "targets": TARGETS}
 
 

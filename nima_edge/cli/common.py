@@ -24,3 +24,7 @@ def translate_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 force_option = click.option("--force", is_flag=True, help="Overwrite outputs that already exist.")
+single_pass_option = click.option(
+    "--single-pass", is_flag=True,
+    help="Run the model once a frame even when its metadata says mirror_average (scored with its mirror): "
+         "half the model's time on a slow device, a less steady verdict.")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from nima_edge.cli.common import force_option, translate_errors
+from nima_edge.cli.common import force_option, single_pass_option, translate_errors
 from nima_edge.runtime.batch import Result, score_paths
 from nima_edge.runtime.errors import NimaError, SourceError
 from nima_edge.runtime.fileio import OutputError, atomic_output, atomic_write_text, check_writable
@@ -46,8 +46,9 @@ damaged_option = click.option(
          "instead of refusing them; the decoder's message is printed as a warning naming the file.")
 
 
-def make_assessor(model: Path | None, threshold: float | None, threads: int | None, checks: bool = True) -> Assessor:
-    scorer = Scorer(model, threads=threads)
+def make_assessor(model: Path | None, threshold: float | None, threads: int | None, checks: bool = True,
+                  single_pass: bool = False) -> Assessor:
+    scorer = Scorer(model, threads=threads, mirror_average=False if single_pass else None)
     problem = None if threshold is None else threshold_problem(threshold, scorer.metadata.score_values)
     if problem:
         raise click.BadParameter(f"{threshold} is {problem}", param_hint="--threshold")
@@ -63,7 +64,8 @@ def finite_number(ctx: click.Context, param: click.Parameter, value: float | Non
 
 def scoring_options(func):
     """The options every command that scores a batch of files takes (score, rank)."""
-    for option in (damaged_option, checks_option, workers_option, threads_option, threshold_option, model_option):
+    for option in (damaged_option, single_pass_option, checks_option, workers_option, threads_option,
+                   threshold_option, model_option):
         func = option(func)
     return func
 
@@ -91,7 +93,7 @@ def _paths_or_warn(paths: tuple[str, ...]) -> Iterator[Path]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line (docs/runtime.md, \"nima score --json contract\").")
 @click.option("--fail-on-retake", is_flag=True, help="Exit 1 when any verdict is retake.")
 @translate_errors
-def score(paths, model, threshold, threads, workers, no_checks, accept_damaged, as_json, fail_on_retake):
+def score(paths, model, threshold, threads, workers, no_checks, single_pass, accept_damaged, as_json, fail_on_retake):
     """Score image files, folders (walked) and globs: verdict ok/retake with reasons.
 
     \b
@@ -100,7 +102,7 @@ def score(paths, model, threshold, threads, workers, no_checks, accept_damaged, 
       nima score captures/ --json > scores.jsonl
       nima score 'inbox/*.jpg' --fail-on-retake && upload inbox/
     """
-    assessor = make_assessor(model, threshold, threads, checks=not no_checks)
+    assessor = make_assessor(model, threshold, threads, checks=not no_checks, single_pass=single_pass)
     scored = failed = retakes = 0
     if not as_json:
         click.echo(f"{'verdict':<8} {'mean':>5} {'ms':>7}  path  (reason)")
@@ -155,7 +157,8 @@ def _exit_code(scored: int, failed: int, retakes: int, fail_on_retake: bool) -> 
               help="Copy the kept images into this folder.")
 @force_option
 @translate_errors
-def rank(folder, model, threshold, threads, workers, no_checks, accept_damaged, top, min_score, out, copy_to, force):
+def rank(folder, model, threshold, threads, workers, no_checks, single_pass, accept_damaged, top, min_score, out, copy_to,
+         force):
     """Score a folder, best first; keep the top K and/or those above a score.
 
     \b
@@ -167,7 +170,7 @@ def rank(folder, model, threshold, threads, workers, no_checks, accept_damaged, 
         if out.suffix.lower() not in (".csv", ".json"):
             raise click.BadParameter("must end in .csv or .json", param_hint="--out")
         check_writable(out, force)
-    assessor = make_assessor(model, threshold, threads, checks=not no_checks)
+    assessor = make_assessor(model, threshold, threads, checks=not no_checks, single_pass=single_pass)
     scored, failed = [], 0
     for result in score_paths(assessor, _paths_or_warn(folder), workers, accept_damaged):
         if result.assessment is None:
@@ -374,6 +377,7 @@ def _file_prompt(assessor: Assessor, result: Result):
 @model_option
 @threshold_option
 @threads_option
+@single_pass_option
 @click.option("--show", is_flag=True, help="Show the overlay in a window (needs a display and GUI OpenCV).")
 @click.option("--kiosk", is_flag=True, help="Full-screen window with large text (implies --show unless --out).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -392,8 +396,8 @@ def _file_prompt(assessor: Assessor, result: Result):
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Stop after N frames.")
 @force_option
 @translate_errors
-def watch(source, model, threshold, threads, show, kiosk, out, save_best, as_json, ready_frames, retries,
-          checks_every, stall_timeout, max_frames, force):
+def watch(source, model, threshold, threads, single_pass, show, kiosk, out, save_best, as_json, ready_frames,
+          retries, checks_every, stall_timeout, max_frames, force):
     """Live prompt from a camera index, a video file, a stream URL or `picamera`.
 
     \b
@@ -414,7 +418,7 @@ def watch(source, model, threshold, threads, show, kiosk, out, save_best, as_jso
             raise click.BadParameter("must end in .mp4 or .avi", param_hint="--out")
         check_writable(out, force)
     spec = parse_source(source)
-    assessor = make_assessor(model, threshold, threads)
+    assessor = make_assessor(model, threshold, threads, single_pass=single_pass)
     config = WatchConfig(ready_frames=ready_frames, retries=retries, checks_every=checks_every,
                          stall_timeout=stall_timeout, max_frames=max_frames)
     emit = (lambda event: click.echo(json.dumps(event))) if as_json else _human_event

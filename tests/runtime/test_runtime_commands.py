@@ -238,3 +238,24 @@ def test_a_kept_image_that_vanished_before_the_copy_is_its_own_error(mixed_folde
     missing = _copy_keepers(kept, tmp_path / "keep", force=False)
     assert missing == 1
     assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == sorted(r.path.name for r in kept[1:])
+
+
+def test_single_pass_runs_a_mirror_average_model_once(page_files, float_model, tmp_path):
+    """A model whose metadata says mirror_average is scored with its mirror unless --single-pass."""
+    import numpy as np
+    from nima_edge.runtime import Scorer, load_image
+    from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
+
+    mirrored = tmp_path / "mirrored.tflite"
+    mirrored.write_bytes(embed_metadata(strip_metadata(float_model.read_bytes()),
+                                        read_metadata(float_model).replace(mirror_average=True)))
+    image = load_image(page_files["sharp"])
+    got = {}
+    for flags in ((), ("--single-pass",)):
+        result = run("score", page_files["sharp"], "--json", "--no-checks", "--model", mirrored, *flags)
+        assert result.exit_code == 0, result.output
+        got[flags] = np.array(json_lines(result.output)[0]["distribution"])
+    both, once = Scorer(mirrored, threads=1), Scorer(mirrored, threads=1, mirror_average=False)
+    np.testing.assert_allclose(got[()], both.score(image).distribution, atol=2e-5)
+    np.testing.assert_allclose(got[("--single-pass",)], once.score(image).distribution, atol=2e-5)
+    assert np.abs(got[()] - got[("--single-pass",)]).max() > 1e-4
