@@ -87,7 +87,7 @@ def tflite_distributions(model_bytes: bytes, metadata: ModelMetadata, inputs: np
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(embed_metadata(model_bytes, metadata))
-        scorer = Scorer(name, threads=1, mirror_average=False)  # the gate compares the networks, pass for pass
+        scorer = Scorer(name, threads=1, single_pass=True)  # the gate compares the networks, pass for pass
         scorer.score_input(inputs[0])  # warm-up: the first invoke prepares the delegate
         distributions, times = [], []
         for model_input in inputs:

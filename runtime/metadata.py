@@ -82,6 +82,8 @@ class ModelMetadata:
         problem = resize_problem(self.resize) or view_problem(self.view, *self.input_size)
         if problem:
             raise MetadataError(problem)
+        if not isinstance(self.mirror_average, bool):  # a string "false" would read as true
+            raise MetadataError(f"mirror_average must be true or false, got {self.mirror_average!r}")
         if not (isinstance(self.threshold, (int, float)) and values[0] <= self.threshold <= values[-1]):
             raise MetadataError(f"threshold {self.threshold!r} lies outside the score range {values[0]}..{values[-1]}")
         if self.format != METADATA_FORMAT:

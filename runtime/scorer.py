@@ -47,12 +47,13 @@ class Scorer:
     >>> scorer = Scorer("model.tflite")
     >>> scorer.score(cv2.imread("photo.jpg")).mean
 
-    ``mirror_average``: score each input and its mirror and average the outputs (two invokes a
-    frame); None follows the model's metadata, False measures the network alone (the fidelity gate).
+    A model whose metadata says ``mirror_average`` is run on each input and on its mirror, and
+    its outputs averaged (two invokes a frame); ``single_pass`` runs it once (the fidelity gate,
+    which compares networks; `--single-pass` on a slow device).
     """
 
     def __init__(self, model_path: str | Path | None = None, threads: int | None = None,
-                 mirror_average: bool | None = None):
+                 single_pass: bool = False):
         self.path = Path(model_path) if model_path is not None else default_model_path()
         try:
             content = self.path.read_bytes()
@@ -82,7 +83,7 @@ class Scorer:
         if tuple(metadata.input_size) != (height, width):
             raise ModelError(f"{self.path}: metadata says input {metadata.input_size}, the model takes {(height, width)}")
         self.metadata = metadata
-        self.mirror_average = metadata.mirror_average if mirror_average is None else bool(mirror_average)
+        self.mirror_average = metadata.mirror_average and not single_pass  # what score_outputs does
         self._outputs = self._map_outputs()
         self._values = np.asarray(metadata.score_values, dtype=np.float64)
 

@@ -147,7 +147,7 @@ def encode(image_bgr: np.ndarray, suffix: str) -> bytes:
     return data.tobytes()
 
 
-def _notes(view: str) -> list[str]:
+def _notes(view: str, mirror_average: bool) -> list[str]:
     """How an integrator turns each case's file into the model input the hashes and outputs are for."""
     if view == "frame":
         prepare = ("input_size cases: decode the PNG to RGB uint8 and feed it as is (no resize); "
@@ -161,10 +161,15 @@ def _notes(view: str) -> list[str]:
                    "prepared, not fed as is); model_input_sha256 is the SHA-256 of the prepared H*W*3 RGB "
                    "bytes, row-major.")
         full = "full_size case: the same preparation on the full-size frame."
-    return [prepare, full + " mean_if_resized_bilinear shows how far a different resampler alone moves the mean.",
-            ("mean/std are the model's: sum p_i*v_i over score_values. The nima runtime's reported mean "
-             "can be lower (native-resolution checks, see docs/runtime.md); model_verdict uses the "
-             "model mean and threshold only.")]
+    notes = [prepare, full + " mean_if_resized_bilinear shows how far a different resampler alone moves the mean.",
+             ("mean/std are the model's: sum p_i*v_i over score_values. The nima runtime's reported mean "
+              "can be lower (native-resolution checks, see docs/runtime.md); model_verdict uses the "
+              "model mean and threshold only.")]
+    if mirror_average:
+        notes.append("mirror_average: every output here is the mean of two runs, on the prepared input and on "
+                     "its mirror (docs/capture-apps.md, section 2, 'Two passes'); one run alone misses the "
+                     "tolerance on some cases.")
+    return notes
 
 
 def make_golden(model: Path, outdir: Path, force: bool = False) -> dict:
@@ -206,10 +211,11 @@ def make_golden(model: Path, outdir: Path, force: bool = False) -> dict:
                       "color_order": meta.color_order, "resize": meta.resize, "view": meta.view},
             "score_values": list(meta.score_values),
             "threshold": meta.threshold,
+            "mirror_average": meta.mirror_average,
             "extra_outputs": {k: list(v) for k, v in meta.extra_outputs.items()},
         },
         "tolerance": TOLERANCE,
-        "notes": _notes(meta.view),
+        "notes": _notes(meta.view, meta.mirror_average),
         "cases": entries,
     }
     atomic_write_text(outdir / GOLDEN_FILE, json.dumps(document, indent=1) + "\n", force=force)

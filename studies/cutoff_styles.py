@@ -18,6 +18,7 @@ import json
 from collections import defaultdict
 
 import numpy as np
+from nima_edge.runtime.scorer import Scorer
 from nima_edge.synth.real import cut_placement, plan, read_photos
 from nima_edge.training.realcheck import read_holdout, score_items
 
@@ -49,7 +50,7 @@ def main() -> None:
                          f"built from {args.real} with seed {args.seed}")
     refused: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
     for model in args.models:
-        verdicts = score_items(items, model, warn=lambda message: None)["model+checks"]
+        verdicts = score_items(items, Scorer(model, threads=1), warn=lambda message: None)["model+checks"]
         for item, name, verdict in zip(items, names, verdicts):
             if verdict is not None:
                 refused[(model, cut[name], item.level)].append(not verdict[1])

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
+from nima_edge.runtime.scorer import Scorer
 from nima_edge.training.data import read_datasets
 from nima_edge.training.metrics import binary_accuracy, srcc
 from nima_edge.training.predict_tflite import predict_tflite
@@ -54,7 +55,7 @@ def overlap(items, scores) -> dict:
 
 
 def measure(model: Path, items, synthetic) -> dict:
-    scores = score_items(items, model, warn=lambda message: None)["model+checks"]
+    scores = score_items(items, Scorer(model, threads=1), warn=lambda message: None)["model+checks"]
     figures = report(items, scores)
     kept, distributions, _, view = predict_tflite(model, synthetic)
     values = np.asarray(view.score_values, dtype=np.float64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .pipeline import AUGMENTATIONS
+from .pipeline import AUGMENTATIONS, MIRRORING_AUGMENTATIONS
 
 
 def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size: int, batch_size: int,
@@ -45,7 +45,7 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
     def augment_one(image, labels, *weight):
         if augment == "paper" and stored != input_size:
             image = tf.image.random_crop(image, (input_size, input_size, 3))
-        if augment in ("paper", "flip") and view == "frame":
+        if augment in MIRRORING_AUGMENTATIONS and view == "frame":
             image = tf.image.random_flip_left_right(image)
         elif augment == "flip":
             half = input_size // 2

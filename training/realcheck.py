@@ -59,16 +59,14 @@ def read_holdout(labels: str | Path) -> list[Item]:
             for r in rows]
 
 
-def score_items(items: Sequence[Item], model: str | Path | None, threads: int = 1,
-                warn: Callable[[str], None] = print, single_pass: bool = False
+def score_items(items: Sequence[Item], scorer: Scorer, warn: Callable[[str], None] = print
                 ) -> dict[str, list[tuple[float, bool] | None]]:
     """{mode: [(mean, ok) or None for an unreadable image]} for both MODES.
 
-    Each image is decoded, checked, preprocessed and scored once (with its mirror when the model's
-    metadata says mirror_average, unless ``single_pass``, as `nima score --single-pass`); the two
-    modes differ only in whether runtime.policy.decide is given the checks.
+    Each image is decoded, checked, preprocessed and scored once, as ``scorer`` scores (with its
+    mirror when the model says mirror_average and the scorer is not single_pass); the two modes
+    differ only in whether runtime.policy.decide is given the checks.
     """
-    scorer = Scorer(model, threads=threads, mirror_average=False if single_pass else None)
     assessor = Assessor(scorer, checks=True)
     values = np.asarray(scorer.metadata.score_values, dtype=np.float64)
     results: dict[str, list] = {mode: [] for mode in MODES}
@@ -169,8 +167,9 @@ def check(labels: str | Path, model: str | Path | None, threads: int = 1,
           warn: Callable[[str], None] = print, single_pass: bool = False) -> dict:
     """Score the holdout in both modes -> {"model": figures, "model+checks": figures, "targets": ...}."""
     items = read_holdout(labels)
-    scores = score_items(items, model, threads, warn, single_pass)
-    return {"labels": str(labels), "model_file": str(model or "bundled"), "single_pass": single_pass,
+    scorer = Scorer(model, threads=threads, single_pass=single_pass)
+    scores = score_items(items, scorer, warn)
+    return {"labels": str(labels), "model_file": str(model or "bundled"), "mirror_average": scorer.mirror_average,
             **{mode: report(items, scores[mode]) for mode in MODES}, "targets": TARGETS}
 
 

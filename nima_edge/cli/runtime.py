@@ -48,7 +48,7 @@ damaged_option = click.option(
 
 def make_assessor(model: Path | None, threshold: float | None, threads: int | None, checks: bool = True,
                   single_pass: bool = False) -> Assessor:
-    scorer = Scorer(model, threads=threads, mirror_average=False if single_pass else None)
+    scorer = Scorer(model, threads=threads, single_pass=single_pass)
     problem = None if threshold is None else threshold_problem(threshold, scorer.metadata.score_values)
     if problem:
         raise click.BadParameter(f"{threshold} is {problem}", param_hint="--threshold")

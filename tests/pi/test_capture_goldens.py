@@ -109,3 +109,21 @@ def test_cli_check_exit_codes(make_golden, tiny_model, golden, capsys):
     (broken / "golden.json").write_text(json.dumps(document))
     assert make_golden.main(["--check", str(tiny_model), str(broken)]) == 1
     assert f"{document['cases'][0]['file']}: mean" in capsys.readouterr().out
+
+
+def test_the_bundled_goldens_are_the_bundled_models_two_pass_outputs(make_golden):
+    """models/golden is what the runtime gives the shipped model, scored with its mirror as its
+    metadata says; the same network run once misses them (what an app that skips the second run
+    would see)."""
+    from nima_edge.models import DEFAULT_MODEL
+
+    outdir = DEFAULT_MODEL.parent / "golden"
+    document = json.loads((outdir / "golden.json").read_text())
+    assert document["model"]["mirror_average"] is True and "mirror_average" in document["notes"][-1]
+    assert make_golden.check_golden(DEFAULT_MODEL, outdir) == []
+    once = Scorer(DEFAULT_MODEL, threads=1, single_pass=True)
+    worst = 0.0
+    for case in document["cases"]:
+        got = make_golden.describe(once, load_image(outdir / case["file"]))
+        worst = max(worst, float(np.max(np.abs(np.subtract(got["distribution"], case["distribution"])))))
+    assert worst > document["tolerance"]["input_size"]["distribution"]

@@ -255,7 +255,7 @@ def test_single_pass_runs_a_mirror_average_model_once(page_files, float_model, t
         result = run("score", page_files["sharp"], "--json", "--no-checks", "--model", mirrored, *flags)
         assert result.exit_code == 0, result.output
         got[flags] = np.array(json_lines(result.output)[0]["distribution"])
-    both, once = Scorer(mirrored, threads=1), Scorer(mirrored, threads=1, mirror_average=False)
+    both, once = Scorer(mirrored, threads=1), Scorer(mirrored, threads=1, single_pass=True)
     np.testing.assert_allclose(got[()], both.score(image).distribution, atol=2e-5)
     np.testing.assert_allclose(got[("--single-pass",)], once.score(image).distribution, atol=2e-5)
     assert np.abs(got[()] - got[("--single-pass",)]).max() > 1e-4

@@ -187,3 +187,11 @@ def test_a_model_without_a_fixed_input_size_is_an_error_naming_it(tiny_models):
     path = tiny_models["dynamic_input"]
     with pytest.raises(ModelError, match=rf"^{path}: input_size must be two integers in 16..2048, got \(1, 1\)$"):
         Scorer(path)
+
+
+def test_mirror_average_must_be_a_boolean_however_the_metadata_is_made():
+    """Built in code as well as read from JSON: a string "false" would be truthy and mirror."""
+    for value in ("false", 1, None):
+        with pytest.raises(MetadataError, match="mirror_average must be true or false"):
+            ModelMetadata(mirror_average=value)
+    assert ModelMetadata(mirror_average=True).mirror_average is True

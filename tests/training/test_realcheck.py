@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from nima_edge.synth import real, render_capture
-from nima_edge.training.data import DataError
 from nima_edge.models import DEFAULT_MODEL
 from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
+from nima_edge.runtime.scorer import Scorer
+from nima_edge.synth import real, render_capture
+from nima_edge.training.data import DataError
 from nima_edge.training.realcheck import Item, auc, markdown, read_holdout, report, score_items
 
 from nima_edge.cli import cli
@@ -86,7 +87,7 @@ def test_end_to_end_with_the_bundled_model(tmp_path):
         assert set(figures[mode]["refused"]) == set(real.DEGRADATIONS)
     again = CliRunner().invoke(cli, ["realcheck", str(parts["holdout"]), "--save", str(tmp_path / "r.json")])
     assert again.exit_code == 1 and "r.json" in again.output and "--force" in again.output
-    assert figures["single_pass"] is False
+    assert figures["mirror_average"] is True  # what ran: the bundled model with its mirror
 
     # The bundled model is scored with its mirror; single_pass (`--single-pass`) scores it as a copy
     # whose metadata never said mirror_average would be.
@@ -95,7 +96,11 @@ def test_end_to_end_with_the_bundled_model(tmp_path):
                                     read_metadata(DEFAULT_MODEL).replace(mirror_average=False)))
     items = read_holdout(parts["holdout"])
     quiet = {"warn": lambda message: None}
-    two, single, copy = (score_items(items, None, **quiet), score_items(items, None, single_pass=True, **quiet),
-                         score_items(items, once, **quiet))
+    two, single, copy = (score_items(items, Scorer(None, threads=1), **quiet),
+                         score_items(items, Scorer(None, threads=1, single_pass=True), **quiet),
+                         score_items(items, Scorer(once, threads=1), **quiet))
     assert single == copy
     assert two["model"] != single["model"]
+    done = CliRunner().invoke(cli, ["realcheck", str(parts["holdout"]), "--single-pass", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output[done.output.index("{"):])["mirror_average"] is False

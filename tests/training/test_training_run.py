@@ -217,8 +217,10 @@ def test_eval_of_a_tflite_conversion_matches_keras(resumed_run, document_set, tm
     from nima_edge.runtime.metadata import ModelMetadata, embed_metadata
 
     model, spec = load_nima(resumed_run[0] / "model.keras")
+    assert spec.mirror_average  # trained with flips: both evals score each image with its mirror
     flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     metadata = ModelMetadata(score_values=spec.score_values, input_size=spec.input_hw, threshold=spec.threshold,
+                             view=spec.view, mirror_average=spec.mirror_average,
                              extra_outputs={"defects": spec.defect_labels})
     tflite = tmp_path / "model.tflite"
     tflite.write_bytes(embed_metadata(flat, metadata))
@@ -240,6 +242,27 @@ def test_eval_of_a_tflite_conversion_matches_keras(resumed_run, document_set, tm
     assert c["mean_predicted"] <= b["mean_predicted"] + 1e-6
     keras_decision = CliRunner().invoke(cli, ["eval", str(resumed_run[0] / "model.keras"), *args, "--decision"])
     assert keras_decision.exit_code == 1 and "give the exported .tflite" in keras_decision.output
+
+
+def test_keras_eval_scores_a_mirror_average_model_with_its_mirror(tiny_models, document_set, tmp_path):
+    """nima eval on a .keras whose spec says mirror_average averages the two passes, as the
+    runtime does on the exported file. (The tiny runtime-test model: its outputs follow the image.)"""
+    import keras
+    from nima_edge.training.data import read_datasets
+    from nima_edge.training.model import save_nima
+    from nima_edge.training.pipeline import cache_images
+    from nima_edge.training.predict_keras import predict_keras
+
+    model = keras.models.load_model(tiny_models["keras"])
+    spec = NimaSpec(alpha=0.35, input_size=int(model.input_shape[1]), mirror_average=True)
+    path = save_nima(model, spec, tmp_path / "mirrored.keras")
+    samples = read_datasets([document_set], "csv", limit=6)
+    _, distributions, _, _ = predict_keras(path, samples)
+    _, images = cache_images(samples, spec.input_size, view=spec.view)
+    once = model.predict(np.asarray(images), verbose=0)["distribution"]
+    mirrored = model.predict(np.stack([mirror_input(image, spec.view) for image in images]), verbose=0)["distribution"]
+    np.testing.assert_allclose(distributions, (once + mirrored) / 2, atol=1e-6)
+    assert np.abs(once - mirrored).max() > 1e-5  # not mirror-symmetric: the check is not vacuous
 
 
 def test_flip_of_the_detail_view_mirrors_each_tile_in_place():

@@ -9,14 +9,17 @@ those pixels (the browser's own decoder is tested in test_web_chromium.py).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 
 import cv2
 import numpy as np
 import pytest
 from nima_edge.runtime import load_image, preprocess
+from nima_edge.runtime.errors import MetadataError
 from nima_edge.runtime.interpreter import make_interpreter
-from nima_edge.runtime.metadata import read_metadata, strip_metadata
+from nima_edge.runtime.metadata import METADATA_ENTRY, read_metadata, strip_metadata
 from nima_edge.runtime.policy import Policy, decide
 from nima_edge.runtime.preprocess import ink_response, mirror_input
 from nima_edge.runtime.scorer import Score
@@ -286,3 +289,19 @@ def test_js_sum_is_numpys():
     arrays = [list(rng.random(n) * 10.0 ** rng.integers(-8, 8, n)) for n in (1, 5, 8, 10, 17, 129, 300)]
     got = json.loads(run_node("run_ports.mjs", stdin=json.dumps({"sums": arrays})).stdout)["sums"]
     assert got == [float(np.sum(np.asarray(a))) for a in arrays]
+
+
+@pytest.mark.parametrize("value", ["false", 1, None])
+def test_js_refuses_a_mirror_average_that_is_not_a_boolean(tmp_path, value):
+    """As ModelMetadata does: a string "false" must not read as true and make the page mirror."""
+    buffer = io.BytesIO()
+    document = {**read_metadata(MODEL).to_dict(), "mirror_average": value}
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA_ENTRY, json.dumps(document))
+    path = tmp_path / "hostile.tflite"
+    path.write_bytes(strip_metadata(MODEL.read_bytes()) + buffer.getvalue())
+    with pytest.raises(MetadataError, match="mirror_average.*must be true or false"):
+        read_metadata(path)
+    [model] = json.loads(run_node("run_ports.mjs", stdin=json.dumps({"models": [str(path)]})).stdout)["models"]
+    assert model["errorType"] == "MetadataError" and "mirror_average" in model["error"] \
+        and "must be true or false" in model["error"]
