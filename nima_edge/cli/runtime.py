@@ -157,8 +157,8 @@ def _exit_code(scored: int, failed: int, retakes: int, fail_on_retake: bool) -> 
               help="Copy the kept images into this folder.")
 @force_option
 @translate_errors
-def rank(folder, model, threshold, threads, workers, no_checks, single_pass, accept_damaged, top, min_score, out, copy_to,
-         force):
+def rank(folder, model, threshold, threads, workers, no_checks, single_pass, accept_damaged, top, min_score, out,
+         copy_to, force):
     """Score a folder, best first; keep the top K and/or those above a score.
 
     \b
@@ -299,7 +299,8 @@ def _summary(path: Path, meta: ModelMetadata, scorer: Scorer, embedded: bool) ->
         f"name         {meta.name}",
         (f"input        {meta.input_size[0]}x{meta.input_size[1]} {meta.color_order}, resize={meta.resize}, view={meta.view}, "
          f"{tensors['input']['dtype']} (scale {tensors['input']['scale']:g}, zero {tensors['input']['zero_point']})"),
-        (f"scores       {meta.bins} bins, {meta.score_values[0]:g}..{meta.score_values[-1]:g}; retake below {meta.threshold:g}"
+        (f"scores       {meta.bins} bins, {meta.score_values[0]:g}..{meta.score_values[-1]:g}; "
+         f"retake below {meta.threshold:g}"
          + ("; each frame scored with its mirror (mirror_average)" if meta.mirror_average else "")),
         f"quantization {meta.quantization}",
         "outputs      " + ", ".join(f"{n} {v['shape']}" for n, v in tensors["outputs"].items()),
