@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
-from nima_edge.runtime.scorer import Scorer
+from nima_edge.runtime.metadata import embed_metadata, read_metadata
+from nima_edge.runtime.scorer import Scorer, mean_std
 from nima_edge.training.data import read_datasets
 from nima_edge.training.metrics import binary_accuracy, srcc
 from nima_edge.training.predict_tflite import predict_tflite
@@ -37,7 +37,7 @@ def with_mirror(model: Path, mirror_average: bool, folder: Path) -> Path:
     """A copy of ``model`` whose metadata says ``mirror_average``."""
     copy = folder / f"{model.parent.name}-{model.stem}-{'mirror' if mirror_average else 'once'}.tflite"
     metadata = read_metadata(model).replace(mirror_average=mirror_average)
-    copy.write_bytes(embed_metadata(strip_metadata(model.read_bytes()), metadata))
+    copy.write_bytes(embed_metadata(model.read_bytes(), metadata))  # replaces the archive there
     return copy
 
 
@@ -58,8 +58,7 @@ def measure(model: Path, items, synthetic) -> dict:
     scores = score_items(items, Scorer(model, threads=1), warn=lambda message: None)["model+checks"]
     figures = report(items, scores)
     kept, distributions, _, view = predict_tflite(model, synthetic)
-    values = np.asarray(view.score_values, dtype=np.float64)
-    means = (distributions / distributions.sum(axis=1, keepdims=True) * values).sum(axis=1)
+    means, _ = mean_std(distributions, np.asarray(view.score_values))
     truth = np.asarray(kept.means)
     return {"clean_accepted": figures["clean_accepted"], "heavy_cutoff_refused": figures["refused"]["cutoff"]["heavy"],
             "heavy_noise_refused": figures["refused"]["noise"]["heavy"], "auc": figures["auc"],

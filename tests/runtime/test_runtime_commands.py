@@ -244,11 +244,10 @@ def test_single_pass_runs_a_mirror_average_model_once(page_files, float_model, t
     """A model whose metadata says mirror_average is scored with its mirror unless --single-pass."""
     import numpy as np
     from nima_edge.runtime import Scorer, load_image
-    from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
+    from nima_edge.runtime.metadata import embed_metadata, read_metadata
 
     mirrored = tmp_path / "mirrored.tflite"
-    mirrored.write_bytes(embed_metadata(strip_metadata(float_model.read_bytes()),
-                                        read_metadata(float_model).replace(mirror_average=True)))
+    mirrored.write_bytes(embed_metadata(float_model.read_bytes(), read_metadata(float_model).replace(mirror_average=True)))
     image = load_image(page_files["sharp"])
     got = {}
     for flags in ((), ("--single-pass",)):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from nima_edge.export.tiny_pages import training_images
 from nima_edge.runtime import Scorer, preprocess
-from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
+from nima_edge.runtime.metadata import embed_metadata, read_metadata
 from nima_edge.runtime.preprocess import mirror_input
 from runtime_pages import render_page
 
@@ -91,13 +91,12 @@ def test_default_model_missing_is_a_clear_error(monkeypatch, tmp_path):
 def test_renamed_outputs_of_one_shape_are_refused_not_guessed(tiny_models, tmp_path):
     """With 10 bins and 10 defects both heads are (1, 10): an unnamed distribution must not be guessed."""
     from nima_edge.runtime import ModelError
-    from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
 
     original = read_metadata(tiny_models["float"])
     renamed = original.replace(distribution_output="output_0",
                                extra_outputs={"output_1": original.extra_outputs["defects"]})
     path = tmp_path / "renamed.tflite"
-    path.write_bytes(embed_metadata(strip_metadata(tiny_models["float"].read_bytes()), renamed))
+    path.write_bytes(embed_metadata(tiny_models["float"].read_bytes(), renamed))
     with pytest.raises(ModelError, match="2 outputs have shape \\(1, 10\\) and none is named 'output_0'"):
         Scorer(path, threads=1)
 
@@ -105,9 +104,8 @@ def test_renamed_outputs_of_one_shape_are_refused_not_guessed(tiny_models, tmp_p
 def test_mirror_average_scores_the_input_and_its_mirror(tiny_models, tmp_path):
     """A model whose metadata says mirror_average is scored on the mean of its outputs for the
     input and the mirrored input; single_pass (the fidelity gate) runs the network once."""
-    content = tiny_models["float"].read_bytes()
     path = tmp_path / "mirrored.tflite"
-    path.write_bytes(embed_metadata(strip_metadata(content), read_metadata(tiny_models["float"]).replace(
+    path.write_bytes(embed_metadata(tiny_models["float"].read_bytes(), read_metadata(tiny_models["float"]).replace(
         mirror_average=True)))
     assert not Scorer(tiny_models["float"], threads=1).mirror_average  # metadata without it: off
     averaged, single = Scorer(path, threads=1), Scorer(path, threads=1, single_pass=True)

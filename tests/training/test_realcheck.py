@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from nima_edge.models import DEFAULT_MODEL
-from nima_edge.runtime.metadata import embed_metadata, read_metadata, strip_metadata
+from nima_edge.runtime.metadata import embed_metadata, read_metadata
 from nima_edge.runtime.scorer import Scorer
 from nima_edge.synth import real, render_capture
 from nima_edge.training.data import DataError
@@ -92,8 +92,7 @@ def test_end_to_end_with_the_bundled_model(tmp_path):
     # The bundled model is scored with its mirror; single_pass (`--single-pass`) scores it as a copy
     # whose metadata never said mirror_average would be.
     once = tmp_path / "once.tflite"
-    once.write_bytes(embed_metadata(strip_metadata(DEFAULT_MODEL.read_bytes()),
-                                    read_metadata(DEFAULT_MODEL).replace(mirror_average=False)))
+    once.write_bytes(embed_metadata(DEFAULT_MODEL.read_bytes(), read_metadata(DEFAULT_MODEL).replace(mirror_average=False)))
     items = read_holdout(parts["holdout"])
     quiet = {"warn": lambda message: None}
     two, single, copy = (score_items(items, Scorer(None, threads=1), **quiet),
