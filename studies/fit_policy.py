@@ -1,7 +1,8 @@
 """Fit the runtime checks' limits (runtime/policy.py Policy) to the labels of training images.
 
     .venv/bin/python studies/fit_policy.py MODEL.tflite data/synth/labels.csv data/real/train/labels.csv \
-        [--sample 2000] [--cache /tmp/policy_fit.pkl] [--json OUT.json]
+        [--sample 2000] [--cache /tmp/policy_fit.pkl] [--json OUT.json] \
+        [--holdout data/synth_test/labels.csv --holdout data/real/holdout/labels.csv]
 
 Each labels.csv is one set: a seeded sample of ``--sample`` of its rows (non-documents left out: the
 model refuses them by itself) is decoded, checked and scored once, as `nima score` does. Then every
@@ -10,8 +11,10 @@ and each is judged by how often its verdict agrees with the label (ok when the l
 the threshold), averaged over the sets so that a large set does not outvote a small one. It prints the
 current limits' agreement, the best combination's, and the ten best.
 
-Training images only: the held-out synthetic captures and real sources judge the result afterwards
-(`nima eval --decision`, `nima realcheck`), never choose it.
+Training images only: the held-out synthetic captures and real sources judge the result afterwards,
+never choose it. With ``--holdout`` (every row of each set, scored the same way) it does that here:
+the current limits, the best fit, and the best fit with the current washed-text allowance, each by
+its agreement with the labels, the clean documents it accepts and the heavy cut-offs it refuses.
 """
 from __future__ import annotations
 
@@ -56,6 +59,32 @@ def observe(scorer: Scorer, labels: Path, sample: int) -> list[tuple[float, obje
     return observed
 
 
+def observe_all(scorer: Scorer, labels: Path) -> list[tuple[dict, object, object]]:
+    """(row, model Score, Checks) for every row of a held-out set, non-documents included."""
+    assessor = Assessor(scorer, checks=True)
+    with labels.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    observed = []
+    for row in rows:
+        model_input, checks, _ = assessor.inspect(load_image(labels.parent / row["path"]))
+        observed.append((row, scorer.score_input(model_input), checks))
+    return observed
+
+
+def judge(observed, policy: Policy, values: np.ndarray) -> dict[str, float]:
+    """Agreement with the labels; for a real holdout also clean pages accepted, heavy cut-offs refused."""
+    ok = np.array([decide(score, checks, values, policy).mean >= policy.threshold for _, score, checks in observed])
+    labelled_ok = np.array([float(row["mean"]) >= policy.threshold for row, _, _ in observed])
+    figures = {"agreement": float(np.mean(ok == labelled_ok))}
+    clean = np.array([row.get("group") == "clean" for row, _, _ in observed])
+    cut = np.array([row.get("degradation") == "cutoff" and row.get("level") == "heavy" for row, _, _ in observed])
+    if clean.any():
+        figures["clean_accepted"] = float(ok[clean].mean())
+    if cut.any():
+        figures["heavy_cutoffs_refused"] = float(1 - ok[cut].mean())
+    return figures
+
+
 def agreement(observed, policy: Policy, values: np.ndarray) -> float:
     return float(np.mean([(decide(score, checks, values, policy).mean >= policy.threshold) == (label >= policy.threshold)
                           for label, score, checks in observed]))
@@ -68,6 +97,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--cache", type=Path, help="keep the scored sample here, to refit without rescoring")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--holdout", type=Path, action="append", default=[],
+                        help="a held-out labels.csv to judge the limits on afterwards; repeat for several")
     args = parser.parse_args()
     scorer = Scorer(args.model, threads=1)
     values = np.asarray(scorer.metadata.score_values, dtype=np.float64)
@@ -93,10 +124,20 @@ def main() -> None:
     print(f"current limits: {float(np.mean(list(baseline.values()))):.4f} {baseline}")
     for score, limits, per_set in results[:10]:
         print(f"{score:.4f} {limits} {per_set}")
+    judged = {}
+    if args.holdout:
+        best = replace(current, **results[0][1])
+        candidates = {"current": current, "best fit": best,
+                      "best fit, current washed allowance": replace(best, washed_allowance=current.washed_allowance)}
+        for labels in args.holdout:
+            observed = observe_all(scorer, labels)
+            judged[str(labels)] = {name: judge(observed, policy, values) for name, policy in candidates.items()}
+            for name, figures in judged[str(labels)].items():
+                print(f"{labels}: {name}: " + ", ".join(f"{key} {value:.3f}" for key, value in figures.items()))
     if args.json:
         args.json.write_text(json.dumps({"model_alone": model_alone, "current": {"limits": asdict(current), "per_set": baseline},
                                          "best": [{"agreement": s, "limits": lim, "per_set": ps}
-                                                  for s, lim, ps in results[:10]]}, indent=1))
+                                                  for s, lim, ps in results[:10]], "holdout": judged}, indent=1))
 
 
 if __name__ == "__main__":
