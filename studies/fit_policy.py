@@ -42,28 +42,20 @@ GRID = {
 }
 
 
-def sample_rows(labels: Path, sample: int, seed: int = 0) -> list[dict]:
+def read_rows(labels: Path) -> list[dict]:
     with labels.open(newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle)
-                if row.get("group", "") != "nondoc" and row.get("kind", "") not in ("junk", "user_junk")]
-    return random.Random(seed).sample(rows, min(sample, len(rows)))
+        return list(csv.DictReader(handle))
 
 
-def observe(scorer: Scorer, labels: Path, sample: int) -> list[tuple[float, object, object]]:
-    """(label mean, model Score, Checks) for each sampled image."""
+def sample_documents(rows: list[dict], sample: int, seed: int = 0) -> list[dict]:
+    documents = [row for row in rows
+                 if row.get("group", "") != "nondoc" and row.get("kind", "") not in ("junk", "user_junk")]
+    return random.Random(seed).sample(documents, min(sample, len(documents)))
+
+
+def observe(scorer: Scorer, labels: Path, rows: list[dict]) -> list[tuple[dict, object, object]]:
+    """(row, model Score, Checks) for each of ``rows`` of ``labels``."""
     assessor = Assessor(scorer, checks=True)
-    observed = []
-    for row in sample_rows(labels, sample):
-        model_input, checks, _ = assessor.inspect(load_image(labels.parent / row["path"]))
-        observed.append((float(row["mean"]), scorer.score_input(model_input), checks))
-    return observed
-
-
-def observe_all(scorer: Scorer, labels: Path) -> list[tuple[dict, object, object]]:
-    """(row, model Score, Checks) for every row of a held-out set, non-documents included."""
-    assessor = Assessor(scorer, checks=True)
-    with labels.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
     observed = []
     for row in rows:
         model_input, checks, _ = assessor.inspect(load_image(labels.parent / row["path"]))
@@ -71,10 +63,12 @@ def observe_all(scorer: Scorer, labels: Path) -> list[tuple[dict, object, object
     return observed
 
 
-def judge(observed, policy: Policy, values: np.ndarray) -> dict[str, float]:
-    """Agreement with the labels; for a real holdout also clean pages accepted, heavy cut-offs refused."""
-    ok = np.array([decide(score, checks, values, policy).mean >= policy.threshold for _, score, checks in observed])
-    labelled_ok = np.array([float(row["mean"]) >= policy.threshold for row, _, _ in observed])
+def judge(observed, policy: Policy | None, values: np.ndarray, threshold: float) -> dict[str, float]:
+    """Agreement of the verdicts with the labels (``policy`` None: the model alone); where the set has
+    them, clean pages accepted and heavy cut-offs refused."""
+    ok = np.array([(score.mean if policy is None else decide(score, checks, values, policy).mean) >= threshold
+                   for _, score, checks in observed])
+    labelled_ok = np.array([float(row["mean"]) >= threshold for row, _, _ in observed])
     figures = {"agreement": float(np.mean(ok == labelled_ok))}
     clean = np.array([row.get("group") == "clean" for row, _, _ in observed])
     cut = np.array([row.get("degradation") == "cutoff" and row.get("level") == "heavy" for row, _, _ in observed])
@@ -83,11 +77,6 @@ def judge(observed, policy: Policy, values: np.ndarray) -> dict[str, float]:
     if cut.any():
         figures["heavy_cutoffs_refused"] = float(1 - ok[cut].mean())
     return figures
-
-
-def agreement(observed, policy: Policy, values: np.ndarray) -> float:
-    return float(np.mean([(decide(score, checks, values, policy).mean >= policy.threshold) == (label >= policy.threshold)
-                          for label, score, checks in observed]))
 
 
 def main() -> None:
@@ -105,21 +94,22 @@ def main() -> None:
     if args.cache and args.cache.is_file():
         sets = pickle.loads(args.cache.read_bytes())
     else:
-        sets = {str(labels): observe(scorer, labels, args.sample) for labels in args.labels}
+        sets = {str(labels): observe(scorer, labels, sample_documents(read_rows(labels), args.sample))
+                for labels in args.labels}
         if args.cache:
             args.cache.write_bytes(pickle.dumps(sets))
     current = Policy(threshold=scorer.threshold)
-    model_alone = {name: float(np.mean([(score.mean >= current.threshold) == (label >= current.threshold)
-                                        for label, score, _ in observed])) for name, observed in sets.items()}
+    threshold = current.threshold
+    model_alone = {name: judge(observed, None, values, threshold)["agreement"] for name, observed in sets.items()}
     results = []
     for combination in itertools.product(*GRID.values()):
         policy = replace(current, **dict(zip(GRID, combination)))
         if policy.blur_ratio_bad <= policy.blur_ratio_ok:
             continue
-        per_set = {name: agreement(observed, policy, values) for name, observed in sets.items()}
+        per_set = {name: judge(observed, policy, values, threshold)["agreement"] for name, observed in sets.items()}
         results.append((float(np.mean(list(per_set.values()))), dict(zip(GRID, combination)), per_set))
     results.sort(key=lambda result: -result[0])
-    baseline = {name: agreement(observed, current, values) for name, observed in sets.items()}
+    baseline = {name: judge(observed, current, values, threshold)["agreement"] for name, observed in sets.items()}
     print(f"model alone: {model_alone}")
     print(f"current limits: {float(np.mean(list(baseline.values()))):.4f} {baseline}")
     for score, limits, per_set in results[:10]:
@@ -130,8 +120,8 @@ def main() -> None:
         candidates = {"current": current, "best fit": best,
                       "best fit, current washed allowance": replace(best, washed_allowance=current.washed_allowance)}
         for labels in args.holdout:
-            observed = observe_all(scorer, labels)
-            judged[str(labels)] = {name: judge(observed, policy, values) for name, policy in candidates.items()}
+            observed = observe(scorer, labels, read_rows(labels))
+            judged[str(labels)] = {name: judge(observed, policy, values, threshold) for name, policy in candidates.items()}
             for name, figures in judged[str(labels)].items():
                 print(f"{labels}: {name}: " + ", ".join(f"{key} {value:.3f}" for key, value in figures.items()))
     if args.json:
