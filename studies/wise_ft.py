@@ -16,19 +16,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 from nima_edge.training.model import load_nima, save_nima
 
 
-def interpolate(head_only, fine_tuned, alpha: float) -> list:
-    """The fine-tuned model's weights, in its order, each (1 - alpha) * head_only + alpha * itself:
-    variables matched by path, since a frozen backbone may list its variables in another order."""
-    start = {variable.path: variable.numpy() for variable in head_only.weights}
+def interpolate(start: dict[str, np.ndarray], end: list[tuple[str, np.ndarray]], alpha: float) -> list[np.ndarray]:
+    """``end``'s weights, in its order, each (1 - alpha) * start + alpha * itself: variables matched by
+    path, since a frozen backbone may list its variables in another order."""
     mixed = []
-    for variable in fine_tuned.weights:
-        end = variable.numpy()
-        if variable.path not in start or start[variable.path].shape != end.shape:
-            raise SystemExit(f"{variable.path}: not in the head-only model, or another shape: not one run's two phases")
-        mixed.append((1.0 - alpha) * start[variable.path] + alpha * end if end.dtype.kind == "f" else end)
+    for path, value in end:
+        if path not in start or start[path].shape != value.shape:
+            raise SystemExit(f"{path}: not in the head-only model, or another shape: not one run's two phases")
+        mixed.append((1.0 - alpha) * start[path] + alpha * value if value.dtype.kind == "f" else value)
     return mixed
 
 
@@ -40,14 +39,14 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, action="append", required=True)
     args = parser.parse_args()
     head_only, _ = load_nima(args.head_only)
-    fine_tuned, spec = load_nima(args.fine_tuned)
+    start = {variable.path: variable.numpy() for variable in head_only.weights}
+    model, spec = load_nima(args.fine_tuned)
+    end = [(variable.path, variable.numpy()) for variable in model.weights]  # read once, before any is set
     args.out.mkdir(parents=True, exist_ok=True)
     for alpha in args.alpha:
-        fine_tuned_copy, _ = load_nima(args.fine_tuned)
-        for variable, value in zip(fine_tuned_copy.weights, interpolate(head_only, fine_tuned, alpha)):
+        for variable, value in zip(model.weights, interpolate(start, end, alpha)):
             variable.assign(value)
-        path = save_nima(fine_tuned_copy, spec, args.out / f"wise_{alpha:g}.keras", force=True)
-        print(path)
+        print(save_nima(model, spec, args.out / f"wise_{alpha:g}.keras", force=True))
 
 
 if __name__ == "__main__":
