@@ -69,6 +69,9 @@ class TrainConfig:
     defect_head: bool | None = None  # None: on when the labels have defect_ columns
     defect_weight: float = 1.0
     dropout: float = 0.75
+    # Mosaic views: the share of training inputs whose whole-frame tile is flattened to its own mean
+    # colour, so the verdict cannot rest on the frame tile alone (see make_dataset).
+    frame_dropout: float = 0.0
     balance: str = "none"  # defects: 1/sqrt-frequency loss weights per strongest defect (pipeline.py)
     bn_momentum: float | None = None  # None: 0.99 from scratch, the backbone's own when pretrained
     threshold: float | None = None  # None: the middle of the score scale
@@ -102,6 +105,10 @@ class TrainConfig:
             (self.loss_r > 0, "loss_r must be positive"),
             (self.bn_momentum is None or 0 <= self.bn_momentum < 1, "bn_momentum must lie in [0, 1)"),
             (dropout is None, dropout),
+            (isinstance(self.frame_dropout, (int, float)) and not isinstance(self.frame_dropout, bool)
+             and 0 <= self.frame_dropout < 1, f"frame_dropout must lie in [0, 1), got {self.frame_dropout!r}"),
+            (self.frame_dropout == 0 or self.view != "frame",
+             "frame_dropout hides a mosaic view's whole-frame tile; the frame view has no other tile"),
             (self.limit is None or self.limit >= 1, "limit must be at least 1"),
             (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5, "val/test fractions must lie in (0, 0.5)"),
         ]

@@ -9,16 +9,21 @@ from .pipeline import AUGMENTATIONS, MIRRORING_AUGMENTATIONS
 
 def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size: int, batch_size: int,
                  augment: str = "none", shuffle: bool = False, seed: int = 0, view: str = "frame",
-                 weights: np.ndarray | None = None):
+                 weights: np.ndarray | None = None, frame_dropout: float = 0.0):
     """A tf.data.Dataset of (uint8 image batch, {output name: target batch}) from cached images;
     with ``weights`` (one per image) a third element, {output name: weight batch}, for Keras to
     scale each image's loss by.
 
     With a mosaic view (frame+detail, frame+detail+edge) a flip mirrors each of the four tiles in
-    place, so the whole-frame tile stays top left where the model expects it.
+    place, so the whole-frame tile stays top left where the model expects it. ``frame_dropout``
+    (training only) flattens that tile to its own mean colour in this share of the inputs: it keeps
+    the frame's exposure but hides its layout, which is where a page source's look lives (the model
+    card's occlusion study), so the detail and edge tiles must carry the verdict on their own.
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
+    if frame_dropout and view == "frame":
+        raise ValueError("frame_dropout hides a mosaic view's whole-frame tile; the frame view has no other tile")
     if augment == "paper" and view != "frame":
         raise ValueError(f"the paper augmentation crops, which would cut across the {view} view's tiles")
     n = len(images)
@@ -52,6 +57,8 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
             tiles = tf.reshape(image, (2, half, 2, half, 3))
             flipped = tf.reshape(tf.reverse(tiles, axis=[3]), (input_size, input_size, 3))
             image = tf.cond(tf.random.uniform(()) < 0.5, lambda: flipped, lambda: image)
+        if frame_dropout:
+            image = tf.cond(tf.random.uniform(()) < frame_dropout, lambda: flat_frame_tile(image), lambda: image)
         return image, labels, *weight
 
     def centre(image, labels, *weight):
@@ -66,3 +73,12 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(augment_one if shuffle else centre, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def flat_frame_tile(image):
+    """A mosaic input with its top-left (whole-frame) tile set to that tile's mean colour."""
+    half = image.shape[0] // 2
+    frame = image[:half, :half]
+    mean = tf.cast(tf.round(tf.reduce_mean(tf.cast(frame, tf.float32), axis=(0, 1))), image.dtype)
+    flat = tf.broadcast_to(mean, tf.shape(frame))
+    return tf.concat([tf.concat([flat, image[:half, half:]], axis=1), image[half:]], axis=0)

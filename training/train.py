@@ -108,7 +108,8 @@ class Run:
         weights = defect_balance_weights(samples.defects) if shuffle and self.config.balance == "defects" else None
         return make_dataset(images, targets_of(samples, self.with_defects), self.config.input_size,
                             self.config.batch_size, self.config.resolved_augment if shuffle else "none",
-                            shuffle=shuffle, seed=self.config.seed, view=self.config.view, weights=weights)
+                            shuffle=shuffle, seed=self.config.seed, view=self.config.view, weights=weights,
+                            frame_dropout=self.config.frame_dropout)
 
     # ---- fitting ----------------------------------------------------------------------------
     def fit(self, resume: bool, strategy, time_budget_min: float | None = None) -> RunState:

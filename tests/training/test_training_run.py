@@ -288,6 +288,39 @@ def test_flip_of_the_detail_view_mirrors_each_tile_in_place():
     assert {np.array_equal(out, mirror_input(image, "frame")) for out in np.asarray(frame_batch)} == {True, False}
 
 
+def test_frame_dropout_flattens_only_the_whole_frame_tile_and_only_in_training():
+    from nima_edge.training.dataset import flat_frame_tile, make_dataset
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    copies = np.repeat(image[None], 64, axis=0)
+    targets = {"distribution": np.full((64, 10), 0.1, np.float32)}
+    frame_mean = np.round(image[:8, :8].reshape(-1, 3).mean(axis=0))
+    expected = image.copy()
+    expected[:8, :8] = frame_mean
+    assert np.array_equal(np.asarray(flat_frame_tile(image)), expected)
+
+    batch, _ = next(iter(make_dataset(copies, targets, 16, 64, augment="none", shuffle=True,
+                                      view="frame+detail+edge", frame_dropout=0.5)))
+    outs = np.asarray(batch)
+    flat = [np.array_equal(out, expected) for out in outs]
+    assert all(f or np.array_equal(out, image) for f, out in zip(flat, outs))
+    assert 12 < sum(flat) < 52  # about half, each input drawing its own coin
+    evaluation, _ = next(iter(make_dataset(copies, targets, 16, 64, view="frame+detail+edge", frame_dropout=0.5)))
+    assert all(np.array_equal(out, image) for out in np.asarray(evaluation))
+    with pytest.raises(ValueError, match="frame view has no other tile"):
+        make_dataset(copies, targets, 16, 8, shuffle=True, frame_dropout=0.5)
+
+
+def test_frame_dropout_is_checked_before_any_image_is_cached():
+    assert TrainConfig(data="x.csv", format="csv", view="frame+detail", frame_dropout=0.25).frame_dropout == 0.25
+    with pytest.raises(SpecError, match="frame view has no other tile"):
+        TrainConfig(data="x.csv", format="csv", frame_dropout=0.25)
+    for rate in (1.0, -0.1, "0.5", True):
+        with pytest.raises(SpecError, match=r"frame_dropout must lie in \[0, 1\), got"):
+            TrainConfig(data="x.csv", format="csv", view="frame+detail", frame_dropout=rate)
+
+
 def test_only_a_model_trained_on_mirrored_copies_is_scored_on_its_mirror():
     assert TrainConfig(data="x.csv", format="csv").mirror_average  # flip
     assert TrainConfig(data="AVA.txt", format="ava").mirror_average  # paper: crops and flips
