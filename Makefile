@@ -73,7 +73,8 @@ synth: setup
 train: setup
 	$(NIMA) train --data $(SYNTH_DIR)/labels.csv $(if $(wildcard $(REAL_SET)/train/labels.csv),--data $(REAL_SET)/train/labels.csv) \
 	    --format csv --backbone $(RECIPE_BACKBONE) --alpha $(RECIPE_ALPHA) --input-size $(RECIPE_SIZE) \
-	    --view $(RECIPE_VIEW) --dropout $(RECIPE_DROPOUT) --frame-dropout $(RECIPE_FRAME_DROPOUT) --epochs $(RECIPE_EPOCHS) --phase1-epochs $(RECIPE_PHASE1) \
+	    --view $(RECIPE_VIEW) --dropout $(RECIPE_DROPOUT) --frame-dropout $(RECIPE_FRAME_DROPOUT) \
+	    --epochs $(RECIPE_EPOCHS) --phase1-epochs $(RECIPE_PHASE1) \
 	    --lr $(RECIPE_LR) --lr-schedule $(RECIPE_LR_SCHEDULE) --batch-size $(RECIPE_BATCH_SIZE) --out $(RUN_DIR) --resume
 
 calibrate: setup

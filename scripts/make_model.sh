@@ -55,10 +55,11 @@ if [ -n "$real" ]; then
     extra+=(--data "$realset/train/labels.csv")
 fi
 if [ ! -f "$run/metrics.json" ]; then
-    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, ${start[*]}) into $run"
+    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, frame dropout $frame_dropout, ${start[*]}) into $run"
     $nima train --data "$data/labels.csv" "${extra[@]}" --format csv --backbone "$backbone" --alpha "$alpha" \
-        --input-size "$size" --view "$view" --dropout "$dropout" --frame-dropout "$frame_dropout" --epochs "$epochs" --phase1-epochs "$phase1" \
-        --lr "$lr" --lr-schedule "$schedule" --batch-size "$batch" --balance "$balance" "${start[@]}" --seed 0 \
+        --input-size "$size" --view "$view" --dropout "$dropout" --frame-dropout "$frame_dropout" \
+        --epochs "$epochs" --phase1-epochs "$phase1" --lr "$lr" --lr-schedule "$schedule" --batch-size "$batch" \
+        --balance "$balance" "${start[@]}" --seed 0 \
         --time-budget "$budget" --out "$run" $(resume_flag "$run/config.json")
 fi
 if [ ! -f "$run/calibration/manifest.json" ]; then

@@ -20,7 +20,7 @@ from nima_edge.runtime.strict import (
 )
 
 from .data import FORMATS
-from .pipeline import AUGMENTATIONS, MIRRORING_AUGMENTATIONS
+from .pipeline import AUGMENTATIONS, FRAME_DROPOUT_NEEDS_MOSAIC, MIRRORING_AUGMENTATIONS
 from .spec import BACKBONES, SpecError, dropout_problem
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a run's config.json is about 1 kB
@@ -107,8 +107,7 @@ class TrainConfig:
             (dropout is None, dropout),
             (isinstance(self.frame_dropout, (int, float)) and not isinstance(self.frame_dropout, bool)
              and 0 <= self.frame_dropout < 1, f"frame_dropout must lie in [0, 1), got {self.frame_dropout!r}"),
-            (self.frame_dropout == 0 or self.view != "frame",
-             "frame_dropout hides a mosaic view's whole-frame tile; the frame view has no other tile"),
+            (self.frame_dropout == 0 or self.view != "frame", FRAME_DROPOUT_NEEDS_MOSAIC),
             (self.limit is None or self.limit >= 1, "limit must be at least 1"),
             (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5, "val/test fractions must lie in (0, 0.5)"),
         ]

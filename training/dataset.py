@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .pipeline import AUGMENTATIONS, MIRRORING_AUGMENTATIONS
+from .pipeline import AUGMENTATIONS, FRAME_DROPOUT_NEEDS_MOSAIC, MIRRORING_AUGMENTATIONS
 
 
 def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size: int, batch_size: int,
@@ -23,7 +23,7 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
     if augment not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
     if frame_dropout and view == "frame":
-        raise ValueError("frame_dropout hides a mosaic view's whole-frame tile; the frame view has no other tile")
+        raise ValueError(FRAME_DROPOUT_NEEDS_MOSAIC)
     if augment == "paper" and view != "frame":
         raise ValueError(f"the paper augmentation crops, which would cut across the {view} view's tiles")
     n = len(images)

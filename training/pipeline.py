@@ -30,6 +30,8 @@ AUGMENTATIONS = ("paper", "flip", "none")
 # Those that show the model mirrored copies (runtime.preprocess.mirror_input), so its spec says
 # mirror_average: a device scores each frame and its mirror.
 MIRRORING_AUGMENTATIONS = ("paper", "flip")
+# Refused by the config (before any image is cached) and by make_dataset alike.
+FRAME_DROPOUT_NEEDS_MOSAIC = "frame_dropout hides a mosaic view's whole-frame tile; the frame view has no other tile"
 # The paper resizes to 256 and crops 224: the stored image is this much larger than the input.
 PAPER_SCALE = 256 / 224
 
