@@ -21,7 +21,7 @@ from nima_edge.runtime.strict import (
 
 from .data import FORMATS
 from .pipeline import AUGMENTATIONS, FRAME_DROPOUT_NEEDS_MOSAIC, MIRRORING_AUGMENTATIONS
-from .spec import BACKBONES, SpecError, dropout_problem
+from .spec import BACKBONES, SpecError, dropout_problem, rate_problem
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a run's config.json is about 1 kB
 OPTIMIZERS = ("adam", "sgd-paper")
@@ -84,6 +84,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         view = view_problem(self.view, self.input_size, self.input_size)
         dropout = dropout_problem(self.dropout)
+        frame_dropout = rate_problem("frame_dropout", self.frame_dropout)
         checks = [
             (self.format in FORMATS, f"format must be one of {', '.join(FORMATS)}"),
             (self.backbone in BACKBONES, f"backbone must be one of {', '.join(BACKBONES)}"),
@@ -105,8 +106,7 @@ class TrainConfig:
             (self.loss_r > 0, "loss_r must be positive"),
             (self.bn_momentum is None or 0 <= self.bn_momentum < 1, "bn_momentum must lie in [0, 1)"),
             (dropout is None, dropout),
-            (isinstance(self.frame_dropout, (int, float)) and not isinstance(self.frame_dropout, bool)
-             and 0 <= self.frame_dropout < 1, f"frame_dropout must lie in [0, 1), got {self.frame_dropout!r}"),
+            (frame_dropout is None, frame_dropout),
             (self.frame_dropout == 0 or self.view != "frame", FRAME_DROPOUT_NEEDS_MOSAIC),
             (self.limit is None or self.limit >= 1, "limit must be at least 1"),
             (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5, "val/test fractions must lie in (0, 0.5)"),

@@ -33,12 +33,17 @@ class WeightsError(NimaError):
     """Base weights that cannot be found or loaded (e.g. ImageNet weights missing from the cache)."""
 
 
+def rate_problem(name: str, rate: Any) -> str | None:
+    """Why ``rate`` cannot be the share ``name`` (a number in [0, 1)), or None when it can."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        return f"{name} must lie in [0, 1), got {rate!r}"
+    return None
+
+
 def dropout_problem(rate: Any) -> str | None:
     """Why ``rate`` cannot be the head's dropout, or None when it can: the spec's and the training
     config's one check."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        return f"dropout must lie in [0, 1), got {rate!r}"
-    return None
+    return rate_problem("dropout", rate)
 
 
 @dataclass(frozen=True)
