@@ -6,7 +6,8 @@
 #   nohup make model > model.log 2>&1 &
 # The recipe (alpha, size, view, epochs, ...) is models/recipe.env. Knobs (environment): REAL (a folder of real photos: docs/ + nondocs/ or a manifest.csv; default
 # ../shared/realdata when it exists, else none), WEIGHTS (the folder of ImageNet MobileNetV2 backbones; default
-# ../shared/weights when it exists, else the Keras cache), COUNT, TEST_COUNT, ALPHA, SIZE, VIEW, DROPOUT, FRAME_DROPOUT, EPOCHS,
+# ../shared/weights when it exists, else the Keras cache), COUNT, TEST_COUNT, ALPHA, SIZE, VIEW, DROPOUT, FRAME_DROPOUT,
+# AVERAGE_FROM (the first epoch whose weights the model averages; 0: off, the best epoch), EPOCHS,
 # PHASE1 (head-only epochs), TIME_BUDGET (minutes), BALANCE, LR, INIT_FROM (a .keras to fine-tune), RUN, DATA, TEST,
 # REALSET (where the real photos' training and holdout copies go), GATE (off: record a missed fidelity gate, go on).
 # The epochs are what fits in the time budget on 2 cores (see the model card): the cosine schedule must reach
@@ -23,6 +24,7 @@ count=${COUNT:-$RECIPE_COUNT}; test_count=${TEST_COUNT:-$RECIPE_TEST_COUNT}
 backbone=$RECIPE_BACKBONE; alpha=${ALPHA:-$RECIPE_ALPHA}; size=${SIZE:-$RECIPE_SIZE}; view=${VIEW:-$RECIPE_VIEW}
 dropout=${DROPOUT:-$RECIPE_DROPOUT}; frame_dropout=${FRAME_DROPOUT:-$RECIPE_FRAME_DROPOUT}; batch=${BATCH_SIZE:-$RECIPE_BATCH_SIZE}; schedule=$RECIPE_LR_SCHEDULE
 epochs=${EPOCHS:-$RECIPE_EPOCHS}; phase1=${PHASE1:-$RECIPE_PHASE1}; lr=${LR:-$RECIPE_LR}
+average_from=${AVERAGE_FROM:-$RECIPE_AVERAGE_FROM}
 budget=${TIME_BUDGET:-$RECIPE_TIME_BUDGET}; balance=${BALANCE:-$RECIPE_BALANCE}
 real=${REAL-}; [ -z "$real" ] && [ -d ../shared/realdata ] && real=../shared/realdata
 weights=${WEIGHTS-}; [ -z "$weights" ] && [ -d ../shared/weights ] && weights=../shared/weights
@@ -35,6 +37,7 @@ else
     start=(--base-weights imagenet)  # from the Keras cache; never downloaded
 fi
 extra=()
+averaging=(); [ "$average_from" != 0 ] && averaging=(--average-from "$average_from")
 
 resume_flag() { [ -e "$1" ] && echo --resume || true; }
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
@@ -55,11 +58,11 @@ if [ -n "$real" ]; then
     extra+=(--data "$realset/train/labels.csv")
 fi
 if [ ! -f "$run/metrics.json" ]; then
-    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, frame dropout $frame_dropout, ${start[*]}) into $run"
+    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, frame dropout $frame_dropout, weights averaged from epoch $average_from, ${start[*]}) into $run"
     $nima train --data "$data/labels.csv" "${extra[@]}" --format csv --backbone "$backbone" --alpha "$alpha" \
         --input-size "$size" --view "$view" --dropout "$dropout" --frame-dropout "$frame_dropout" \
         --epochs "$epochs" --phase1-epochs "$phase1" --lr "$lr" --lr-schedule "$schedule" --batch-size "$batch" \
-        --balance "$balance" "${start[@]}" --seed 0 \
+        --balance "$balance" "${start[@]}" "${averaging[@]}" --seed 0 \
         --time-budget "$budget" --out "$run" $(resume_flag "$run/config.json")
 fi
 if [ ! -f "$run/calibration/manifest.json" ]; then

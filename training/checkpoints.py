@@ -5,7 +5,8 @@ RUN_DIR layout:
   model.keras        the best model by validation EMD (r=1), with its NimaSpec inside
   history.csv        one row per epoch
   metrics.json       the test split's figures for model.keras
-  checkpoints/       last.weights.h5 + last_optimizer.npz + state.json, rewritten after each epoch
+  checkpoints/       last.weights.h5 + last_optimizer.npz + state.json, rewritten after each epoch;
+                     average.npz, the running mean of the weights, when the run averages them
   cache/             the preprocessed images (.npy), reused by --resume and later runs
 
 No TensorFlow here: a checkpoint is written and read through the model's own methods.
@@ -43,6 +44,7 @@ class RunState:
     best_val_emd: float = float("inf")
     best_epoch: int = 0
     finished: bool = False
+    averaged: int = 0  # how many epochs' weights checkpoints/average.npz is the mean of
 
     @classmethod
     def load(cls, path: Path) -> RunState:
@@ -59,6 +61,7 @@ class Checkpoints:
     def __init__(self, out: Path):
         self.folder = out / "checkpoints"
         self.state_path = self.folder / "state.json"
+        self.average_path = self.folder / "average.npz"
 
     def has_state(self) -> bool:
         return self.state_path.is_file()
@@ -69,17 +72,33 @@ class Checkpoints:
     def save_state(self, state: RunState) -> None:
         state.save(self.state_path)
 
-    def save(self, model, state: RunState) -> None:
+    def save(self, model, state: RunState, average: list[np.ndarray] | None = None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / ".next.weights.h5"
         model.save_weights(tmp, overwrite=True)
         opt_tmp = self.folder / ".next_optimizer.npz"
         with opt_tmp.open("wb") as handle:
             np.savez(handle, *[np.asarray(v.numpy()) for v in model.optimizer.variables])
-        # Weights, optimizer state, then the state file: the state file names a complete set.
+        average_tmp = self.folder / ".next_average.npz"
+        if average is not None:
+            with average_tmp.open("wb") as handle:
+                np.savez(handle, *average)
+        # Weights, optimizer state, average, then the state file: the state file names a complete set.
         os.replace(tmp, self.folder / "last.weights.h5")
         os.replace(opt_tmp, self.folder / "last_optimizer.npz")
+        if average is not None:
+            os.replace(average_tmp, self.average_path)
         self.save_state(state)
+
+    def load_average(self, state: RunState) -> list[np.ndarray] | None:
+        """The running mean of the weights the state counts, or None when it counts none."""
+        if not state.averaged:
+            return None
+        if not self.average_path.is_file():
+            raise TrainingError(f"{self.state_path}: counts {state.averaged} averaged epochs, "
+                                f"but {self.average_path} is missing")
+        saved = np.load(self.average_path)
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
     def restore(self, model, restore_optimizer: bool) -> None:
         with warnings.catch_warnings():

@@ -72,6 +72,9 @@ class TrainConfig:
     # Mosaic views: the share of training inputs whose whole-frame tile is flattened to its own mean
     # colour, so the verdict cannot rest on the frame tile alone (see make_dataset).
     frame_dropout: float = 0.0
+    # Stochastic weight averaging: when set, the run's model is the mean of the weights after each
+    # epoch from this one (1-based) to the last, instead of the best single epoch (see train.py).
+    average_from: int | None = None
     balance: str = "none"  # defects: 1/sqrt-frequency loss weights per strongest defect (pipeline.py)
     bn_momentum: float | None = None  # None: 0.99 from scratch, the backbone's own when pretrained
     threshold: float | None = None  # None: the middle of the score scale
@@ -108,6 +111,9 @@ class TrainConfig:
             (dropout is None, dropout),
             (frame_dropout is None, frame_dropout),
             (self.frame_dropout == 0 or self.view != "frame", FRAME_DROPOUT_NEEDS_MOSAIC),
+            (self.average_from is None or (isinstance(self.average_from, int) and not isinstance(self.average_from, bool)
+                                           and 1 <= self.average_from <= self.epochs),
+             "average_from must be an epoch in 1..epochs"),
             (self.limit is None or self.limit >= 1, "limit must be at least 1"),
             (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5, "val/test fractions must lie in (0, 0.5)"),
         ]

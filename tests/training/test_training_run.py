@@ -321,6 +321,40 @@ def test_frame_dropout_is_checked_before_any_image_is_cached():
             TrainConfig(data="x.csv", format="csv", view="frame+detail", frame_dropout=rate)
 
 
+def test_weight_averaging_keeps_the_mean_of_the_last_epochs_across_resumes(document_set, tmp_path):
+    """Stopped by its budget after every epoch and resumed, a run averaging from epoch 2 ends with
+    the mean of epoch 2's and epoch 3's weights as its model, not its best epoch."""
+    from nima_edge.training.checkpoints import Checkpoints
+    from nima_edge.training.train import train
+
+    out = tmp_path / "run"
+    config = _config(document_set, epochs=3, phase1_epochs=1, average_from=2)
+    checkpoints = Checkpoints(out)
+    epoch_weights = []
+    for call in range(3):
+        train(config, out, resume=call > 0, echo=lambda m: None, time_budget_min=0.0)
+        model, _ = load_nima(out / "model.keras")
+        checkpoints.restore(model, restore_optimizer=False)
+        epoch_weights.append(model.get_weights())
+    state = checkpoints.load_state()
+    assert state.finished and state.averaged == 2
+    averaged, spec = load_nima(out / "model.keras")
+    assert spec.provenance["averaged_epochs"] == [2, 3]
+    floats = [i for i, w in enumerate(epoch_weights[2]) if np.issubdtype(w.dtype, np.floating)]
+    moved = [i for i in floats if not np.allclose(epoch_weights[1][i], epoch_weights[2][i])]
+    assert moved  # the last epoch changed the weights, so the mean differs from either epoch
+    for i in floats:
+        np.testing.assert_allclose(averaged.get_weights()[i], (epoch_weights[1][i] + epoch_weights[2][i]) / 2,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_average_from_must_name_an_epoch_of_the_run():
+    assert TrainConfig(data="x.csv", format="csv", epochs=4, average_from=4).average_from == 4
+    for first in (0, 5, True, "2", 2.0):
+        with pytest.raises(SpecError, match=r"average_from must be an epoch in 1\.\.epochs"):
+            TrainConfig(data="x.csv", format="csv", epochs=4, average_from=first)
+
+
 def test_only_a_model_trained_on_mirrored_copies_is_scored_on_its_mirror():
     assert TrainConfig(data="x.csv", format="csv").mirror_average  # flip
     assert TrainConfig(data="AVA.txt", format="ava").mirror_average  # paper: crops and flips
