@@ -2,7 +2,7 @@
 
 RUN_DIR layout:
   config.json        the TrainConfig (reloads; unknown keys are errors)
-  model.keras        the best model by validation EMD (r=1), with its NimaSpec inside
+  model.keras        the best model by validation EMD (r=1), or the averaged one (average_from), with its NimaSpec
   history.csv        one row per epoch
   metrics.json       the test split's figures for model.keras
   checkpoints/       last.weights.h5 + last_optimizer.npz + state.json, rewritten after each epoch;

@@ -100,7 +100,7 @@ def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_value
           bn_momentum, dropout, frame_dropout, average_from, balance, threshold, seed, limit, strategy, cpu_replicas, time_budget, resume, force) -> None:
     """Train a NIMA (MobileNet + softmax over score bins, EMD loss) into a run folder.
 
-    Writes RUN_DIR/model.keras (best by validation EMD), config.json, history.csv, metrics.json
+    Writes RUN_DIR/model.keras (best by validation EMD, or with --average-from the weights' mean), config.json, history.csv, metrics.json
     (test split) and checkpoints/ (every epoch; --resume continues a killed run).
 
     \b
