@@ -44,7 +44,6 @@ class RunState:
     best_val_emd: float = float("inf")
     best_epoch: int = 0
     finished: bool = False
-    averaged: int = 0  # how many epochs' weights checkpoints/average.npz is the mean of
 
     @classmethod
     def load(cls, path: Path) -> RunState:
@@ -90,12 +89,12 @@ class Checkpoints:
             os.replace(average_tmp, self.average_path)
         self.save_state(state)
 
-    def load_average(self, state: RunState) -> list[np.ndarray] | None:
-        """The running mean of the weights the state counts, or None when it counts none."""
-        if not state.averaged:
+    def load_average(self, count: int) -> list[np.ndarray] | None:
+        """The running mean of ``count`` epochs' weights, or None when it is of none."""
+        if not count:
             return None
         if not self.average_path.is_file():
-            raise TrainingError(f"{self.state_path}: counts {state.averaged} averaged epochs, "
+            raise TrainingError(f"{self.state_path}: the run has averaged {count} epochs, "
                                 f"but {self.average_path} is missing")
         saved = np.load(self.average_path)
         return [saved[f"arr_{i}"] for i in range(len(saved.files))]

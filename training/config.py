@@ -162,6 +162,10 @@ class TrainConfig:
         # A document set must keep its page edges: their absence is what a label measures.
         return "flip" if self.format == "csv" or self.view != "frame" else "paper"
 
+    def averaged_epochs(self, epochs_done: int) -> int:
+        """How many of the first ``epochs_done`` epochs' weights the run's average holds."""
+        return 0 if self.average_from is None else max(0, epochs_done - self.average_from + 1)
+
     @property
     def mirror_average(self) -> bool:
         """Trained on mirrored copies, so scored on the input and its mirror (the spec's field)."""

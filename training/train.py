@@ -133,7 +133,7 @@ class Run:
         train_ds = self.dataset("train", shuffle=True)
         val_ds = self.dataset("val", shuffle=False)
         phase1 = c.resolved_phase1_epochs
-        average = self.checkpoints.load_average(state)
+        average = self.checkpoints.load_average(c.averaged_epochs(state.epochs_done))
         compiled_phase = step = None
         started = time.monotonic()
         verbose = 1 if sys.stderr.isatty() else 2
@@ -164,9 +164,8 @@ class Run:
             append_history(self.out, {"epoch": epoch + 1, "phase": phase, "loss": loss,
                                  "val_emd": val["emd"], "val_lcc": val["lcc"], "val_srcc": val["srcc"],
                                  "lr": _current_lr(model), "seconds": time.monotonic() - epoch_start})
-            if c.average_from is not None and epoch + 1 >= c.average_from:
-                average = _add_to_mean(average, model.get_weights(), state.averaged)
-                state.averaged += 1
+            if c.averaged_epochs(epoch + 1):
+                average = _add_to_mean(average, model.get_weights(), c.averaged_epochs(epoch))
             self.checkpoints.save(model, state, average)
             self.echo(f"epoch {epoch + 1}/{c.epochs}: loss {loss:.4f}  val EMD {val['emd']:.4f}  "
                       f"LCC {_fmt(val['lcc'])}  SRCC {_fmt(val['srcc'])}" + ("  (best, saved)" if improved else ""))
@@ -181,13 +180,13 @@ class Run:
         return state
 
     def save_average(self, model, average: list[np.ndarray], state: RunState, val_ds) -> None:
-        """Make the run's model the mean of the last ``state.averaged`` epochs' weights (stochastic weight
-        averaging, Izmailov et al. 2018): a flatter point of the same valley than any one epoch,
+        """Make the run's model the mean of the weights after each epoch from average_from on
+        (stochastic weight averaging, Izmailov et al. 2018): a flatter point of the same valley than any one epoch,
         which is what a model judged on photos from sources it never saw asks for (Cha et al.
         2021). It replaces the best single epoch whatever its validation EMD; both are said."""
         model.set_weights(average)
         val = self.validate(model, val_ds)
-        first = self.config.epochs - state.averaged + 1
+        first = self.config.average_from
         save_nima(model, self.spec.replace(provenance={**self.spec.provenance, "epoch": self.config.epochs,
                                                        "averaged_epochs": [first, self.config.epochs],
                                                        "val_emd": val["emd"]}),
