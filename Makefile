@@ -15,6 +15,8 @@ RUN_DIR ?= runs/default
 REAL ?=
 WEIGHTS ?=
 REAL_SET ?= data/real
+# Real photos left out (`nima realset --review`): empty = the recipe's RECIPE_REVIEW for ../shared/realdata; none = no review.
+REVIEW ?=
 
 CHROMIUM ?= /usr/bin/chromium
 
@@ -84,10 +86,11 @@ export: setup
 	$(NIMA) export $(RUN_DIR)/model.keras --format int8 --out $(RUN_DIR)/model_int8.tflite --force
 
 model: setup
-	REAL="$(REAL)" WEIGHTS="$(WEIGHTS)" REALSET="$(REAL_SET)" bash scripts/make_model.sh
+	REAL="$(REAL)" WEIGHTS="$(WEIGHTS)" REALSET="$(REAL_SET)" REVIEW="$(REVIEW)" bash scripts/make_model.sh
 
 realset: setup
-	$(NIMA) realset $(or $(REAL),../shared/realdata) $(REAL_SET) --workers 2
+	$(NIMA) realset $(or $(REAL),../shared/realdata) $(REAL_SET) --workers 2 \
+	    $(foreach r,$(or $(REVIEW),$(if $(REAL),none,$(RECIPE_REVIEW))),$(if $(filter none,$(r)),,--review $(r)))
 
 realcheck: setup
 	$(NIMA) realcheck $(REAL_SET)/holdout/labels.csv --model models/default.tflite

@@ -9,7 +9,9 @@
 # ../shared/weights when it exists, else the Keras cache), COUNT, TEST_COUNT, ALPHA, SIZE, VIEW, DROPOUT, FRAME_DROPOUT,
 # AVERAGE_FROM (the first epoch whose weights the model averages; 0: off, the best epoch), EPOCHS,
 # PHASE1 (head-only epochs), TIME_BUDGET (minutes), BALANCE, LR, INIT_FROM (a .keras to fine-tune), RUN, DATA, TEST,
-# REALSET (where the real photos' training and holdout copies go), GATE (off: record a missed fidelity gate, go on).
+# REALSET (where the real photos' training and holdout copies go), REVIEW (a CSV of real photos to leave out,
+# `nima realset --review`; default the recipe's RECIPE_REVIEW when REAL is ../shared/realdata, the photos it
+# reviews; "none": no review), GATE (off: record a missed fidelity gate, go on).
 # The epochs are what fits in the time budget on 2 cores (see the model card): the cosine schedule must reach
 # its end inside it (a run cut short keeps its best epoch, but never cooled down).
 set -euo pipefail
@@ -28,6 +30,8 @@ average_from=${AVERAGE_FROM:-$RECIPE_AVERAGE_FROM}
 budget=${TIME_BUDGET:-$RECIPE_TIME_BUDGET}; balance=${BALANCE:-$RECIPE_BALANCE}
 real=${REAL-}; [ -z "$real" ] && [ -d ../shared/realdata ] && real=../shared/realdata
 weights=${WEIGHTS-}; [ -z "$weights" ] && [ -d ../shared/weights ] && weights=../shared/weights
+review=${REVIEW-}; [ -z "$review" ] && [ "$real" = ../shared/realdata ] && review=$RECIPE_REVIEW
+[ "$review" = none ] && review=
 alpha_tag=$(python3 -c "print('a%03d' % round(float('$alpha') * 100))")
 if [ -n "${INIT_FROM:-}" ]; then
     start=(--init-from "$INIT_FROM" --base-weights none)
@@ -37,9 +41,13 @@ else
     start=(--base-weights imagenet)  # from the Keras cache; never downloaded
 fi
 extra=()
-averaging=(); [ "$average_from" != 0 ] && averaging=(--average-from "$average_from")
+averaging=(); kept="the best epoch kept"
+[ "$average_from" != 0 ] && averaging=(--average-from "$average_from") && kept="weights averaged from epoch $average_from"
 
 resume_flag() { [ -e "$1" ] && echo --resume || true; }
+review_matches() {
+    if [ -n "$review" ]; then cmp -s "$review" "$realset/review.csv"; else [ ! -e "$realset/review.csv" ]; fi
+}
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
 
 if [ ! -f "$data/labels.csv" ]; then
@@ -51,14 +59,15 @@ if [ ! -f "$test/labels.csv" ]; then
     $nima synth "$test" --count "$test_count" --seed 2 --workers 2 $(resume_flag "$test/.synth_run.json")
 fi
 if [ -n "$real" ]; then
-    if [ ! -f "$realset/holdout/labels.csv" ]; then
-        step "real photos from $real: training copies and the held-out sources into $realset"
-        $nima realset "$real" "$realset" --seed 0 --workers 2 --force
+    # A set built with another review (or none) is rebuilt: the set keeps the review it was built with.
+    if [ ! -f "$realset/holdout/labels.csv" ] || ! review_matches; then
+        step "real photos from $real${review:+ (review: $review)}: training copies and the held-out sources into $realset"
+        $nima realset "$real" "$realset" --seed 0 --workers 2 ${review:+--review "$review"} --force
     fi
     extra+=(--data "$realset/train/labels.csv")
 fi
 if [ ! -f "$run/metrics.json" ]; then
-    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, frame dropout $frame_dropout, weights averaged from epoch $average_from, ${start[*]}) into $run"
+    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, frame dropout $frame_dropout, $kept, ${start[*]}) into $run"
     $nima train --data "$data/labels.csv" "${extra[@]}" --format csv --backbone "$backbone" --alpha "$alpha" \
         --input-size "$size" --view "$view" --dropout "$dropout" --frame-dropout "$frame_dropout" \
         --epochs "$epochs" --phase1-epochs "$phase1" --lr "$lr" --lr-schedule "$schedule" --batch-size "$batch" \

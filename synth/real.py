@@ -26,8 +26,14 @@ same on a real receipt as on a rendered prescription. Real documents are not pre
 the formula's other-document factor. Heavy sensor noise is labelled as under-exposure: the grain
 comes from low light, and "move to a brighter place" is what fixes it.
 
+A review (``--review FILE``: a CSV of ``file, verdict, reason``, ``file`` relative to SRC and the
+verdict ``exclude``) keeps photos out of both sets: photos a person looked at and found no example
+of what their group claims (a receipt close-up whose text runs off the frame is not a whole page,
+and a clean copy of it would teach that text running off the frame is fine). The set records the
+review it was built with as ``OUT/review.csv``, so a rebuild can tell when the review changed.
+
 Everything is keyed by (seed, file, copy), so a rebuild gives the same files whatever the number
-of workers. Output images are JPEG at quality 95 (the JPEG kind at its own quality), written under
+of workers, and excluding a photo leaves every other photo's files as they were. Output images are JPEG at quality 95 (the JPEG kind at its own quality), written under
 temporary names and renamed; labels.csv is written once, atomically, at the end.
 """
 from __future__ import annotations
@@ -103,6 +109,8 @@ PAPER_LEVEL = 0.7   # to be laid on a ground: lets shading through, not a tilted
 # Plain grounds a page is scanned or photographed on (BGR, 0..255): a scanner's white lid, grey and
 # beige card, a dark lid-less scanner, a dark desk mat.
 GROUNDS = ((235, 235, 232), (200, 200, 198), (150, 165, 180), (120, 125, 130), (45, 45, 48), (25, 28, 30))
+REVIEW_COLUMNS = ("file", "verdict", "reason")
+REVIEW_VERDICTS = ("exclude",)
 SAVE_QUALITY = 95
 OPTICS_BLUR = 0.7  # px: what a sharp real capture already carries (lens, demosaicing, the source's JPEG)
 BASE_NOISE = 1.5 / 255  # a sharp real capture's own sensor noise
@@ -121,6 +129,7 @@ class RealPhoto:
     path: str
     document: bool
     source: str
+    excluded: bool = False  # a review found it no example of its group: no copies of it are made
 
 
 @dataclass(frozen=True)
@@ -139,12 +148,25 @@ class Copy:
     span: float | None = None  # or laid end to end across the frame, this share of its breadth (spanning_ground)
 
 
-def read_photos(src: str | os.PathLike) -> list[RealPhoto]:
-    """The photos of SRC: from SRC/manifest.csv when there is one, else SRC/docs and SRC/nondocs."""
+def read_photos(src: str | os.PathLike, review: str | os.PathLike | None = None) -> list[RealPhoto]:
+    """The photos of SRC: from SRC/manifest.csv when there is one, else SRC/docs and SRC/nondocs;
+    those a ``review`` excludes (read_review) marked excluded. A review that names a file SRC does
+    not hold is refused: it was written for other photos, or mistyped, and would exclude nothing."""
     src = Path(src)
     manifest = src / "manifest.csv"
-    if manifest.is_file():
-        return _from_manifest(manifest)
+    photos = _from_manifest(manifest) if manifest.is_file() else _from_folders(src)
+    if review is None:
+        return photos
+    excluded = set(read_review(review))
+    relative = [Path(photo.path).relative_to(src).as_posix() for photo in photos]
+    unknown = sorted(excluded - set(relative))
+    if unknown:
+        raise SynthError(f"{review}: {len(unknown)} of its files are not among the photos of {src} "
+                         f"(e.g. {unknown[0]})")
+    return [RealPhoto(p.path, p.document, p.source, name in excluded) for p, name in zip(photos, relative)]
+
+
+def _from_folders(src: Path) -> list[RealPhoto]:
     photos = []
     for folder, document in (("docs", True), ("nondocs", False)):
         for path in sorted((src / folder).glob("*")) if (src / folder).is_dir() else []:
@@ -171,6 +193,8 @@ def plan(photos: list[RealPhoto], seed: int, holdout: Iterable[str] = HOLDOUT_SO
     held = set(holdout)
     copies: dict[str, list[Copy]] = {"train": [], "holdout": []}
     for index, photo in enumerate(photos):
+        if photo.excluded:  # its index stays taken: every other photo keeps its seeds and file names
+            continue
         part = "holdout" if photo.source in held else "train"
         stem = f"{index:05d}"
         make = _holdout_copies if part == "holdout" else _train_copies
@@ -623,16 +647,38 @@ def _render_photo(job: tuple[str, list[Copy]]) -> list[dict[str, str]] | str:
     return rows
 
 
+def read_review(path: str | os.PathLike) -> list[str]:
+    """The files a review excludes (its ``file`` column, relative to the photos' folder).
+
+    Every row must say ``exclude`` and give a reason: a review is a record of what was looked at
+    and why, and a row without one is a mistake, not a decision."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SynthError(f"{path}: cannot read the review ({exc})") from None
+    rows = list(csv.DictReader(text.splitlines()))
+    missing = set(REVIEW_COLUMNS) - set(rows[0] if rows else {})
+    if missing:
+        raise SynthError(f"{path}: missing columns {', '.join(sorted(missing))} (need {', '.join(REVIEW_COLUMNS)})")
+    for number, row in enumerate(rows, start=2):
+        if row["verdict"] not in REVIEW_VERDICTS or not (row["file"] or "").strip() or not (row["reason"] or "").strip():
+            raise SynthError(f"{path}: line {number}: need a file, the verdict "
+                             f"{' or '.join(REVIEW_VERDICTS)} and a reason, got {row['file']!r}, {row['verdict']!r}")
+    return [row["file"].strip() for row in rows]
+
+
 def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
                   holdout: Iterable[str] = HOLDOUT_SOURCES, workers: int = 1, force: bool = False,
-                  warn: Callable[[str], None] = print) -> dict[str, Path]:
+                  warn: Callable[[str], None] = print, review: str | os.PathLike | None = None) -> dict[str, Path]:
     """Build OUT/train and OUT/holdout from the real photos of SRC -> {part: labels.csv path}.
 
     A photo that cannot be decoded is reported once and skipped. An OUT that holds a finished set
-    is refused without ``force``.
+    is refused without ``force``. ``review``: a CSV of photos to leave out (read_review), copied
+    to OUT/review.csv once the set is written (and an old copy removed when there is none).
     """
     out = Path(out)
-    photos = read_photos(src)
+    photos = read_photos(src, review)
     copies = plan(photos, seed, holdout)
     done = {}
     for part, items in copies.items():
@@ -654,6 +700,11 @@ def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
             raise SynthError(f"{src}: no readable photo for the {part} set")
         rows.sort(key=lambda r: r["path"])
         done[part] = atomic_write_text(folder / "labels.csv", csv_text(rows, COLUMNS), force=True)
+    record = out / "review.csv"
+    if review:
+        atomic_write_text(record, Path(review).read_text(encoding="utf-8"), force=True)
+    elif record.exists():
+        record.unlink()
     return done
 
 

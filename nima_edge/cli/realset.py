@@ -17,10 +17,14 @@ from nima_edge.synth.real import HOLDOUT_SOURCES, write_realset
 @click.option("--holdout", "holdout", multiple=True, metavar="SOURCE",
               help="A source (manifest source_repo, or file-name prefix) kept out of training for validation; "
                    f"repeat for several [default: {', '.join(HOLDOUT_SOURCES)}].")
+@click.option("--review", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A CSV (file, verdict, reason) of photos a person found no example of their group, left "
+                   "out of both sets; the shipped recipe's is models/realdata_review.csv.")
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1), show_default=True)
 @force_option
 @translate_errors
-def realset(src: Path, out: Path, seed: int, holdout: tuple[str, ...], workers: int, force: bool) -> None:
+def realset(src: Path, out: Path, seed: int, holdout: tuple[str, ...], review: Path | None, workers: int,
+            force: bool) -> None:
     """Build OUT/train and OUT/holdout labelled sets from the real photos in SRC.
 
     SRC holds docs/ and nondocs/ folders, or a manifest.csv (file, group doc|nondoc, source_repo).
@@ -30,11 +34,11 @@ def realset(src: Path, out: Path, seed: int, holdout: tuple[str, ...], workers: 
 
     \b
     Example:
-      nima realset ../shared/realdata data/real
+      nima realset ../shared/realdata data/real --review models/realdata_review.csv
       nima train --data data/synth/labels.csv --data data/real/train/labels.csv --format csv ...
     """
     parts = write_realset(src, out, seed=seed, holdout=holdout or HOLDOUT_SOURCES, workers=workers, force=force,
-                          warn=lambda message: click.echo(message, err=True))
+                          warn=lambda message: click.echo(message, err=True), review=review)
     for part, labels in parts.items():
         rows = sum(1 for _ in labels.open(encoding="utf-8")) - 1
         click.echo(f"{part}: {rows} images, {labels}")

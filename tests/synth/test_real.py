@@ -172,6 +172,56 @@ def test_command_refuses_to_overwrite_and_names_the_file(photo_folder, tmp_path)
     assert third.exit_code == 1 and "no manifest.csv and no images" in third.output
 
 
+def _write_review(path, rows) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(real.REVIEW_COLUMNS)
+        writer.writerows(rows)
+
+
+def test_a_reviewed_photo_is_left_out_and_every_other_file_stays_the_same(photo_folder, built, tmp_path):
+    out, parts, _ = built
+    review = tmp_path / "review.csv"
+    _write_review(review, [["docs/forms_0001.jpg", "exclude", "its text runs off the frame"]])
+    runner = CliRunner()
+    args = ["realset", str(photo_folder), str(tmp_path / "set"), "--seed", "3", "--holdout", "notes",
+            "--holdout", "streets", "--workers", "1", "--review", str(review)]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    unreviewed = _rows(parts["train"])
+    reviewed = _rows(tmp_path / "set" / "train" / "labels.csv")
+    left_out = [r for r in unreviewed if r["page"] == "forms_0001.jpg"]
+    assert left_out and reviewed == [r for r in unreviewed if r["page"] != "forms_0001.jpg"]
+    for row in reviewed:  # the same seeds, so the same bytes: excluding one photo moves no other
+        assert (tmp_path / "set" / "train" / row["path"]).read_bytes() == (out / "train" / row["path"]).read_bytes()
+    assert (tmp_path / "set" / "holdout" / "labels.csv").read_text() == parts["holdout"].read_text()
+    assert (tmp_path / "set" / "review.csv").read_text() == review.read_text()
+    # rebuilt without a review, the set holds the photo again and no longer claims the review
+    again = runner.invoke(cli, [*args[:-2], "--force"])
+    assert again.exit_code == 0, again.output
+    assert _rows(tmp_path / "set" / "train" / "labels.csv") == unreviewed
+    assert not (tmp_path / "set" / "review.csv").exists()
+
+
+@pytest.mark.parametrize("rows, columns, problem", [
+    ([["docs/forms_0042.jpg", "exclude", "cut off"]], None, r"review.csv: 1 of its files are not among the photos"),
+    ([["docs/forms_0001.jpg", "exclude", ""]], None, r"review.csv: line 2: need a file, the verdict exclude and a reason"),
+    ([["docs/forms_0001.jpg", "keep", "fine"]], None, r"review.csv: line 2: .*'keep'"),
+    ([["docs/forms_0001.jpg", "exclude"]], ["file", "verdict"], r"review.csv: missing columns reason"),
+])
+def test_a_review_that_cannot_be_followed_is_refused_naming_it(photo_folder, tmp_path, rows, columns, problem):
+    review = tmp_path / "review.csv"
+    if columns is None:
+        _write_review(review, rows)
+    else:
+        review.write_text(",".join(columns) + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    with pytest.raises(real.SynthError, match=problem):
+        real.read_photos(photo_folder, review)
+    result = CliRunner().invoke(cli, ["realset", str(photo_folder), str(tmp_path / "set"), "--review", str(review)])
+    assert result.exit_code == 1 and "review.csv" in result.output
+    assert not (tmp_path / "set" / "train" / "labels.csv").exists()
+
+
 def _state(image: np.ndarray) -> real.State:
     page = real.measure_page(image)
     return real.State(image=image.copy(), char_px=page.char_px, paper=page.paper, ink=page.ink, glyphs=page.glyphs)
