@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 from nima_edge.runtime.defects import DEFECTS
 from nima_edge.runtime.errors import ImageError
-from nima_edge.runtime.fileio import OutputError, atomic_write_text
+from nima_edge.runtime.fileio import OutputError, atomic_write_bytes, atomic_write_text
 from nima_edge.runtime.images import IMAGE_SUFFIXES, load_image
 
 from .camera import blur, camera, encode_jpeg, motion_blur
@@ -701,8 +701,8 @@ def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
         rows.sort(key=lambda r: r["path"])
         done[part] = atomic_write_text(folder / "labels.csv", csv_text(rows, COLUMNS), force=True)
     record = out / "review.csv"
-    if review:
-        atomic_write_text(record, Path(review).read_text(encoding="utf-8"), force=True)
+    if review:  # byte for byte: `make model` compares the two with cmp
+        atomic_write_bytes(record, Path(review).read_bytes(), force=True)
     elif record.exists():
         record.unlink()
     return done
