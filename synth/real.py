@@ -33,8 +33,9 @@ and a clean copy of it would teach that text running off the frame is fine). The
 review it was built with as ``OUT/review.csv``, so a rebuild can tell when the review changed.
 
 Everything is keyed by (seed, file, copy), so a rebuild gives the same files whatever the number
-of workers, and excluding a photo leaves every other photo's files as they were. Output images are JPEG at quality 95 (the JPEG kind at its own quality), written under
-temporary names and renamed; labels.csv is written once, atomically, at the end.
+of workers, and excluding a photo leaves every other photo's files as they were. Output images are
+JPEG at quality 95 (the JPEG kind at its own quality), written under temporary names and renamed;
+labels.csv is written once, atomically, at the end.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from nima_edge.synth.real import HOLDOUT_SOURCES, write_realset
                    f"repeat for several [default: {', '.join(HOLDOUT_SOURCES)}].")
 @click.option("--review", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A CSV (file, verdict, reason) of photos a person found no example of their group, left "
-                   "out of both sets; the shipped recipe's is models/realdata_review.csv.")
+                   "out of both sets (models/realdata_review.csv reviews ../shared/realdata).")
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1), show_default=True)
 @force_option
 @translate_errors
