@@ -17,6 +17,9 @@ WEIGHTS ?=
 REAL_SET ?= data/real
 # Real photos left out (`nima realset --review`): empty = the recipe's RECIPE_REVIEW for ../shared/realdata; none = no review.
 REVIEW ?=
+# What `make realset` reads and leaves out: the same defaults as scripts/make_model.sh.
+REAL_PHOTOS = $(or $(REAL),../shared/realdata)
+REVIEW_USED = $(or $(REVIEW),$(if $(filter ../shared/realdata,$(REAL_PHOTOS)),$(RECIPE_REVIEW),none))
 
 CHROMIUM ?= /usr/bin/chromium
 
@@ -89,8 +92,7 @@ model: setup
 	REAL="$(REAL)" WEIGHTS="$(WEIGHTS)" REALSET="$(REAL_SET)" REVIEW="$(REVIEW)" bash scripts/make_model.sh
 
 realset: setup
-	$(NIMA) realset $(or $(REAL),../shared/realdata) $(REAL_SET) --workers 2 \
-	    $(foreach r,$(or $(REVIEW),$(if $(REAL),none,$(RECIPE_REVIEW))),$(if $(filter none,$(r)),,--review $(r)))
+	$(NIMA) realset $(REAL_PHOTOS) $(REAL_SET) --workers 2 $(if $(filter none,$(REVIEW_USED)),,--review $(REVIEW_USED))
 
 realcheck: setup
 	$(NIMA) realcheck $(REAL_SET)/holdout/labels.csv --model models/default.tflite

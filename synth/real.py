@@ -179,14 +179,23 @@ def _from_folders(src: Path) -> list[RealPhoto]:
 
 
 def _from_manifest(manifest: Path) -> list[RealPhoto]:
-    with manifest.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    missing = {"file", "group", "source_repo"} - set(rows[0] if rows else {})
-    if missing:
-        raise SynthError(f"{manifest}: missing columns {', '.join(sorted(missing))}")
+    rows = _csv_rows(manifest, ("file", "group", "source_repo"))
     # "degraded" captures have no sharp counterpart and no known severity: not usable as labels.
     return [RealPhoto(str(manifest.parent / r["file"]), r["group"] == "doc", r["source_repo"])
             for r in rows if r["group"] in ("doc", "nondoc")]
+
+
+def _csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV that SRC or the user supplies (a manifest, a review), its columns checked."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SynthError(f"{path}: cannot read it ({exc})") from None
+    missing = set(required) - set(rows[0] if rows else {})
+    if missing:
+        raise SynthError(f"{path}: missing columns {', '.join(sorted(missing))} (need {', '.join(required)})")
+    return rows
 
 
 def plan(photos: list[RealPhoto], seed: int, holdout: Iterable[str] = HOLDOUT_SOURCES) -> dict[str, list[Copy]]:
@@ -654,14 +663,7 @@ def read_review(path: str | os.PathLike) -> list[str]:
     Every row must say ``exclude`` and give a reason: a review is a record of what was looked at
     and why, and a row without one is a mistake, not a decision."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SynthError(f"{path}: cannot read the review ({exc})") from None
-    rows = list(csv.DictReader(text.splitlines()))
-    missing = set(REVIEW_COLUMNS) - set(rows[0] if rows else {})
-    if missing:
-        raise SynthError(f"{path}: missing columns {', '.join(sorted(missing))} (need {', '.join(REVIEW_COLUMNS)})")
+    rows = _csv_rows(path, REVIEW_COLUMNS)
     for number, row in enumerate(rows, start=2):
         if row["verdict"] not in REVIEW_VERDICTS or not (row["file"] or "").strip() or not (row["reason"] or "").strip():
             raise SynthError(f"{path}: line {number}: need a file, the verdict "
