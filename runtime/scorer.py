@@ -181,7 +181,10 @@ class Scorer:
         return {name: (value + mirrored[name]) / 2 for name, value in outputs.items()}
 
     def score_input(self, model_input: np.ndarray) -> Score:
-        outputs = self.score_outputs(model_input)
+        return self.score_from_outputs(self.score_outputs(model_input))
+
+    def score_from_outputs(self, outputs: dict[str, np.ndarray]) -> Score:
+        """The Score of the model's outputs by name (Scorer.run's, or a mean of several runs')."""
         raw = outputs[self.metadata.distribution_output].astype(np.float64)
         # A damaged or wrong model must not pass for a uniform "5.5, ok": an output that is not a
         # probability distribution is the model's fault, whatever the image.

@@ -25,7 +25,7 @@ import numpy as np
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.policy import Assessor, decide
 from nima_edge.runtime.preprocess import mirror_input
-from nima_edge.runtime.scorer import Score, Scorer, mean_std
+from nima_edge.runtime.scorer import Score, Scorer
 from nima_edge.training.data import read_datasets
 from nima_edge.training.realcheck import auc, inspect_item, read_holdout
 
@@ -51,15 +51,9 @@ def looks(scorer: Scorer, model_input: np.ndarray) -> dict[str, dict[str, np.nda
 
 
 def averaged(scorer: Scorer, runs: dict[str, dict[str, np.ndarray]], names: tuple[str, ...]) -> Score:
-    """A Score from the mean of the named looks' outputs, as Scorer.score_input builds one."""
-    metadata = scorer.metadata
-    outputs = {head: np.mean([runs[name][head] for name in names], axis=0) for head in runs[names[0]]}
-    distribution = np.clip(outputs[metadata.distribution_output].astype(np.float64), 0.0, None)
-    distribution /= distribution.sum()
-    mean, std = mean_std(distribution, np.asarray(metadata.score_values, dtype=np.float64))
-    extras = {head: dict(zip(labels, (float(x) for x in outputs[head])))
-              for head, labels in metadata.extra_outputs.items() if head in outputs}
-    return Score(distribution.astype(np.float32), float(mean), float(std), extras)
+    """The Score of the mean of the named looks' outputs, as Scorer.score_input scores two."""
+    return scorer.score_from_outputs({head: np.mean([runs[name][head] for name in names], axis=0)
+                                      for head in runs[names[0]]})
 
 
 def is_clean(item) -> bool:
@@ -99,9 +93,11 @@ def main() -> None:
     print("| looks a frame (model + checks) | clean accepted | heavy cut-offs refused | heavy noise refused | "
           "non-documents refused | AUC | clean vs heavy cut-off AUC | synthetic int8 accuracy (model alone) |")
     print("|---|---|---|---|---|---|---|---|")
+    judged = {}
     for label, names in LOOK_SETS.items():
         scores = [averaged(scorer, runs, names) for _, _, runs in real]
         decisions = [decide(score, checks, values, assessor.policy) for score, (_, checks, _) in zip(scores, real)]
+        judged[label] = scores, decisions
         clean, cut = group(decisions, is_clean), group(decisions, is_heavy_cutoff)
         noise = group(decisions, lambda item: item.degradation == "noise" and item.level == "heavy")
         nondoc = group(decisions, lambda item: item.group == "nondoc")
@@ -113,9 +109,7 @@ def main() -> None:
               f"{auc([d.mean for d in clean], [d.mean for d in cut]):.3f} | "
               f"{np.mean((means >= scorer.threshold) == truth):.1%} |")
 
-    shipped = LOOK_SETS["two looks (+ mirror, shipped)"]
-    scores = [averaged(scorer, runs, shipped) for _, _, runs in real]
-    decisions = [decide(score, checks, values, assessor.policy) for score, (_, checks, _) in zip(scores, real)]
+    scores, decisions = judged["two looks (+ mirror, shipped)"]
     incomplete = [score.extras.get("defects", {}).get("incomplete", float("nan")) for score in scores]
     clean = group(list(zip(decisions, incomplete)), is_clean)
     cut = group(list(zip(decisions, incomplete)), is_heavy_cutoff)
