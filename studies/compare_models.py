@@ -1,7 +1,7 @@
 """Two or more .tflite models on one real holdout: where they fail alike, and what their average does.
 
     .venv/bin/python studies/compare_models.py data/real/holdout/labels.csv A.tflite B.tflite [...] \
-        [--json OUT.json]
+        [--synthetic data/synth_test/labels.csv] [--json OUT.json]
 
 Each model sees each image through its own view (its metadata), as `nima score` would run it; the
 runtime's checks are read once, on the first model's inspection. Reported:
@@ -10,7 +10,10 @@ runtime's checks are read once, on the first model's inspection. Reported:
   gets wrong and how many of those every model gets wrong (errors shared: a property of the
   images or the labels; errors not shared: of one model's training);
 * the average of the models (distributions and defect probabilities averaged, then decided by
-  runtime.policy.decide with and without the checks) as `nima realcheck` reports a model.
+  runtime.policy.decide with and without the checks) as `nima realcheck` reports a model, and
+  how well it ranks the clean pages above the heavy cut-offs (their AUC, model + checks);
+* with --synthetic, the average's ok/retake accuracy and SRCC of means on held-out synthetic
+  captures, model alone, as `nima eval` measures one model.
 
 It answers whether a miss is variance (the models fail on different images, and averaging or
 more training helps) or bias (they fail on the same images, and the data or the view must change).
@@ -22,11 +25,16 @@ import json
 from collections import Counter
 
 import numpy as np
+from nima_edge.runtime.images import load_image
 from nima_edge.runtime.policy import Assessor, decide
 from nima_edge.runtime.scorer import Score, Scorer, mean_std
+from nima_edge.training.data import read_datasets
+from nima_edge.training.metrics import binary_accuracy, srcc
 from nima_edge.training.realcheck import (
     MODES,
     TARGETS,
+    auc,
+    clean_and_heavy_cutoff,
     inspect_item,
     markdown,
     mode_verdicts,
@@ -43,10 +51,19 @@ def average(scores: list[Score], values: np.ndarray) -> Score:
     return Score(distribution.astype(np.float32), float(mean), float(std), extras)
 
 
+def synthetic_figures(labels: str, scorers: list[Scorer], values: np.ndarray) -> dict:
+    """The average's ok/retake accuracy and SRCC of means on labelled synthetic captures, model alone."""
+    samples = read_datasets([labels], "csv")
+    means = np.asarray([average([s.score(load_image(path)) for s in scorers], values).mean for path in samples.paths])
+    truth = np.asarray(samples.means)
+    return {"accuracy": binary_accuracy(truth, means, scorers[0].threshold), "srcc": srcc(means, truth)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("labels")
     parser.add_argument("models", nargs="+")
+    parser.add_argument("--synthetic", help="held-out synthetic captures' labels.csv: the average's figures there")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     items = read_holdout(args.labels)
@@ -82,6 +99,12 @@ def main() -> None:
     figures.update(labels=args.labels, model_file="average of " + ", ".join(args.models), targets=TARGETS)
     print()
     print(markdown(figures))
+    figures["auc_clean_vs_heavy_cutoff"] = auc(*clean_and_heavy_cutoff(items, averaged["model+checks"]))
+    print(f"\nthe average, clean pages vs heavy cut-offs (model + checks): AUC {figures['auc_clean_vs_heavy_cutoff']:.3f}")
+    if args.synthetic:
+        figures["synthetic"] = synthetic_figures(args.synthetic, scorers, values)
+        print(f"the average on {args.synthetic} (model alone): ok/retake accuracy "
+              f"{figures['synthetic']['accuracy']:.1%}, SRCC {figures['synthetic']['srcc']:.3f}")
     if args.json:
         errors = {group: {"images": total[group], "shared": shared[group],
                           "wrong": {p: wrong[(group, p)] for p in args.models}} for group in total}

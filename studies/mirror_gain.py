@@ -28,7 +28,7 @@ from nima_edge.runtime.scorer import Scorer, mean_std
 from nima_edge.training.data import read_datasets
 from nima_edge.training.metrics import binary_accuracy, srcc
 from nima_edge.training.predict_tflite import predict_tflite
-from nima_edge.training.realcheck import auc, read_holdout, report, score_items
+from nima_edge.training.realcheck import auc, clean_and_heavy_cutoff, read_holdout, report, score_items
 
 CLEAN_TARGET, CUTOFF_TARGET = 0.95, 0.90  # the issue's clean-acceptance and heavy-refusal targets
 
@@ -43,8 +43,7 @@ def with_mirror(model: Path, mirror_average: bool, folder: Path) -> Path:
 
 def overlap(items, scores) -> dict:
     """How the clean pages' and the heavy cut-offs' scores (model + checks) overlap."""
-    clean = np.array([s[0] for i, s in zip(items, scores) if s and i.group == "clean"])
-    cut = np.array([s[0] for i, s in zip(items, scores) if s and i.degradation == "cutoff" and i.level == "heavy"])
+    clean, cut = (np.array(means) for means in clean_and_heavy_cutoff(items, scores))
     clean_threshold = float(np.quantile(clean, 1 - CLEAN_TARGET))
     cut_threshold = float(np.quantile(cut, CUTOFF_TARGET))
     return {"auc_clean_vs_heavy_cutoff": auc(list(clean), list(cut)),

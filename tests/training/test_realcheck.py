@@ -13,7 +13,15 @@ from nima_edge.runtime.metadata import embed_metadata, read_metadata
 from nima_edge.runtime.scorer import Scorer
 from nima_edge.synth import real, render_capture
 from nima_edge.training.data import DataError
-from nima_edge.training.realcheck import Item, auc, markdown, read_holdout, report, score_items
+from nima_edge.training.realcheck import (
+    Item,
+    auc,
+    clean_and_heavy_cutoff,
+    markdown,
+    read_holdout,
+    report,
+    score_items,
+)
 
 from nima_edge.cli import cli
 
@@ -49,6 +57,16 @@ def test_report_counts_groups_kinds_and_pairs():
     table = markdown({"model": report(items, scores), "model+checks": report(items, scores)})
     assert "| … defocus: refused mild / heavy | 0% / 100% |" in table
     assert "| … from source-b | 100% | 100% |  |" in table
+
+
+def test_clean_and_heavy_cutoff_picks_the_two_groups_and_skips_unreadable_images():
+    items = _items() + [Item(Path("a_cut_mild.jpg"), "degraded", "cutoff", "mild", "a"),
+                        Item(Path("a_cut_heavy.jpg"), "degraded", "cutoff", "heavy", "a"),
+                        Item(Path("b_cut_heavy.jpg"), "degraded", "cutoff", "heavy", "b")]
+    scores = [(8.0, True), (6.0, True), (3.0, False), (7.0, True), (7.5, True), (4.0, False), (6.0, True),
+              (5.5, True), (6.5, True), None]
+    assert clean_and_heavy_cutoff(items, scores) == ([8.0, 7.0], [6.5])
+    assert auc(*clean_and_heavy_cutoff(items, scores)) == 1.0
 
 
 def test_auc_is_the_mann_whitney_statistic():
