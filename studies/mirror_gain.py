@@ -46,7 +46,7 @@ def overlap(items, scores) -> dict:
     clean, cut = (np.array(means) for means in clean_and_heavy_cutoff(items, scores))
     clean_threshold = float(np.quantile(clean, 1 - CLEAN_TARGET))
     cut_threshold = float(np.quantile(cut, CUTOFF_TARGET))
-    return {"auc_clean_vs_heavy_cutoff": auc(list(clean), list(cut)),
+    return {"auc_clean_vs_heavy_cutoff": auc(clean, cut),
             "threshold_accepting_95pct_clean": clean_threshold,
             "heavy_cutoffs_refused_there": float(np.mean(cut < clean_threshold)),
             "threshold_refusing_90pct_cutoffs": cut_threshold,
