@@ -78,7 +78,7 @@ synth: setup
 train: setup
 	$(NIMA) train --data $(SYNTH_DIR)/labels.csv $(if $(wildcard $(REAL_SET)/train/labels.csv),--data $(REAL_SET)/train/labels.csv) \
 	    --format csv --backbone $(RECIPE_BACKBONE) --alpha $(RECIPE_ALPHA) --input-size $(RECIPE_SIZE) \
-	    --view $(RECIPE_VIEW) --dropout $(RECIPE_DROPOUT) --frame-dropout $(RECIPE_FRAME_DROPOUT) \
+	    --view $(RECIPE_VIEW) --dropout $(RECIPE_DROPOUT) --frame-dropout $(RECIPE_FRAME_DROPOUT) --colour-shift $(RECIPE_COLOUR_SHIFT) \
 	    --epochs $(RECIPE_EPOCHS) --phase1-epochs $(RECIPE_PHASE1) $(if $(filter-out 0,$(RECIPE_AVERAGE_FROM)),--average-from $(RECIPE_AVERAGE_FROM)) \
 	    --lr $(RECIPE_LR) --lr-schedule $(RECIPE_LR_SCHEDULE) --batch-size $(RECIPE_BATCH_SIZE) --out $(RUN_DIR) --resume
 

@@ -6,7 +6,7 @@
 #   nohup make model > model.log 2>&1 &
 # The recipe (alpha, size, view, epochs, ...) is models/recipe.env. Knobs (environment): REAL (a folder of real photos: docs/ + nondocs/ or a manifest.csv; default
 # ../shared/realdata when it exists, else none), WEIGHTS (the folder of ImageNet MobileNetV2 backbones; default
-# ../shared/weights when it exists, else the Keras cache), COUNT, TEST_COUNT, ALPHA, SIZE, VIEW, DROPOUT, FRAME_DROPOUT,
+# ../shared/weights when it exists, else the Keras cache), COUNT, TEST_COUNT, ALPHA, SIZE, VIEW, DROPOUT, FRAME_DROPOUT, COLOUR_SHIFT,
 # AVERAGE_FROM (the first epoch whose weights the model averages; 0: off, the best epoch), EPOCHS,
 # PHASE1 (head-only epochs), TIME_BUDGET (minutes), BALANCE, LR, INIT_FROM (a .keras to fine-tune), RUN, DATA, TEST,
 # REALSET (where the real photos' training and holdout copies go), REVIEW (a CSV of real photos to leave out,
@@ -24,7 +24,7 @@ run=${RUN:-runs/default}
 . models/recipe.env  # the shipped recipe; the environment overrides it for one run
 count=${COUNT:-$RECIPE_COUNT}; test_count=${TEST_COUNT:-$RECIPE_TEST_COUNT}
 backbone=$RECIPE_BACKBONE; alpha=${ALPHA:-$RECIPE_ALPHA}; size=${SIZE:-$RECIPE_SIZE}; view=${VIEW:-$RECIPE_VIEW}
-dropout=${DROPOUT:-$RECIPE_DROPOUT}; frame_dropout=${FRAME_DROPOUT:-$RECIPE_FRAME_DROPOUT}; batch=${BATCH_SIZE:-$RECIPE_BATCH_SIZE}; schedule=$RECIPE_LR_SCHEDULE
+dropout=${DROPOUT:-$RECIPE_DROPOUT}; frame_dropout=${FRAME_DROPOUT:-$RECIPE_FRAME_DROPOUT}; colour_shift=${COLOUR_SHIFT:-$RECIPE_COLOUR_SHIFT}; batch=${BATCH_SIZE:-$RECIPE_BATCH_SIZE}; schedule=$RECIPE_LR_SCHEDULE
 epochs=${EPOCHS:-$RECIPE_EPOCHS}; phase1=${PHASE1:-$RECIPE_PHASE1}; lr=${LR:-$RECIPE_LR}
 average_from=${AVERAGE_FROM:-$RECIPE_AVERAGE_FROM}
 budget=${TIME_BUDGET:-$RECIPE_TIME_BUDGET}; balance=${BALANCE:-$RECIPE_BALANCE}
@@ -67,9 +67,9 @@ if [ -n "$real" ]; then
     extra+=(--data "$realset/train/labels.csv")
 fi
 if [ ! -f "$run/metrics.json" ]; then
-    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, frame dropout $frame_dropout, $kept, ${start[*]}) into $run"
+    step "train $backbone alpha $alpha at $size px ($view view, dropout $dropout, frame dropout $frame_dropout, colour shift $colour_shift, $kept, ${start[*]}) into $run"
     $nima train --data "$data/labels.csv" "${extra[@]}" --format csv --backbone "$backbone" --alpha "$alpha" \
-        --input-size "$size" --view "$view" --dropout "$dropout" --frame-dropout "$frame_dropout" \
+        --input-size "$size" --view "$view" --dropout "$dropout" --frame-dropout "$frame_dropout" --colour-shift "$colour_shift" \
         --epochs "$epochs" --phase1-epochs "$phase1" --lr "$lr" --lr-schedule "$schedule" --batch-size "$batch" \
         --balance "$balance" "${start[@]}" "${averaging[@]}" --seed 0 \
         --time-budget "$budget" --out "$run" $(resume_flag "$run/config.json")

@@ -72,6 +72,9 @@ class TrainConfig:
     # Mosaic views: the share of training inputs whose whole-frame tile is flattened to its own mean
     # colour, so the verdict cannot rest on the frame tile alone (see make_dataset).
     frame_dropout: float = 0.0
+    # Training inputs recoloured as under another light or on another paper, by this strength
+    # (0: off; see dataset.shift_colour).
+    colour_shift: float = 0.0
     # Stochastic weight averaging: when set, the run's model is the mean of the weights after each
     # epoch from this one (1-based) to the last, instead of the best single epoch (see train.py).
     average_from: int | None = None
@@ -88,6 +91,7 @@ class TrainConfig:
         view = view_problem(self.view, self.input_size, self.input_size)
         dropout = dropout_problem(self.dropout)
         frame_dropout = rate_problem("frame_dropout", self.frame_dropout)
+        colour_shift = rate_problem("colour_shift", self.colour_shift)
         checks = [
             (self.format in FORMATS, f"format must be one of {', '.join(FORMATS)}"),
             (self.backbone in BACKBONES, f"backbone must be one of {', '.join(BACKBONES)}"),
@@ -110,6 +114,7 @@ class TrainConfig:
             (self.bn_momentum is None or 0 <= self.bn_momentum < 1, "bn_momentum must lie in [0, 1)"),
             (dropout is None, dropout),
             (frame_dropout is None, frame_dropout),
+            (colour_shift is None, colour_shift),
             (self.frame_dropout == 0 or self.view != "frame", FRAME_DROPOUT_NEEDS_MOSAIC),
             (self.average_from is None or (isinstance(self.average_from, int) and not isinstance(self.average_from, bool)
                                            and 1 <= self.average_from <= self.epochs),

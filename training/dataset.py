@@ -9,7 +9,7 @@ from .pipeline import AUGMENTATIONS, FRAME_DROPOUT_NEEDS_MOSAIC, MIRRORING_AUGME
 
 def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size: int, batch_size: int,
                  augment: str = "none", shuffle: bool = False, seed: int = 0, view: str = "frame",
-                 weights: np.ndarray | None = None, frame_dropout: float = 0.0):
+                 weights: np.ndarray | None = None, frame_dropout: float = 0.0, colour_shift: float = 0.0):
     """A tf.data.Dataset of (uint8 image batch, {output name: target batch}) from cached images;
     with ``weights`` (one per image) a third element, {output name: weight batch}, for Keras to
     scale each image's loss by.
@@ -19,11 +19,15 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
     (training only) flattens that tile to its own mean colour in this share of the inputs: it keeps
     the frame's exposure but hides its layout, which is where a page source's look lives (the model
     card's occlusion study), so the detail and edge tiles must carry the verdict on their own.
+    ``colour_shift`` (training only) recolours each input as another light or paper would
+    (shift_colour), one draw for all its tiles, since they come from one photo.
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
     if frame_dropout and view == "frame":
         raise ValueError(FRAME_DROPOUT_NEEDS_MOSAIC)
+    if not 0 <= colour_shift < 1:
+        raise ValueError(f"colour_shift must lie in [0, 1), got {colour_shift!r}")
     if augment == "paper" and view != "frame":
         raise ValueError(f"the paper augmentation crops, which would cut across the {view} view's tiles")
     n = len(images)
@@ -59,6 +63,8 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
             image = tf.cond(tf.random.uniform(()) < 0.5, lambda: flipped, lambda: image)
         if frame_dropout:
             image = tf.cond(tf.random.uniform(()) < frame_dropout, lambda: flat_frame_tile(image), lambda: image)
+        if colour_shift:
+            image = shift_colour(image, colour_shift)
         return image, labels, *weight
 
     def centre(image, labels, *weight):
@@ -82,3 +88,21 @@ def flat_frame_tile(image):
     mean = tf.cast(tf.round(tf.reduce_mean(tf.cast(frame, tf.float32), axis=(0, 1))), image.dtype)
     flat = tf.broadcast_to(mean, tf.shape(frame))
     return tf.concat([tf.concat([flat, image[:half, half:]], axis=1), image[half:]], axis=0)
+
+
+def shift_colour(image, strength: float):
+    """``image`` (uint8, any size) as under another light or on another paper, its exposure kept.
+
+    Each channel is scaled by a gain in 1 ± ``strength`` (the gains rescaled to average 1, so a grey
+    page stays as bright: exposure is part of the label) and the colours then pulled toward or
+    pushed from their grey by a factor in 1 ± 2 · ``strength``. The held-out sources are refused
+    partly for their look (the model card's "New pages, not new kinds"), and white balance and
+    tint are the part of a source's look that says nothing about whether a page can be read.
+    """
+    pixels = tf.cast(image, tf.float32)
+    gains = 1.0 + tf.random.uniform((3,), -strength, strength)
+    pixels = pixels * (gains / tf.reduce_mean(gains))
+    grey = tf.reduce_mean(pixels, axis=-1, keepdims=True)
+    saturation = tf.random.uniform((), max(0.0, 1.0 - 2 * strength), 1.0 + 2 * strength)
+    pixels = grey + saturation * (pixels - grey)
+    return tf.cast(tf.clip_by_value(tf.round(pixels), 0, 255), tf.uint8)

@@ -109,7 +109,8 @@ class Run:
         return make_dataset(images, targets_of(samples, self.with_defects), self.config.input_size,
                             self.config.batch_size, self.config.resolved_augment if shuffle else "none",
                             shuffle=shuffle, seed=self.config.seed, view=self.config.view, weights=weights,
-                            frame_dropout=self.config.frame_dropout)
+                            frame_dropout=self.config.frame_dropout,
+                            colour_shift=self.config.colour_shift)
 
     # ---- fitting ----------------------------------------------------------------------------
     def fit(self, resume: bool, strategy, time_budget_min: float | None = None) -> RunState:

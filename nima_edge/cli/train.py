@@ -79,6 +79,9 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
 @click.option("--frame-dropout", type=click.FloatRange(0, 1, max_open=True), default=TrainConfig.frame_dropout,
               show_default=True, help="Mosaic views: the share of training inputs whose whole-frame tile is "
                                       "flattened to its mean colour, so the text-scale tiles must carry the verdict too.")
+@click.option("--colour-shift", type=click.FloatRange(0, 1, max_open=True), default=TrainConfig.colour_shift,
+              show_default=True, help="Recolour each training input as under another light or on another paper: "
+                                      "channel gains within 1 ± S and saturation within 1 ± 2S, exposure kept (0: off).")
 @click.option("--average-from", type=click.IntRange(min=1), default=TrainConfig.average_from,
               help="Stochastic weight averaging: the model is the mean of the weights after each epoch from "
                    "this one to the last, not the best single epoch [default: off].")
@@ -97,7 +100,7 @@ def _score_values(bins: int | None, values: str | None) -> tuple[float, ...] | N
 @translate_errors
 def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_values, epochs, phase1_epochs,
           batch_size, base_weights, init_from, optimizer, lr, head_lr, lr_schedule, loss_r, augment, view, defect_head,
-          bn_momentum, dropout, frame_dropout, average_from, balance, threshold, seed, limit, strategy, cpu_replicas, time_budget, resume, force) -> None:
+          bn_momentum, dropout, frame_dropout, colour_shift, average_from, balance, threshold, seed, limit, strategy, cpu_replicas, time_budget, resume, force) -> None:
     """Train a NIMA (MobileNet + softmax over score bins, EMD loss) into a run folder.
 
     Writes RUN_DIR/model.keras (best by validation EMD, or with --average-from the weights' mean), config.json, history.csv, metrics.json
@@ -117,7 +120,7 @@ def train(data, fmt, images, out, backbone, alpha, input_size, bins, score_value
         phase1_epochs=phase1_epochs, batch_size=batch_size, base_weights=str(base_weights),
         init_from=str(init_from) if init_from else None, optimizer=optimizer,
         lr=lr, head_lr=head_lr, lr_schedule=lr_schedule, loss_r=loss_r, augment=augment, view=view,
-        defect_head=defect_head, bn_momentum=bn_momentum, dropout=dropout, frame_dropout=frame_dropout, average_from=average_from, balance=balance, threshold=threshold,
+        defect_head=defect_head, bn_momentum=bn_momentum, dropout=dropout, frame_dropout=frame_dropout, colour_shift=colour_shift, average_from=average_from, balance=balance, threshold=threshold,
         seed=seed, limit=limit, strategy=strategy)
     run_training(config, out, resume=resume, force=force, echo=lambda m: click.echo(m, err=True),
                  cpu_replicas=cpu_replicas, time_budget_min=time_budget)

@@ -321,6 +321,41 @@ def test_frame_dropout_is_checked_before_any_image_is_cached():
             TrainConfig(data="x.csv", format="csv", view="frame+detail", frame_dropout=rate)
 
 
+def test_colour_shift_recolours_training_inputs_but_keeps_their_brightness():
+    from nima_edge.training.dataset import make_dataset, shift_colour
+
+    rng = np.random.default_rng(2)
+    # A grey page in mid-tones, so no channel clips and the brightness kept can be checked exactly.
+    grey = np.repeat(rng.integers(60, 150, (16, 16, 1), dtype=np.uint8), 3, axis=-1)
+    tints = set()
+    for _ in range(8):
+        out = np.asarray(shift_colour(grey, 0.2)).astype(np.float64)
+        # Exposure is part of the label: a grey pixel keeps its brightness (rounding aside) ...
+        assert np.abs(out.mean(axis=-1) - grey[..., 0]).max() <= 1.0
+        # ... but takes a tint, the same for the whole input, within the gains (1 ± 0.2, rescaled)
+        # and the saturation (1 ± 0.4) allowed.
+        ratio = out / grey
+        assert np.abs(ratio - ratio[0, 0]).max() < 0.05
+        assert np.abs(ratio - 1).max() < 0.6
+        tints.add(tuple(np.round(ratio[0, 0], 2)))
+    assert len(tints) == 8
+    image = rng.integers(60, 190, (16, 16, 3), dtype=np.uint8)
+    copies = np.repeat(image[None], 32, axis=0)
+    targets = {"distribution": np.full((32, 10), 0.1, np.float32)}
+    batch, _ = next(iter(make_dataset(copies, targets, 16, 32, shuffle=True, view="frame+detail", colour_shift=0.2)))
+    outs = np.asarray(batch).astype(np.int64)
+    recoloured = [np.abs(out - image).max() > 2 for out in outs]
+    assert sum(recoloured) >= 28  # each input draws its own colours
+    assert len({tuple(np.round(out.reshape(-1, 3).mean(axis=0))) for out in outs}) > 16
+    evaluation, _ = next(iter(make_dataset(copies, targets, 16, 32, view="frame+detail", colour_shift=0.2)))
+    assert all(np.array_equal(out, image) for out in np.asarray(evaluation))
+    with pytest.raises(ValueError, match=r"colour_shift must lie in \[0, 1\)"):
+        make_dataset(copies, targets, 16, 8, shuffle=True, colour_shift=1.0)
+    for strength in (1.0, -0.1, "0.2"):
+        with pytest.raises(SpecError, match=r"colour_shift must lie in \[0, 1\), got"):
+            TrainConfig(data="x.csv", format="csv", colour_shift=strength)
+
+
 def test_weight_averaging_keeps_the_mean_of_the_last_epochs_across_resumes(document_set, tmp_path):
     """Stopped by its budget after every epoch and resumed, a run averaging from epoch 2 ends with
     the mean of epoch 2's and epoch 3's weights as its model, not its best epoch."""
