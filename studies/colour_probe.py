@@ -61,12 +61,12 @@ def measure(model: Path, items) -> dict:
         group = group_of(item)
         if group is None:
             continue
-        try:
+        try:  # left out, as realcheck leaves out an image it cannot judge (undecodable, too small)
             image = load_image(item.path)
+            inspected = [assessor.inspect(recolour(image, how)) for how in RECOLOURINGS]
         except ImageError:
             continue
-        for how in RECOLOURINGS:
-            model_input, checks, _ = assessor.inspect(recolour(image, how))
+        for how, (model_input, checks, _) in zip(RECOLOURINGS, inspected):
             mean, ok = mode_verdicts(scorer.score_input(model_input), checks, values, assessor.policy)["model+checks"]
             verdicts[how][group].append((mean, ok))
             if group == "clean":
