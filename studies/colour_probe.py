@@ -3,14 +3,15 @@
     .venv/bin/python studies/colour_probe.py data/real/holdout/labels.csv models/default.tflite \
         [runs/colour/model_int8.tflite ...] [--json OUT.json]
 
-The clean pages, the heavy cut-offs and the non-documents of a `nima realset` holdout are scored as
-`nima realcheck` scores them (model + checks, with the mirror where the model asks for it), once as
-they are and once under each recolouring: grey (a greyscale scan, as many document scanners save),
-a warm cast and a cool one (each channel scaled, the gains averaging 1 so a grey page keeps its
-brightness: tungsten light against shade). None of them changes whether a page can be read, so a
-model that judges readability should give the same verdicts under each; what moves is what the
-model learned of its training sources' colours. The images are recoloured in memory; nothing is
-written.
+Every image of a `nima realset` holdout is scored as `nima realcheck` scores it (model + checks,
+with the mirror where the model asks for it), once as it is and once under each recolouring: grey
+(a greyscale scan, as many document scanners save), a warm cast and a cool one (each channel
+scaled, the gains averaging 1 so a grey page keeps its brightness: tungsten light against shade).
+None of them changes whether a page can be read, so a model that judges readability should give
+the same verdicts under each; what moves is what the model learned of its training sources'
+colours. The table (and --json) gives the clean pages, the heavy cut-offs and the non-documents,
+read from realcheck.report and realcheck.clean_and_heavy_cutoff. The images are recoloured in
+memory; nothing is written.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.policy import Assessor
 from nima_edge.runtime.scorer import Scorer
-from nima_edge.training.realcheck import auc, mode_verdicts, read_holdout
+from nima_edge.training.realcheck import auc, clean_and_heavy_cutoff, mode_verdicts, read_holdout, report
 
 # Channel gains in OpenCV's BGR order; each set averages 1.
 CASTS = {"warm": (0.8, 1.0, 1.2), "cool": (1.2, 1.0, 0.8)}
@@ -41,46 +42,36 @@ def recolour(image: np.ndarray, how: str) -> np.ndarray:
     return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
 
 
-def group_of(item) -> str | None:
-    if item.group == "clean":
-        return "clean"
-    if item.degradation == "cutoff" and item.level == "heavy":
-        return "heavy_cutoff"
-    if item.group == "nondoc":
-        return "nondoc"
-    return None
-
-
 def measure(model: Path, items) -> dict:
     scorer = Scorer(model, threads=1)
     assessor = Assessor(scorer, checks=True)
     values = np.asarray(scorer.metadata.score_values, dtype=np.float64)
-    verdicts = {how: {"clean": [], "heavy_cutoff": [], "nondoc": []} for how in RECOLOURINGS}
-    clean_sources: dict[str, dict[str, list[bool]]] = {how: {} for how in RECOLOURINGS}
+    # Per recolouring, one (mean, ok) per item or None, as realcheck.score_items lists them.
+    scores: dict[str, list[tuple[float, bool] | None]] = {how: [] for how in RECOLOURINGS}
     for item in items:
-        group = group_of(item)
-        if group is None:
-            continue
         try:  # left out, as realcheck leaves out an image it cannot judge (undecodable, too small)
             image = load_image(item.path)
             inspected = [assessor.inspect(recolour(image, how)) for how in RECOLOURINGS]
         except ImageError:
-            continue
-        for how, (model_input, checks, _) in zip(RECOLOURINGS, inspected):
-            mean, ok = mode_verdicts(scorer.score_input(model_input), checks, values, assessor.policy)["model+checks"]
-            verdicts[how][group].append((mean, ok))
-            if group == "clean":
-                clean_sources[how].setdefault(item.source, []).append(ok)
+            inspected = [None] * len(RECOLOURINGS)
+        for how, seen in zip(RECOLOURINGS, inspected):
+            if seen is None:
+                scores[how].append(None)
+                continue
+            model_input, checks, _ = seen
+            verdicts = mode_verdicts(scorer.score_input(model_input), checks, values, assessor.policy)
+            scores[how].append(verdicts["model+checks"])
     figures = {}
     for how in RECOLOURINGS:
-        clean, cut, nondoc = (verdicts[how][g] for g in ("clean", "heavy_cutoff", "nondoc"))
+        figures_here = report(items, scores[how])
+        clean, cut = clean_and_heavy_cutoff(items, scores[how])
         figures[how] = {
-            "clean_accepted": float(np.mean([ok for _, ok in clean])),
-            "clean_accepted_by_source": {s: float(np.mean(oks)) for s, oks in sorted(clean_sources[how].items())},
-            "heavy_cutoffs_refused": float(np.mean([not ok for _, ok in cut])),
-            "nondocs_refused": float(np.mean([not ok for _, ok in nondoc])),
-            "auc_clean_vs_heavy_cutoff": auc([m for m, _ in clean], [m for m, _ in cut]),
-            "clean_mean_score": float(np.mean([m for m, _ in clean])),
+            "clean_accepted": figures_here["clean_accepted"],
+            "clean_accepted_by_source": figures_here["clean_accepted_by_source"],
+            "heavy_cutoffs_refused": figures_here["refused"]["cutoff"]["heavy"],
+            "nondocs_refused": figures_here["nondoc_refused"],
+            "auc_clean_vs_heavy_cutoff": auc(clean, cut),
+            "clean_mean_score": float(np.mean(clean)),
         }
     return figures
 

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from .pipeline import AUGMENTATIONS, FRAME_DROPOUT_NEEDS_MOSAIC, MIRRORING_AUGMENTATIONS
+from .spec import rate_problem
 
 
 def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size: int, batch_size: int,
@@ -26,8 +27,8 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
         raise ValueError(f"unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
     if frame_dropout and view == "frame":
         raise ValueError(FRAME_DROPOUT_NEEDS_MOSAIC)
-    if not 0 <= colour_shift < 1:
-        raise ValueError(f"colour_shift must lie in [0, 1), got {colour_shift!r}")
+    if problem := rate_problem("colour_shift", colour_shift):
+        raise ValueError(problem)
     if augment == "paper" and view != "frame":
         raise ValueError(f"the paper augmentation crops, which would cut across the {view} view's tiles")
     n = len(images)

@@ -117,7 +117,7 @@ def auc(good: Sequence[float], bad: Sequence[float]) -> float:
 def clean_and_heavy_cutoff(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]
                            ) -> tuple[list[float], list[float]]:
     """The means of the clean pages and of the heavy cut-offs, the two groups no threshold has
-    yet told apart well enough for both targets (models/MODEL_CARD.md, "Seven tries, one line")."""
+    yet told apart well enough for both targets (models/MODEL_CARD.md, "Nine tries, one line")."""
     rows = [(item, s[0]) for item, s in zip(items, scores) if s is not None]
     clean = [mean for item, mean in rows if item.group == "clean"]
     cut = [mean for item, mean in rows if item.degradation == "cutoff" and item.level == "heavy"]
