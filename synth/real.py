@@ -676,13 +676,16 @@ def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
                   warn: Callable[[str], None] = print, review: str | os.PathLike | None = None) -> dict[str, Path]:
     """Build OUT/train and OUT/holdout from the real photos of SRC -> {part: labels.csv path}.
 
-    A photo that cannot be decoded is reported once and skipped. An OUT that holds a finished set
-    is refused without ``force``. ``review``: a CSV of photos to leave out (read_review), copied
+    A photo that cannot be decoded is reported once and skipped. A part no photo goes to is not
+    written: with every source held out, OUT is a holdout of new sources for `nima realcheck` alone.
+    An OUT that holds a finished set is refused without ``force``. ``review``: a CSV of photos to leave out (read_review), copied
     to OUT/review.csv once the set is written (and an old copy removed when there is none).
     """
     out = Path(out)
     photos = read_photos(src, review)
-    copies = plan(photos, seed, holdout)
+    copies = {part: items for part, items in plan(photos, seed, holdout).items() if items}
+    if not copies:
+        raise SynthError(f"{src}: no photo to make copies of (none a doc or nondoc, or the review leaves out all)")
     done = {}
     for part, items in copies.items():
         folder = out / part

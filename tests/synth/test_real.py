@@ -172,6 +172,21 @@ def test_command_refuses_to_overwrite_and_names_the_file(photo_folder, tmp_path)
     assert third.exit_code == 1 and "no manifest.csv and no images" in third.output
 
 
+def test_a_set_with_every_source_held_out_writes_the_holdout_alone(photo_folder, built, tmp_path):
+    out, parts, _ = built
+    runner = CliRunner()
+    args = ["realset", str(photo_folder), str(tmp_path / "set"), "--seed", "3", "--workers", "1"]
+    for source in ("forms", "notes", "pets", "streets"):
+        args += ["--holdout", source]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "holdout:" in result.output and "train:" not in result.output
+    assert not (tmp_path / "set" / "train").exists()
+    pages = {r["page"] for r in _rows(tmp_path / "set" / "holdout" / "labels.csv")}
+    assert {"forms_0000.jpg", "notes_0002.jpg"} <= pages  # the training sources' pages, now held out
+    assert {r["page"] for r in _rows(parts["holdout"])} < pages
+
+
 def _write_review(path, rows) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
