@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -76,6 +77,11 @@ def measure(model: Path, items) -> dict:
     return figures
 
 
+def percent(share: float) -> str:
+    """A share as a table cell; n/a where the holdout has none of that group (a documents-only set)."""
+    return "n/a" if math.isnan(share) else f"{share:.0%}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("holdout")
@@ -92,7 +98,7 @@ def main() -> None:
         for how, f in figures.items():
             sources = " / ".join(f"{share:.0%}" for share in f["clean_accepted_by_source"].values())
             print(f"| {how} | {f['clean_accepted']:.0%} | {sources} | {f['heavy_cutoffs_refused']:.0%} "
-                  f"| {f['nondocs_refused']:.0%} | {f['auc_clean_vs_heavy_cutoff']:.3f} | {f['clean_mean_score']:.2f} |")
+                  f"| {percent(f['nondocs_refused'])} | {f['auc_clean_vs_heavy_cutoff']:.3f} | {f['clean_mean_score']:.2f} |")
         print("\nsources: " + ", ".join(next(iter(figures.values()))["clean_accepted_by_source"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -20,6 +20,12 @@ decode, and pages of Leptonica, which is already a training source:
 - PyPI `ocrmypdf` 17.13.0 (per-file: GFDL-1.2-or-later or CC-BY-SA): 2 scans (a brochure page, a
   typewritten recipe).
 
+The files are written as the registries serve them; `nima realset` shrinks each to the 1,280-px
+long side of ../shared/realdata's photos before copying it (`synth/real.py` `LONG_SIDE`). A first
+run here, before it did, degraded 13 of these pages at their own 2,448-6,312 px: heavy sensor
+noise and heavy JPEG left their 26-34 px characters plainly legible while the label formula called
+them unusable.
+
 The licence given is the package's, except where the package names one per file; the images are
 only read here, never redistributed. Each archive and each file is checked against the SHA-256
 below, so a registry that serves other bytes stops the script rather than changing the set. It

@@ -113,6 +113,11 @@ GROUNDS = ((235, 235, 232), (200, 200, 198), (150, 165, 180), (120, 125, 130), (
 REVIEW_COLUMNS = ("file", "verdict", "reason")
 REVIEW_VERDICTS = ("exclude",)
 SAVE_QUALITY = 95
+# A photo is shrunk to this long side before it is measured and copied: ../shared/realdata's size, the
+# scale measure_page's glyph limits and the severities are set for. A 12-megapixel original's heavy
+# sensor noise or JPEG leaves 30-px characters legible while the formula, which reads per-pixel
+# noise and block size, calls the page unusable.
+LONG_SIDE = 1280
 OPTICS_BLUR = 0.7  # px: what a sharp real capture already carries (lens, demosaicing, the source's JPEG)
 BASE_NOISE = 1.5 / 255  # a sharp real capture's own sensor noise
 SENSOR_NOISE_MAX = 60 / 255  # heavy grain: SNR about 2.5 on a typical page
@@ -642,7 +647,7 @@ def _render_photo(job: tuple[str, list[Copy]]) -> list[dict[str, str]] | str:
     """All copies of one photo (decoded and measured once) -> their rows, or why the photo is unreadable."""
     out_dir, copies = job
     try:
-        image = load_image(copies[0].photo.path)
+        image = shrink_to_long_side(load_image(copies[0].photo.path), LONG_SIDE)
     except ImageError as exc:
         return str(exc)
     page = measure_page(image) if copies[0].photo.document else None
@@ -655,6 +660,15 @@ def _render_photo(job: tuple[str, list[Copy]]) -> list[dict[str, str]] | str:
         os.replace(tmp, final)
         rows.append(row)
     return rows
+
+
+def shrink_to_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
+    """``image`` area-averaged down to ``long_side`` pixels along its longer side; a smaller one as it is."""
+    scale = long_side / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def read_review(path: str | os.PathLike) -> list[str]:

@@ -173,7 +173,7 @@ def test_command_refuses_to_overwrite_and_names_the_file(photo_folder, tmp_path)
 
 
 def test_a_set_with_every_source_held_out_writes_the_holdout_alone(photo_folder, built, tmp_path):
-    out, parts, _ = built
+    _, parts, _ = built
     runner = CliRunner()
     args = ["realset", str(photo_folder), str(tmp_path / "set"), "--seed", "3", "--workers", "1"]
     for source in ("forms", "notes", "pets", "streets"):
@@ -185,6 +185,25 @@ def test_a_set_with_every_source_held_out_writes_the_holdout_alone(photo_folder,
     pages = {r["page"] for r in _rows(tmp_path / "set" / "holdout" / "labels.csv")}
     assert {"forms_0000.jpg", "notes_0002.jpg"} <= pages  # the training sources' pages, now held out
     assert {r["page"] for r in _rows(parts["holdout"])} < pages
+
+
+def test_a_photo_longer_than_the_long_side_is_copied_as_its_shrunk_self(tmp_path):
+    page = _page(7)  # 900 px: 3x is 2,700, over LONG_SIDE
+    big = cv2.resize(page, (page.shape[1] * 3, page.shape[0] * 3), interpolation=cv2.INTER_CUBIC)
+    shrunk = real.shrink_to_long_side(big, real.LONG_SIDE)
+    assert max(shrunk.shape[:2]) == real.LONG_SIDE
+    assert real.shrink_to_long_side(page, real.LONG_SIDE) is page  # a smaller photo is left as it is
+    built = {}
+    for name, image in (("big", big), ("shrunk", shrunk)):
+        src = tmp_path / name / "photos"
+        (src / "docs").mkdir(parents=True)
+        cv2.imwrite(str(src / "docs" / "pages_0000.png"), image)  # PNG: both decode to exactly these pixels
+        labels = real.write_realset(src, tmp_path / name / "set", seed=5, holdout=("pages",), warn=lambda m: None)
+        built[name] = _rows(labels["holdout"])
+    assert built["big"] == built["shrunk"] and len(built["big"]) > 10
+    for row in built["big"]:
+        big_copy = (tmp_path / "big" / "set" / "holdout" / row["path"]).read_bytes()
+        assert big_copy == (tmp_path / "shrunk" / "set" / "holdout" / row["path"]).read_bytes()
 
 
 def _write_review(path, rows) -> None:
