@@ -3,7 +3,7 @@ from the package registries this machine reaches (PyPI, npm, Debian).
 
     .venv/bin/python studies/registry_photos.py /tmp/registry            # fetch, verify, manifest.csv
     nima realset /tmp/registry data/registry --holdout npm:jscanify@1.4.3 --holdout pypi:htrflow@0.2.6 \\
-        --holdout debian:tesseract@5.3.0-2 --holdout pypi:ocrmypdf@17.13.0
+        --holdout debian:tesseract@5.3.0-2 --holdout pypi:ocrmypdf@17.13.0 --holdout pypi:scikit-image@0.26.0
     nima realcheck data/registry/holdout/labels.csv --model models/default.tflite
 
 Every decision in the model card was taken on one holdout (`../shared/realdata`'s three held-out
@@ -20,6 +20,11 @@ decode, and pages of Leptonica, which is already a training source:
 - PyPI `ocrmypdf` 17.13.0 (per-file: GFDL-1.2-or-later or CC-BY-SA): 2 scans (a brochure page, a
   typewritten recipe).
 
+And 8 non-documents, to check the refusal too on photos from elsewhere: the sample photos of the
+PyPI `scikit-image` 0.26.0 wheel whose docstrings (`skimage/data/_fetchers.py`) release them (CC0
+or public domain): a cat, a cup of coffee, a man with a camera, an astronaut, a rocket launch, and
+brick, grass and gravel close up (a floor is a frame the app must refuse).
+
 The files are written as the registries serve them; `nima realset` shrinks each to the 1,280-px
 long side of ../shared/realdata's photos before copying it (`synth/real.py` `LONG_SIDE`). A first
 run here, before it did, degraded 13 of these pages at their own 2,448-6,312 px: heavy sensor
@@ -28,8 +33,7 @@ them unusable.
 
 The licence given is the package's, except where the package names one per file; the images are
 only read here, never redistributed. Each archive and each file is checked against the SHA-256
-below, so a registry that serves other bytes stops the script rather than changing the set. It
-holds documents only: the first holdout's non-documents are refused 100% already.
+below, so a registry that serves other bytes stops the script rather than changing the set.
 The written images are third-party files: keep OUT outside the repository.
 """
 from __future__ import annotations
@@ -41,6 +45,7 @@ import io
 import sys
 import tarfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,9 +70,10 @@ class Member:
     archive: Archive
     path: str  # inside the archive
     sha256: str
-    kind: str  # phone_photo | scan
+    kind: str  # phone_photo | scan | photo
     notes: str
     licence: str = ""  # when the package names one for this file; else the archive's
+    group: str = "doc"  # doc | nondoc, as in ../shared/realdata's manifest
 
 
 JSCANIFY = Archive("npm:jscanify@1.4.3", "https://registry.npmjs.org/jscanify/-/jscanify-1.4.3.tgz",
@@ -83,6 +89,15 @@ OCRMYPDF = Archive("pypi:ocrmypdf@17.13.0",
                    "https://files.pythonhosted.org/packages/d9/1b/d35a3c9bb4e4959bd782808f0eb45cce16e66040a292b7f4eaa6a6e44ff1/"
                    "ocrmypdf-17.13.0.tar.gz",
                    "151c35d810eb628fbc5cb9bbe80b834ecf094737efa0e7a2e9e1fac3c730ed49", "MPL-2.0")
+SKIMAGE = Archive("pypi:scikit-image@0.26.0",
+                  "https://files.pythonhosted.org/packages/a5/2a/e71c1a7d90e70da67b88ccc609bd6ae54798d5847369b15d3a8052232f9d/"
+                  "scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+                  "74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af", "BSD-3-Clause")
+
+
+def _skimage(name: str, digest: str, notes: str, licence: str) -> Member:
+    return Member(SKIMAGE, f"skimage/data/{name}", digest, "photo", notes, licence=licence, group="nondoc")
+
 
 MEMBERS: tuple[Member, ...] = (
     Member(JSCANIFY, "package/docs/images/test/test.png",
@@ -144,6 +159,22 @@ MEMBERS: tuple[Member, ...] = (
            "6f7a83685a83af954e9672b3e2db3253af165513d2826d780a48e175742f4469", "scan",
            "typewritten recipe, bilevel (REUSE.toml: (C) 2005 Ellywa, from Wikimedia Commons)",
            licence="GFDL-1.2-or-later OR CC-BY-SA-1.0 OR CC-BY-SA-2.0 OR CC-BY-SA-2.5 OR CC-BY-SA-3.0"),
+    _skimage("chelsea.png", "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb", "a cat",
+             "CC0 (Stefan van der Walt)"),
+    _skimage("coffee.png", "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7", "a cup of coffee",
+             "CC0 (Rachel Michetti)"),
+    _skimage("camera.png", "b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a",
+             "a man with a camera, greyscale", "CC0 (Lav Varshney)"),
+    _skimage("astronaut.png", "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+             "portrait of an astronaut", "public domain (NASA)"),
+    _skimage("rocket.jpg", "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c", "a rocket launch",
+             "public domain (SpaceX)"),
+    _skimage("brick.png", "7966caf324f6ba843118d98f7a07746d22f6a343430add0233eca5f6eaaa8fcf",
+             "a brick wall close up, greyscale", "CC0 (CC0Textures)"),
+    _skimage("grass.png", "b6b6022426b38936c43a4ac09635cd78af074e90f42ffa8227ac8b7452d39f89",
+             "grass close up, greyscale", "CC0"),
+    _skimage("gravel.png", "c48615b451bf1e606fbd72c0aa9f8cc0f068ab7111ef7d93bb9b0f2586440c12",
+             "gravel close up, greyscale", "CC0 (CC0Textures)"),
 )
 
 
@@ -167,11 +198,17 @@ def fetch(archive: Archive) -> bytes:
 
 
 def extract(archive_bytes: bytes, member: Member) -> bytes:
-    with tarfile.open(fileobj=io.BytesIO(archive_bytes)) as tar:
-        try:
-            data = tar.extractfile(member.path).read()
-        except (KeyError, AttributeError):
-            raise FetchError(f"{member.archive.url}: no file {member.path}") from None
+    """One file of a tarball (sdist, npm package, Debian source) or of a zip (wheel)."""
+    handle = io.BytesIO(archive_bytes)
+    try:
+        if member.archive.url.endswith(".whl"):
+            with zipfile.ZipFile(handle) as wheel:
+                data = wheel.read(member.path)
+        else:
+            with tarfile.open(fileobj=handle) as tar:
+                data = tar.extractfile(member.path).read()
+    except (KeyError, AttributeError):
+        raise FetchError(f"{member.archive.url}: no file {member.path}") from None
     if sha256(data) != member.sha256:
         raise FetchError(f"{member.archive.url}: {member.path} has SHA-256 {sha256(data)}, expected {member.sha256}")
     return data
@@ -182,7 +219,7 @@ def manifest_row(member: Member, file: str, data: bytes) -> dict[str, str]:
     if image is None:
         raise FetchError(f"{member.path}: OpenCV cannot decode it")
     height, width = image.shape[:2]
-    return {"file": file, "group": "doc", "kind": member.kind, "source_repo": member.archive.source,
+    return {"file": file, "group": member.group, "kind": member.kind, "source_repo": member.archive.source,
             "commit": member.archive.sha256, "source_path": member.path,
             "license": member.licence or f"{member.archive.licence} (the package's; no licence given per file)",
             "width": str(width), "height": str(height), "notes": member.notes}
@@ -196,7 +233,7 @@ def write_set(out: Path) -> list[dict[str, str]]:
         folder = archive.source.split(":", 1)[1].split("@", 1)[0]
         for member in (m for m in MEMBERS if m.archive == archive):
             data = extract(archive_bytes, member)
-            file = f"docs/{folder}_{Path(member.path).name}"
+            file = f"{member.group}s/{folder}_{Path(member.path).name}"
             (out / file).parent.mkdir(parents=True, exist_ok=True)
             (out / file).write_bytes(data)
             rows.append(manifest_row(member, file, data))
@@ -220,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     sources = sorted({row["source_repo"] for row in rows})
-    print(f"{len(rows)} documents from {len(sources)} sources into {args.out}/manifest.csv; hold them all out:")
+    documents = sum(row["group"] == "doc" for row in rows)
+    print(f"{documents} documents and {len(rows) - documents} non-documents from {len(sources)} sources "
+          f"into {args.out}/manifest.csv; hold them all out:")
     print("  " + " ".join(f"--holdout {source}" for source in sources))
     return 0
 
