@@ -692,8 +692,9 @@ def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
 
     A photo that cannot be decoded is reported once and skipped. A part no photo goes to is not
     written: with every source held out, OUT is a holdout of new sources for `nima realcheck` alone.
-    An OUT that holds a finished set is refused without ``force``. ``review``: a CSV of photos to leave out (read_review), copied
-    to OUT/review.csv once the set is written (and an old copy removed when there is none).
+    An OUT that holds a finished set is refused without ``force``. ``review``: a CSV of photos to
+    leave out (read_review), copied to OUT/review.csv once the set is written (and an old copy
+    removed when there is none).
     """
     out = Path(out)
     photos = read_photos(src, review)
