@@ -22,6 +22,11 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
     card's occlusion study), so the detail and edge tiles must carry the verdict on their own.
     ``colour_shift`` (training only) recolours each input as another light or paper would
     (shift_colour), one draw for all its tiles, since they come from one photo.
+
+    The augmentation is a function of ``seed``: each training input takes a seed of its own from a
+    seeded stream that moves on each epoch, and every random choice is a stateless draw from it.
+    Random ops in a parallel map draw from one shared generator in whatever order the threads
+    reach it, and two runs of one command then trained two different networks.
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
@@ -52,20 +57,24 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
             return image, labels
         return image, labels, {name: weight_of[index] for name in names}
 
-    def augment_one(image, labels, *weight):
+    def augment_one(element, draw):
+        image, labels, *weight = element
+        crop_seed, flip_seed, dropout_seed, colour_seed = tf.unstack(
+            tf.random.experimental.stateless_split(draw, num=4))
         if augment == "paper" and stored != input_size:
-            image = tf.image.random_crop(image, (input_size, input_size, 3))
+            image = tf.image.stateless_random_crop(image, (input_size, input_size, 3), seed=crop_seed)
         if augment in MIRRORING_AUGMENTATIONS and view == "frame":
-            image = tf.image.random_flip_left_right(image)
+            image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
         elif augment == "flip":
             half = input_size // 2
             tiles = tf.reshape(image, (2, half, 2, half, 3))
             flipped = tf.reshape(tf.reverse(tiles, axis=[3]), (input_size, input_size, 3))
-            image = tf.cond(tf.random.uniform(()) < 0.5, lambda: flipped, lambda: image)
+            image = tf.cond(tf.random.stateless_uniform((), flip_seed) < 0.5, lambda: flipped, lambda: image)
         if frame_dropout:
-            image = tf.cond(tf.random.uniform(()) < frame_dropout, lambda: flat_frame_tile(image), lambda: image)
+            image = tf.cond(tf.random.stateless_uniform((), dropout_seed) < frame_dropout,
+                            lambda: flat_frame_tile(image), lambda: image)
         if colour_shift:
-            image = shift_colour(image, colour_shift)
+            image = shift_colour(image, colour_shift, colour_seed)
         return image, labels, *weight
 
     def centre(image, labels, *weight):
@@ -78,7 +87,11 @@ def make_dataset(images: np.ndarray, targets: dict[str, np.ndarray], input_size:
     if shuffle:
         dataset = dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.map(augment_one if shuffle else centre, num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle:
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, draws)).map(augment_one, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = dataset.map(centre, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -91,7 +104,7 @@ def flat_frame_tile(image):
     return tf.concat([tf.concat([flat, image[:half, half:]], axis=1), image[half:]], axis=0)
 
 
-def shift_colour(image, strength: float):
+def shift_colour(image, strength: float, seed):
     """``image`` (uint8, any size) as under another light or on another paper, its exposure kept.
 
     Each channel is scaled by a gain in 1 ± ``strength`` (the gains rescaled to average 1, so a grey
@@ -99,11 +112,13 @@ def shift_colour(image, strength: float):
     pushed from their grey by a factor in 1 ± 2 · ``strength``. The held-out sources are refused
     partly for their look (the model card's "New pages, not new kinds"), and white balance and
     tint are the part of a source's look that says nothing about whether a page can be read.
+    ``seed``: a stateless seed (shape (2,)); the same seed gives the same colours.
     """
+    gain_seed, saturation_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
     pixels = tf.cast(image, tf.float32)
-    gains = 1.0 + tf.random.uniform((3,), -strength, strength)
+    gains = 1.0 + tf.random.stateless_uniform((3,), gain_seed, -strength, strength)
     pixels = pixels * (gains / tf.reduce_mean(gains))
     grey = tf.reduce_mean(pixels, axis=-1, keepdims=True)
-    saturation = tf.random.uniform((), max(0.0, 1.0 - 2 * strength), 1.0 + 2 * strength)
+    saturation = tf.random.stateless_uniform((), saturation_seed, max(0.0, 1.0 - 2 * strength), 1.0 + 2 * strength)
     pixels = grey + saturation * (pixels - grey)
     return tf.cast(tf.clip_by_value(tf.round(pixels), 0, 255), tf.uint8)

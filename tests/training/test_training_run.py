@@ -328,8 +328,8 @@ def test_colour_shift_recolours_training_inputs_but_keeps_their_brightness():
     # A grey page in mid-tones, so no channel clips and the brightness kept can be checked exactly.
     grey = np.repeat(rng.integers(60, 150, (16, 16, 1), dtype=np.uint8), 3, axis=-1)
     tints = set()
-    for _ in range(8):
-        out = np.asarray(shift_colour(grey, 0.2)).astype(np.float64)
+    for draw in range(8):
+        out = np.asarray(shift_colour(grey, 0.2, [7, draw])).astype(np.float64)
         # Exposure is part of the label: a grey pixel keeps its brightness (rounding aside) ...
         assert np.abs(out.mean(axis=-1) - grey[..., 0]).max() <= 1.0
         # ... but takes a tint, the same for the whole input, within the gains (1 ± 0.2, rescaled)
@@ -354,6 +354,26 @@ def test_colour_shift_recolours_training_inputs_but_keeps_their_brightness():
     for strength in (1.0, -0.1, "0.2"):
         with pytest.raises(SpecError, match=r"colour_shift must lie in \[0, 1\), got"):
             TrainConfig(data="x.csv", format="csv", colour_shift=strength)
+
+
+def test_augmentation_is_a_function_of_the_seed_and_moves_on_each_epoch():
+    """Two datasets of one seed give the same batches epoch for epoch (a rerun trains the same
+    network); each epoch draws anew, and another seed draws otherwise."""
+    from nima_edge.training.dataset import make_dataset
+
+    rng = np.random.default_rng(4)
+    images = rng.integers(40, 200, (32, 16, 16, 3), dtype=np.uint8)
+    targets = {"distribution": np.full((32, 10), 0.1, np.float32)}
+
+    def two_epochs(seed):
+        dataset = make_dataset(images, targets, 16, 32, augment="flip", shuffle=True, seed=seed,
+                               view="frame+detail", frame_dropout=0.3, colour_shift=0.2)
+        return [np.asarray(next(iter(dataset))[0]) for _ in range(2)]
+
+    first, again, other = two_epochs(3), two_epochs(3), two_epochs(4)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], first[1])
+    assert not np.array_equal(first[0], other[0])
 
 
 def test_weight_averaging_keeps_the_mean_of_the_last_epochs_across_resumes(document_set, tmp_path):
