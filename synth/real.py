@@ -52,6 +52,7 @@ from nima_edge.runtime.defects import DEFECTS
 from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.fileio import OutputError, atomic_write_bytes, atomic_write_text
 from nima_edge.runtime.images import IMAGE_SUFFIXES, load_image
+from nima_edge.runtime.preprocess import shrink_long_side
 
 from .camera import blur, camera, encode_jpeg, motion_blur
 from .capture import CaptureInfo, apply_glare
@@ -647,7 +648,7 @@ def _render_photo(job: tuple[str, list[Copy]]) -> list[dict[str, str]] | str:
     """All copies of one photo (decoded and measured once) -> their rows, or why the photo is unreadable."""
     out_dir, copies = job
     try:
-        image = shrink_to_long_side(load_image(copies[0].photo.path), LONG_SIDE)
+        image = shrink_long_side(load_image(copies[0].photo.path), LONG_SIDE)
     except ImageError as exc:
         return str(exc)
     page = measure_page(image) if copies[0].photo.document else None
@@ -660,15 +661,6 @@ def _render_photo(job: tuple[str, list[Copy]]) -> list[dict[str, str]] | str:
         os.replace(tmp, final)
         rows.append(row)
     return rows
-
-
-def shrink_to_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
-    """``image`` area-averaged down to ``long_side`` pixels along its longer side; a smaller one as it is."""
-    scale = long_side / max(image.shape[:2])
-    if scale >= 1:
-        return image
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def read_review(path: str | os.PathLike) -> list[str]:
