@@ -16,7 +16,7 @@ import csv
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -173,13 +173,25 @@ def report(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]) -
     }
 
 
-def check(labels: str | Path, model: str | Path | None, threads: int = 1,
+def read_holdouts(labels: Sequence[str | Path]) -> list[Item]:
+    """The items of one holdout, or of several pooled: each set's pages are kept apart (a page is
+    paired only with copies of itself from its own set), since two sets may name pages alike."""
+    if len(labels) == 1:
+        return read_holdout(labels[0])
+    return [replace(item, page=f"{index}:{item.page}")
+            for index, path in enumerate(labels) for item in read_holdout(path)]
+
+
+def check(labels: str | Path | Sequence[str | Path], model: str | Path | None, threads: int = 1,
           warn: Callable[[str], None] = print, single_pass: bool = False) -> dict:
-    """Score the holdout in both modes -> {"model": figures, "model+checks": figures, "targets": ...}."""
-    items = read_holdout(labels)
+    """Score the holdout (or several, pooled) in both modes -> {"model": figures, "model+checks":
+    figures, "targets": ...}."""
+    paths = [labels] if isinstance(labels, (str, Path)) else list(labels)
+    items = read_holdouts(paths)
     scorer = Scorer(model, threads=threads, single_pass=single_pass)
     scores = score_items(items, scorer, warn)
-    return {"labels": str(labels), "model_file": str(model or "bundled"), "mirror_average": scorer.mirror_average,
+    return {"labels": ", ".join(str(path) for path in paths), "model_file": str(model or "bundled"),
+            "mirror_average": scorer.mirror_average,
             **{mode: report(items, scores[mode]) for mode in MODES}, "targets": TARGETS}
 
 

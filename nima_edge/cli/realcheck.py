@@ -12,7 +12,7 @@ from nima_edge.training.realcheck import check, markdown
 
 
 @click.command("realcheck")
-@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("labels", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A nima-edge .tflite (default: the bundled model).")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
@@ -21,14 +21,17 @@ from nima_edge.training.realcheck import check, markdown
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
 @force_option
 @translate_errors
-def realcheck(labels: Path, model: Path | None, threads: int, single_pass: bool, as_json: bool, save: Path | None,
-              force: bool) -> None:
+def realcheck(labels: tuple[Path, ...], model: Path | None, threads: int, single_pass: bool, as_json: bool,
+              save: Path | None, force: bool) -> None:
     """Score a `nima realset` holdout as `nima score` does; report per group, kind and pair.
+
+    Several LABELS are pooled into one report (each set's pages paired only within it).
 
     \b
     Example:
       nima realset ../shared/realdata data/real
       nima realcheck data/real/holdout/labels.csv --model models/default.tflite
+      nima realcheck data/real/holdout/labels.csv data/registry/holdout/labels.csv   # pooled
     """
     if save is not None:
         check_writable(save, force)  # before minutes of scoring, not after

@@ -19,6 +19,7 @@ from nima_edge.training.realcheck import (
     clean_and_heavy_cutoff,
     markdown,
     read_holdout,
+    read_holdouts,
     report,
     score_items,
 )
@@ -121,3 +122,29 @@ def test_end_to_end_with_the_bundled_model(tmp_path):
     done = CliRunner().invoke(cli, ["realcheck", str(parts["holdout"]), "--single-pass", "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.output[done.output.index("{"):])["mirror_average"] is False
+
+
+def test_two_holdouts_pool_into_one_report_and_pair_pages_only_within_their_own_set(tmp_path):
+    """The same set twice, pooled: every count doubles, every share stays, and no page of one copy
+    is paired with a copy of the other (they share their page names)."""
+    (tmp_path / "src" / "docs").mkdir(parents=True)
+    page, _ = render_capture(6, defects={}, kind="prescription", size=1000)
+    cv2.imwrite(str(tmp_path / "src" / "docs" / "pages_0001.jpg"), page)
+    labels = real.write_realset(tmp_path / "src", tmp_path / "set", holdout=("pages",), warn=lambda m: None)["holdout"]
+    twin = tmp_path / "twin"
+    (twin / "images").mkdir(parents=True)
+    for image in (tmp_path / "set" / "holdout" / "images").iterdir():
+        (twin / "images" / image.name).write_bytes(image.read_bytes())
+    (twin / "labels.csv").write_text(labels.read_text())
+    pooled = read_holdouts([labels, twin / "labels.csv"])
+    assert len(pooled) == 2 * len(read_holdout(labels)) and len({item.page for item in pooled}) == 2
+    one = CliRunner().invoke(cli, ["realcheck", str(labels), "--json"])
+    both = CliRunner().invoke(cli, ["realcheck", str(labels), str(twin / "labels.csv"), "--json"])
+    assert one.exit_code == 0 and both.exit_code == 0, both.output
+    one, both = json.loads(one.output), json.loads(both.output)
+    assert both["labels"] == f"{labels}, {twin / 'labels.csv'}"
+    for mode in ("model", "model+checks"):
+        assert both[mode]["n"] == 2 * one[mode]["n"] and both[mode]["clean_n"] == 2
+        for key in ("clean_accepted", "heavy_refused_all", "pairs_clean_gt_heavy", "pairs_clean_gt_mild", "auc"):
+            assert both[mode][key] == pytest.approx(one[mode][key])
+
