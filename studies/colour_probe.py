@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import cv2
@@ -26,7 +25,14 @@ from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.images import load_image
 from nima_edge.runtime.policy import Assessor
 from nima_edge.runtime.scorer import Scorer
-from nima_edge.training.realcheck import auc, clean_and_heavy_cutoff, mode_verdicts, read_holdout, report
+from nima_edge.training.realcheck import (
+    auc,
+    clean_and_heavy_cutoff,
+    mode_verdicts,
+    percent,
+    read_holdout,
+    report,
+)
 
 # Channel gains in OpenCV's BGR order; each set averages 1.
 CASTS = {"warm": (0.8, 1.0, 1.2), "cool": (1.2, 1.0, 0.8)}
@@ -75,11 +81,6 @@ def measure(model: Path, items) -> dict:
             "clean_mean_score": float(np.mean(clean)),
         }
     return figures
-
-
-def percent(share: float) -> str:
-    """A share as a table cell; n/a where the holdout has none of that group (a documents-only set)."""
-    return "n/a" if math.isnan(share) else f"{share:.0%}"
 
 
 def main() -> None:

@@ -49,9 +49,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
+from nima_edge.runtime.errors import ImageError
 from nima_edge.runtime.fileio import atomic_write_text
+from nima_edge.runtime.images import decode_image
 
 MANIFEST_COLUMNS = ("file", "group", "kind", "source_repo", "commit", "source_path", "license", "width",
                     "height", "notes")
@@ -216,10 +216,10 @@ def extract(archive_bytes: bytes, member: Member) -> bytes:
 
 
 def manifest_row(member: Member, file: str, data: bytes) -> dict[str, str]:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FetchError(f"{member.path}: OpenCV cannot decode it")
-    height, width = image.shape[:2]
+    try:  # the runtime's decoder, the one `nima realset` reads the file with
+        height, width = decode_image(data, name=member.path).shape[:2]
+    except ImageError as exc:
+        raise FetchError(str(exc)) from None
     # "commit" pins a repository's file in ../shared/realdata's manifest; a registry's is pinned by its archive.
     return {"file": file, "group": member.group, "kind": member.kind, "source_repo": member.archive.source,
             "commit": member.archive.sha256, "source_path": member.path,

@@ -174,28 +174,26 @@ def report(items: Sequence[Item], scores: Sequence[tuple[float, bool] | None]) -
 
 
 def read_holdouts(labels: Sequence[str | Path]) -> list[Item]:
-    """The items of one holdout, or of several pooled: each set's pages are kept apart (a page is
-    paired only with copies of itself from its own set), since two sets may name pages alike."""
-    if len(labels) == 1:
-        return read_holdout(labels[0])
+    """The items of one holdout or of several pooled, each page named by its set's place in
+    ``labels`` too: two sets may name pages alike, and a page is paired only with its own copies."""
     return [replace(item, page=f"{index}:{item.page}")
             for index, path in enumerate(labels) for item in read_holdout(path)]
 
 
-def check(labels: str | Path | Sequence[str | Path], model: str | Path | None, threads: int = 1,
+def check(labels: Sequence[str | Path], model: str | Path | None, threads: int = 1,
           warn: Callable[[str], None] = print, single_pass: bool = False) -> dict:
-    """Score the holdout (or several, pooled) in both modes -> {"model": figures, "model+checks":
+    """Score one holdout or several, pooled, in both modes -> {"model": figures, "model+checks":
     figures, "targets": ...}."""
-    paths = [labels] if isinstance(labels, (str, Path)) else list(labels)
-    items = read_holdouts(paths)
+    items = read_holdouts(labels)
     scorer = Scorer(model, threads=threads, single_pass=single_pass)
     scores = score_items(items, scorer, warn)
-    return {"labels": ", ".join(str(path) for path in paths), "model_file": str(model or "bundled"),
+    return {"labels": ", ".join(str(path) for path in labels), "model_file": str(model or "bundled"),
             "mirror_average": scorer.mirror_average,
             **{mode: report(items, scores[mode]) for mode in MODES}, "targets": TARGETS}
 
 
-def _pct(value: float) -> str:
+def percent(value: float) -> str:
+    """A share as a table cell; n/a where the holdout has none of that group."""
     return "n/a" if math.isnan(value) else f"{100 * value:.0f}%"
 
 
@@ -208,23 +206,23 @@ def markdown(figures: dict) -> str:
     a, b = figures["model"], figures["model+checks"]
     nan = float("nan")
     lines = ["| real holdout | model alone | model + checks | target |", "|---|---|---|---|",
-             _row(f"clean documents accepted (n={a['clean_n']})", _pct(a["clean_accepted"]),
-                  _pct(b["clean_accepted"]), "≥ 95%"),
-             *(_row(f"… from {src or 'unnamed source'}", _pct(share), _pct(b["clean_accepted_by_source"][src]), "")
+             _row(f"clean documents accepted (n={a['clean_n']})", percent(a["clean_accepted"]),
+                  percent(b["clean_accepted"]), "≥ 95%"),
+             *(_row(f"… from {src or 'unnamed source'}", percent(share), percent(b["clean_accepted_by_source"][src]), "")
                for src, share in a.get("clean_accepted_by_source", {}).items()),
-             _row(f"non-documents refused (n={a['nondoc_n']})", _pct(a["nondoc_refused"]),
-                  _pct(b["nondoc_refused"]), "≥ 97%"),
-             _row("heavy degradations refused, all kinds", _pct(a["heavy_refused_all"]),
-                  _pct(b["heavy_refused_all"]), ""),
-             _row("heavy degradations refused, worst kind", _pct(a["heavy_refused_min"]),
-                  _pct(b["heavy_refused_min"]), "≥ 90%")]
+             _row(f"non-documents refused (n={a['nondoc_n']})", percent(a["nondoc_refused"]),
+                  percent(b["nondoc_refused"]), "≥ 97%"),
+             _row("heavy degradations refused, all kinds", percent(a["heavy_refused_all"]),
+                  percent(b["heavy_refused_all"]), ""),
+             _row("heavy degradations refused, worst kind", percent(a["heavy_refused_min"]),
+                  percent(b["heavy_refused_min"]), "≥ 90%")]
     for kind in sorted(a["refused"]):
         ra, rb = a["refused"][kind], b["refused"][kind]
         lines.append(_row(f"… {kind}: refused mild / heavy",
-                          f"{_pct(ra.get('mild', nan))} / {_pct(ra.get('heavy', nan))}",
-                          f"{_pct(rb.get('mild', nan))} / {_pct(rb.get('heavy', nan))}", "heavy ≥ 90%"))
+                          f"{percent(ra.get('mild', nan))} / {percent(ra.get('heavy', nan))}",
+                          f"{percent(rb.get('mild', nan))} / {percent(rb.get('heavy', nan))}", "heavy ≥ 90%"))
     for name, target in (("clean_gt_heavy", "≥ 97%"), ("clean_gt_mild", "≥ 90%"), ("mild_gt_heavy", "")):
-        lines.append(_row(f"same-page pairs {name.replace('_gt_', ' > ')}", _pct(a.get(f"pairs_{name}", nan)),
-                          _pct(b.get(f"pairs_{name}", nan)), target))
+        lines.append(_row(f"same-page pairs {name.replace('_gt_', ' > ')}", percent(a.get(f"pairs_{name}", nan)),
+                          percent(b.get(f"pairs_{name}", nan)), target))
     lines.append(_row("AUC, clean vs heavy + non-documents", f"{a['auc']:.3f}", f"{b['auc']:.3f}", "≥ 0.97"))
     return "\n".join(lines) + "\n"
