@@ -92,7 +92,7 @@ model: setup
 	REAL="$(REAL)" WEIGHTS="$(WEIGHTS)" REALSET="$(REAL_SET)" REVIEW="$(REVIEW)" bash scripts/make_model.sh
 
 realset: setup
-	$(NIMA) realset $(REAL_PHOTOS) $(REAL_SET) --workers 2 $(if $(filter none,$(REVIEW_USED)),,--review $(REVIEW_USED))
+	$(NIMA) realset $(REAL_PHOTOS) $(REAL_SET) --workers 2 --blocky-share $(RECIPE_BLOCKY_SHARE) $(if $(filter none,$(REVIEW_USED)),,--review $(REVIEW_USED))
 
 realcheck: setup
 	$(NIMA) realcheck $(REAL_SET)/holdout/labels.csv --model models/default.tflite

@@ -9,7 +9,7 @@
 # ../shared/weights when it exists, else the Keras cache), COUNT, TEST_COUNT, ALPHA, SIZE, VIEW, DROPOUT, FRAME_DROPOUT, COLOUR_SHIFT,
 # AVERAGE_FROM (the first epoch whose weights the model averages; 0: off, the best epoch), EPOCHS,
 # PHASE1 (head-only epochs), TIME_BUDGET (minutes), BALANCE, LR, INIT_FROM (a .keras to fine-tune), RUN, DATA, TEST,
-# REALSET (where the real photos' training and holdout copies go), REVIEW (a CSV of real photos to leave out,
+# REALSET (where the real photos' training and holdout copies go), BLOCKY_SHARE (`nima realset --blocky-share`), REVIEW (a CSV of real photos to leave out,
 # `nima realset --review`; default the recipe's RECIPE_REVIEW when REAL is ../shared/realdata, the photos it
 # reviews; "none": no review), GATE (off: record a missed fidelity gate, go on).
 # The epochs are what fits in the time budget on 2 cores (see the model card): the cosine schedule must reach
@@ -32,6 +32,7 @@ real=${REAL-}; [ -z "$real" ] && [ -d ../shared/realdata ] && real=../shared/rea
 weights=${WEIGHTS-}; [ -z "$weights" ] && [ -d ../shared/weights ] && weights=../shared/weights
 review=${REVIEW-}; [ -z "$review" ] && [ "$real" = ../shared/realdata ] && review=$RECIPE_REVIEW
 [ "$review" = none ] && review=
+blocky=${BLOCKY_SHARE:-$RECIPE_BLOCKY_SHARE}
 alpha_tag=$(python3 -c "print('a%03d' % round(float('$alpha') * 100))")
 if [ -n "${INIT_FROM:-}" ]; then
     start=(--init-from "$INIT_FROM" --base-weights none)
@@ -48,6 +49,11 @@ resume_flag() { [ -e "$1" ] && echo --resume || true; }
 review_matches() {
     if [ -n "$review" ]; then cmp -s "$review" "$realset/review.csv"; else [ ! -e "$realset/review.csv" ]; fi
 }
+blocky_matches() {  # the share the set was built with (none recorded: 0) against this run's
+    local recorded=0
+    [ -f "$realset/blocky_share.txt" ] && recorded=$(cat "$realset/blocky_share.txt")
+    python3 -c "import sys; sys.exit(float('$recorded') != float('$blocky'))"
+}
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
 
 if [ ! -f "$data/labels.csv" ]; then
@@ -59,10 +65,10 @@ if [ ! -f "$test/labels.csv" ]; then
     $nima synth "$test" --count "$test_count" --seed 2 --workers 2 $(resume_flag "$test/.synth_run.json")
 fi
 if [ -n "$real" ]; then
-    # A set built with another review (or none) is rebuilt: the set keeps the review it was built with.
-    if [ ! -f "$realset/holdout/labels.csv" ] || ! review_matches; then
-        step "real photos from $real${review:+ (review: $review)}: training copies and the held-out sources into $realset"
-        $nima realset "$real" "$realset" --seed 0 --workers 2 ${review:+--review "$review"} --force
+    # A set built with another review (or none) or another blocky share is rebuilt: the set records both.
+    if [ ! -f "$realset/holdout/labels.csv" ] || ! review_matches || ! blocky_matches; then
+        step "real photos from $real${review:+ (review: $review)}, blocky share $blocky: training copies and the held-out sources into $realset"
+        $nima realset "$real" "$realset" --seed 0 --workers 2 ${review:+--review "$review"} --blocky-share "$blocky" --force
     fi
     extra+=(--data "$realset/train/labels.csv")
 fi

@@ -114,6 +114,12 @@ GROUNDS = ((235, 235, 232), (200, 200, 198), (150, 165, 180), (120, 125, 130), (
 REVIEW_COLUMNS = ("file", "verdict", "reason")
 REVIEW_VERDICTS = ("exclude",)
 SAVE_QUALITY = 95
+# Low resolution as a resampler leaves it is soft; as a digital zoom, an enlarged thumbnail or another
+# library's downscale (albumentations' Downscale) leaves it, blocky: each pixel repeated k x k, its
+# block edges as sharp as print. The default makes none blocky (the shipped model's training copies).
+BLOCKY_SHARE = 0.0
+BLOCKY_STREAM = 11  # the blocky draw's own random stream, beside each photo's copy seed
+BLOCKY_RECORD = "blocky_share.txt"  # in a set built with a share: the share, so a build can tell its set
 # A photo is shrunk to this long side before it is measured and copied: ../shared/realdata's size, the
 # scale measure_page's glyph limits and the severities are set for. A 12-megapixel original's heavy
 # sensor noise or JPEG leaves 30-px characters legible while the formula, which reads per-pixel
@@ -153,6 +159,7 @@ class Copy:
     sides: str = "ltrb"  # which sides of the frame that crop brings in to the text (left, top, right, bottom)
     ground: float | None = None  # that page laid on a plain ground at this scale, against ``sides`` (on_ground)
     span: float | None = None  # or laid end to end across the frame, this share of its breadth (spanning_ground)
+    blocky: bool = False  # a low-resolution copy brought back to size by repeating pixels, not interpolating
 
 
 def read_photos(src: str | os.PathLike, review: str | os.PathLike | None = None) -> list[RealPhoto]:
@@ -204,17 +211,25 @@ def _csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     return rows
 
 
-def plan(photos: list[RealPhoto], seed: int, holdout: Iterable[str] = HOLDOUT_SOURCES) -> dict[str, list[Copy]]:
-    """{"train": copies, "holdout": copies}: which image gets which degradations, by seed."""
+def plan(photos: list[RealPhoto], seed: int, holdout: Iterable[str] = HOLDOUT_SOURCES,
+         blocky_share: float = BLOCKY_SHARE) -> dict[str, list[Copy]]:
+    """{"train": copies, "holdout": copies}: which image gets which degradations, by seed.
+
+    ``blocky_share``: the share of training copies whose one damage is low resolution that are
+    brought back to size by repeating pixels (as a digital zoom or an enlarged thumbnail shows it)
+    instead of by interpolation; the holdout is never changed by it."""
+    if not 0.0 <= blocky_share <= 1.0:
+        raise SynthError(f"blocky share must be in [0, 1], got {blocky_share}")
     held = set(holdout)
     copies: dict[str, list[Copy]] = {"train": [], "holdout": []}
     for index, photo in enumerate(photos):
         if photo.excluded:  # its index stays taken: every other photo keeps its seeds and file names
             continue
-        part = "holdout" if photo.source in held else "train"
         stem = f"{index:05d}"
-        make = _holdout_copies if part == "holdout" else _train_copies
-        copies[part].extend(make(photo, stem, _copy_seed(seed, index)))
+        if photo.source in held:
+            copies["holdout"].extend(_holdout_copies(photo, stem, _copy_seed(seed, index)))
+        else:
+            copies["train"].extend(_train_copies(photo, stem, _copy_seed(seed, index), blocky_share))
     return copies
 
 
@@ -223,7 +238,7 @@ def _copy_seed(seed: int, index: int) -> int:
     return int((int(state[0]) << 31) ^ int(state[1]))
 
 
-def _train_copies(photo: RealPhoto, stem: str, seed: int) -> list[Copy]:
+def _train_copies(photo: RealPhoto, stem: str, seed: int, blocky_share: float = BLOCKY_SHARE) -> list[Copy]:
     rng = np.random.default_rng(seed)
     if not photo.document:
         kind = DEGRADATIONS[int(rng.integers(len(DEGRADATIONS)))]
@@ -233,9 +248,11 @@ def _train_copies(photo: RealPhoto, stem: str, seed: int) -> list[Copy]:
            # a second clean look: the same page through a mild camera (a little noise, a lower JPEG)
            Copy(photo, f"images/{stem}_clean2.jpg", seed + 1, "clean",
                 (("noise", float(rng.uniform(0.0, 0.12))), ("jpeg", float(rng.uniform(0.0, 0.15)))))]
+    # drawn apart from rng, so that every other copy keeps its draws whatever the share
+    blocky = bool(np.random.default_rng([seed, BLOCKY_STREAM]).random() < blocky_share)
     for k, kind in enumerate(DEGRADATIONS):
         out.append(Copy(photo, f"images/{stem}_{kind}.jpg", seed + 2 + k, "degraded",
-                        ((kind, float(rng.uniform(0.05, 1.0))),)))
+                        ((kind, float(rng.uniform(0.05, 1.0))),), blocky=blocky and kind == "lowres"))
     pair = rng.choice(len(DEGRADATIONS), 2, replace=False)
     kinds = tuple((DEGRADATIONS[int(i)], float(rng.uniform(0.05, 1.0))) for i in sorted(pair))
     out.append(Copy(photo, f"images/{stem}_pair.jpg", seed + 20, "degraded", kinds))
@@ -342,6 +359,7 @@ class State:
     glyphs: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # the text, in this image's px
     jpeg_quality: int = SAVE_QUALITY
     resolution: float = 1.0  # the low-resolution defect's scale
+    blocky: bool = False  # low resolution brought back by repeating pixels (nearest neighbour)
     defects: dict = field(default_factory=lambda: {name: 0.0 for name in DEFECTS})
 
 
@@ -585,7 +603,7 @@ def _lowres(s: State, severity: float, rng) -> State:
     if factor < 0.999:
         h, w = s.image.shape[:2]
         small = cv2.resize(s.image, (max(8, int(w * factor)), max(8, int(h * factor))), interpolation=cv2.INTER_AREA)
-        s.image = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        s.image = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST if s.blocky else cv2.INTER_LINEAR)
         s.blur_px = float(np.hypot(s.blur_px, 0.5 / factor))
     s.resolution *= factor
     return s
@@ -618,7 +636,8 @@ def render_copy(copy: Copy, image: np.ndarray, page: Page | None) -> tuple[bytes
     """The JPEG bytes and the labels.csv row of one copy."""
     rng = np.random.default_rng(copy.seed)
     state = State(image=image, char_px=page.char_px if page else 10.0, paper=page.paper if page else 0.8,
-                  ink=page.ink if page else 0.2, glyphs=page.glyphs if page else np.zeros((0, 4)))
+                  ink=page.ink if page else 0.2, glyphs=page.glyphs if page else np.zeros((0, 4)),
+                  blocky=copy.blocky)
     if copy.ground is not None:
         state = on_ground(crop_to_text(state, copy.margin or 0.0), copy.ground, copy.sides, rng)
     elif copy.span is not None:
@@ -679,18 +698,20 @@ def read_review(path: str | os.PathLike) -> list[str]:
 
 def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
                   holdout: Iterable[str] = HOLDOUT_SOURCES, workers: int = 1, force: bool = False,
-                  warn: Callable[[str], None] = print, review: str | os.PathLike | None = None) -> dict[str, Path]:
+                  warn: Callable[[str], None] = print, review: str | os.PathLike | None = None,
+                  blocky_share: float = BLOCKY_SHARE) -> dict[str, Path]:
     """Build OUT/train and OUT/holdout from the real photos of SRC -> {part: labels.csv path}.
 
     A photo that cannot be decoded is reported once and skipped. A part no photo goes to is not
     written: with every source held out, OUT is a holdout of new sources for `nima realcheck` alone.
     An OUT that holds a finished set is refused without ``force``. ``review``: a CSV of photos to
     leave out (read_review), copied to OUT/review.csv once the set is written (and an old copy
-    removed when there is none).
+    removed when there is none). ``blocky_share``: see plan; a share above 0 is written to
+    OUT/blocky_share.txt the same way.
     """
     out = Path(out)
     photos = read_photos(src, review)
-    copies = {part: items for part, items in plan(photos, seed, holdout).items() if items}
+    copies = {part: items for part, items in plan(photos, seed, holdout, blocky_share).items() if items}
     if not copies:
         raise SynthError(f"{src}: no photo to make copies of (none a doc or nondoc, or the review leaves out all)")
     done = {}
@@ -718,6 +739,11 @@ def write_realset(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0,
         atomic_write_bytes(record, Path(review).read_bytes(), force=True)
     elif record.exists():
         record.unlink()
+    blocky_record = out / BLOCKY_RECORD
+    if blocky_share:  # `make model` compares it with the recipe's share and rebuilds the set when they differ
+        atomic_write_text(blocky_record, f"{blocky_share}\n", force=True)
+    elif blocky_record.exists():
+        blocky_record.unlink()
     return done
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from nima_edge.cli.common import force_option, translate_errors
-from nima_edge.synth.real import HOLDOUT_SOURCES, write_realset
+from nima_edge.synth.real import BLOCKY_SHARE, HOLDOUT_SOURCES, write_realset
 
 
 @click.command("realset")
@@ -20,11 +20,14 @@ from nima_edge.synth.real import HOLDOUT_SOURCES, write_realset
 @click.option("--review", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A CSV (file, verdict, reason) of photos a person found no example of their group, left "
                    "out of both sets (models/realdata_review.csv reviews ../shared/realdata).")
+@click.option("--blocky-share", type=click.FloatRange(0.0, 1.0), default=BLOCKY_SHARE, show_default=True,
+              help="The share of training copies whose one damage is low resolution brought back to size by "
+                   "repeating pixels (a digital zoom, an enlarged thumbnail) instead of interpolating.")
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1), show_default=True)
 @force_option
 @translate_errors
-def realset(src: Path, out: Path, seed: int, holdout: tuple[str, ...], review: Path | None, workers: int,
-            force: bool) -> None:
+def realset(src: Path, out: Path, seed: int, holdout: tuple[str, ...], review: Path | None, blocky_share: float,
+            workers: int, force: bool) -> None:
     """Build OUT/train and OUT/holdout labelled sets from the real photos in SRC.
 
     SRC holds docs/ and nondocs/ folders, or a manifest.csv (file, group doc|nondoc, source_repo).
@@ -38,7 +41,8 @@ def realset(src: Path, out: Path, seed: int, holdout: tuple[str, ...], review: P
       nima train --data data/synth/labels.csv --data data/real/train/labels.csv --format csv ...
     """
     parts = write_realset(src, out, seed=seed, holdout=holdout or HOLDOUT_SOURCES, workers=workers, force=force,
-                          warn=lambda message: click.echo(message, err=True), review=review)
+                          warn=lambda message: click.echo(message, err=True), review=review,
+                          blocky_share=blocky_share)
     for part, labels in parts.items():
         rows = sum(1 for _ in labels.open(encoding="utf-8")) - 1
         click.echo(f"{part}: {rows} images, {labels}")

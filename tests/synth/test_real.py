@@ -237,6 +237,44 @@ def test_a_reviewed_photo_is_left_out_and_every_other_file_stays_the_same(photo_
     assert not (tmp_path / "set" / "review.csv").exists()
 
 
+def test_blocky_low_resolution_changes_only_the_training_low_resolution_copies(photo_folder, built, tmp_path):
+    out, parts, _ = built
+    runner = CliRunner()
+    result = runner.invoke(cli, ["realset", str(photo_folder), str(tmp_path / "set"), "--seed", "3", "--holdout",
+                                 "notes", "--holdout", "streets", "--workers", "1", "--blocky-share", "1"])
+    assert result.exit_code == 0, result.output
+    train = _rows(parts["train"])
+    assert _rows(tmp_path / "set" / "train" / "labels.csv") == train  # the same damage, so the same labels
+    assert (tmp_path / "set" / "holdout" / "labels.csv").read_text() == parts["holdout"].read_text()
+    for row in _rows(parts["holdout"]):
+        assert (tmp_path / "set" / "holdout" / row["path"]).read_bytes() == (out / "holdout" / row["path"]).read_bytes()
+    shrunk = {r["path"] for r in train if r["degradation"] == "lowres"
+              and real.lowres_factor(float(r["severity"]), float(r["char_height_px"])) < 0.999}
+    changed = {r["path"] for r in train
+               if (tmp_path / "set" / "train" / r["path"]).read_bytes() != (out / "train" / r["path"]).read_bytes()}
+    assert shrunk and changed == shrunk
+    assert (tmp_path / "set" / real.BLOCKY_RECORD).read_text() == "1.0\n"
+    assert not (out / real.BLOCKY_RECORD).exists()
+    bad = runner.invoke(cli, ["realset", str(photo_folder), str(tmp_path / "other"), "--blocky-share", "1.5"])
+    assert bad.exit_code == 2 and "--blocky-share" in bad.output
+
+
+def test_blocky_low_resolution_repeats_pixels_where_the_soft_one_interpolates():
+    noise = np.random.default_rng(0).integers(0, 255, (120, 160, 3)).astype(np.uint8)
+    looks = {}
+    for blocky in (False, True):
+        state = real.State(image=noise.copy(), char_px=20.0, paper=0.8, ink=0.2, blocky=blocky)
+        looks[blocky] = real.degrade(state, "lowres", 0.9, np.random.default_rng(0))
+    assert looks[True].resolution == looks[False].resolution < 0.5  # the same loss of detail, so the same label
+    def repeated_columns(image):  # away from the borders, which an interpolation clamps
+        inner = image[:, 16:-16]
+        return float(np.mean(np.all(inner[:, 1:] == inner[:, :-1], axis=(0, 2))))
+    assert repeated_columns(looks[True].image) > 0.5
+    assert repeated_columns(looks[False].image) < 0.05
+    with pytest.raises(real.SynthError, match="blocky share must be in"):
+        real.plan([], seed=0, blocky_share=-0.1)
+
+
 @pytest.mark.parametrize("rows, columns, problem", [
     ([["docs/forms_0042.jpg", "exclude", "cut off"]], None, r"review.csv: 1 of its files are not among the photos"),
     ([["docs/forms_0001.jpg", "exclude", ""]], None, r"review.csv: line 2: need a file, the verdict exclude and a reason"),
